@@ -1,0 +1,43 @@
+# Two commands set everything up: `make run` serves the desk, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+
+.PHONY: run test test-fast lint format install clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Embedded default: SQLite + in-memory channel layer unless DATABASE_URL / REDIS_URL are set.
+run: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(PY) -m daphne -b $(HOST) -p $(PORT) supportdesk.asgi:application
+
+# The whole suite: unit, consumer, browser and fault tests, on both cores.
+test: export SECRET_KEY ?= insecure-key-for-tests-only
+test: install
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+# Everything but the browser and fault tests.
+test-fast: export SECRET_KEY ?= insecure-key-for-tests-only
+test-fast: install
+	$(PY) -m pytest -m "not browser and not faults" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) *.egg-info

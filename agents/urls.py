@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from agents import views
+
+app_name = "agents"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("conversations/<int:pk>/", views.conversation_detail, name="conversation"),
+    path("conversations/<int:pk>/messages", views.conversation_reply, name="reply"),
+    path("conversations/<int:pk>/claim", views.conversation_claim, name="claim"),
+    path("conversations/<int:pk>/end", views.conversation_end, name="end"),
+]

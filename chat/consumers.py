@@ -1,0 +1,204 @@
+"""Sockets. Each keeps a cursor per conversation: the last `seq` it delivered.
+
+An event whose seq is cursor + 1 is rendered and sent; an older or repeated one is dropped; a gap
+(the layer lost a ring, or events crossed between server processes) is filled from the database.
+On every (re)connect the client says the last seq it has (`resume`) and gets everything after it.
+
+Client -> server frames: {"type": "resume", "conversation": id | null, "after": seq}
+                         {"type": "ping"}
+Server -> client frames: {"type": "html", "conversation": id, "seq": n, "html": "..."}
+                         {"type": "synced", "conversation": id, "seq": n}
+                         {"type": "pong"} and {"type": "error", "code": "...", "message": "..."}
+See docs/PROTOCOL.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.template.loader import render_to_string
+
+from chat.events import ChatMessageEvent, ConversationData, MessageData
+from chat.groups import visitor_group
+from chat.models import Conversation, Visitor
+from chat.rendering import Viewer, render_messages
+from chat.selectors import conversation_summary, messages_after
+from chat.tokens import InvalidVisitorToken, visitor_from_token
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 4096  # Clients send only small control frames; messages go over HTTP.
+
+# Close codes (4000-4999 are the application's own; see docs/PROTOCOL.md).
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class CursorConsumer(AsyncJsonWebsocketConsumer):
+    """What the visitor and agent sockets share: groups, cursors, catch-up and frames."""
+
+    viewer: Viewer
+
+    async def connect(self) -> None:
+        self.cursors: dict[int, int] = {}
+        self.joined: list[str] = []
+        groups = await self.authorize()
+        if groups is None:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = groups
+        await self.accept()
+
+    async def authorize(self) -> list[str] | None:
+        """The groups this socket may join, or None to refuse it."""
+        raise NotImplementedError
+
+    async def may_follow(self, conversation_id: int) -> bool:
+        raise NotImplementedError
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
+            await self.send_error(
+                "bad_frame", f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes."
+            )
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_error("bad_frame", "Frames must be JSON.")
+            return
+        if not isinstance(content, dict):
+            await self.send_error("bad_frame", "Frames must be JSON objects.")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        kind = content.get("type")
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif kind == "resume":
+            await self.resume(content.get("conversation"), content.get("after", 0))
+        else:
+            await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
+
+    async def resume(self, conversation_id: Any, after: Any) -> None:
+        if conversation_id is None:
+            return
+        if not _is_count(conversation_id) or not _is_count(after):
+            await self.send_error("bad_frame", "resume needs integer conversation and after.")
+            return
+        if not await self.may_follow(conversation_id):
+            # The same answer whether the conversation exists or not: ids are not confirmed.
+            await self.send_error("not_found", "No such conversation.")
+            return
+        self.cursors[conversation_id] = after
+        await self.catch_up(conversation_id)
+        # The conversation's state may have changed while the socket was away.
+        summary = await database_sync_to_async(conversation_summary)(conversation_id)
+        await self.send_html(self.state_html(summary))
+
+    async def chat_message(self, event: ChatMessageEvent) -> None:
+        """A doorbell from the layer. Deliver in seq order, exactly once per socket."""
+        conversation_id = event["conversation"]["id"]
+        seq = event["message"]["seq"]
+        await self.on_conversation_event(event)
+        cursor = self.cursors.get(conversation_id)
+        if cursor is None or seq <= cursor:
+            return
+        if seq == cursor + 1:
+            await self.send_messages(
+                conversation_id, [event["message"]], extra=self.state_html(event["conversation"])
+            )
+        else:
+            await self.catch_up(conversation_id)
+            await self.send_html(self.state_html(event["conversation"]))
+
+    async def on_conversation_event(self, event: ChatMessageEvent) -> None:
+        """Hook for what a socket shows about conversations it does not follow (dashboard rows)."""
+
+    def state_html(self, conversation: ConversationData) -> str:
+        """Hook: HTML for a followed conversation's state (status line, header), sent with its
+        messages; elements carry `data-version` (the conversation's last seq), so a stale copy
+        never overwrites a newer one."""
+        return ""
+
+    async def catch_up(self, conversation_id: int) -> None:
+        """Send everything after the cursor from the database, then say the socket is in sync."""
+        while True:
+            batch = await database_sync_to_async(messages_after)(
+                conversation_id=conversation_id, after=self.cursors[conversation_id]
+            )
+            if not batch:
+                break
+            await self.send_messages(conversation_id, batch)
+        await self.send_json(
+            {
+                "type": "synced",
+                "conversation": conversation_id,
+                "seq": self.cursors[conversation_id],
+            }
+        )
+
+    async def send_html(self, html: str) -> None:
+        if html:
+            await self.send_json({"type": "html", "html": html})
+
+    async def send_messages(
+        self, conversation_id: int, messages: list[MessageData], extra: str = ""
+    ) -> None:
+        html = render_messages(messages, viewer=self.viewer) + extra
+        self.cursors[conversation_id] = messages[-1]["seq"]
+        await self.send_json(
+            {
+                "type": "html",
+                "conversation": conversation_id,
+                "seq": messages[-1]["seq"],
+                "html": html,
+            }
+        )
+
+    async def send_error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+
+class VisitorConsumer(CursorConsumer):
+    """`/ws/widget/<public_key>/?token=...`: one visitor's own conversations."""
+
+    viewer = "visitor"
+
+    async def authorize(self) -> list[str] | None:
+        public_key = self.scope["url_route"]["kwargs"]["public_key"]
+        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
+        try:
+            self.visitor: Visitor = await database_sync_to_async(visitor_from_token)(
+                token, public_key=public_key
+            )
+        except InvalidVisitorToken:
+            return None
+        return [visitor_group(self.visitor.pk)]
+
+    async def may_follow(self, conversation_id: int) -> bool:
+        return await Conversation.objects.filter(pk=conversation_id, visitor=self.visitor).aexists()
+
+    def state_html(self, conversation: ConversationData) -> str:
+        return render_to_string("chat/widget/page.html#state", {"conversation": conversation})
+
+    async def on_conversation_event(self, event: ChatMessageEvent) -> None:
+        # Only this visitor's events reach this group; a conversation started in another tab (or
+        # by this tab's first message) is followed from its start.
+        self.cursors.setdefault(event["conversation"]["id"], 0)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

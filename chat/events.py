@@ -1,0 +1,144 @@
+"""Event payloads and publishing.
+
+Every change a client must see is a message with a per-conversation `seq` (a visitor's text, an
+agent's reply, or a system line such as "Alice joined the chat"), so one event type carries all of
+them, with the conversation's new state. Payloads are plain JSON types, so they survive the
+channel layer and the consumers render them with the same partials the HTTP views use.
+
+Only services call `publish_on_commit`; Redis is a doorbell, the database is the record: a failed
+publish is logged and clients catch up from the database when they resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from chat.groups import inbox_group, visitor_group
+from chat.models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_LENGTH = 120
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+
+class MessageData(TypedDict):
+    id: int
+    conversation_id: int
+    seq: int
+    sender_kind: str
+    author_name: str
+    body: str
+    client_id: str | None
+    created_at: str
+
+
+class ConversationData(TypedDict):
+    id: int
+    inbox_id: int
+    inbox_name: str
+    visitor_id: int
+    visitor_name: str
+    status: str
+    assigned_agent_id: int | None
+    assigned_agent_name: str
+    created_at: str
+    last_seq: int
+    last_message_at: str | None
+    preview: str
+
+
+class ChatMessageEvent(TypedDict):
+    # Channels maps "chat.message" to the consumer method `chat_message`.
+    type: Literal["chat.message"]
+    message: MessageData
+    conversation: ConversationData
+
+
+def message_data(message: Message) -> MessageData:
+    """Serialize a message; needs `author_agent` and `conversation.visitor` (select_related)."""
+    if message.sender_kind == Message.SenderKind.AGENT and message.author_agent is not None:
+        author_name = message.author_agent.display_name
+    elif message.sender_kind == Message.SenderKind.VISITOR:
+        author_name = message.conversation.visitor.display_name
+    else:
+        author_name = ""
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "sender_kind": message.sender_kind,
+        "author_name": author_name,
+        "body": message.body,
+        "client_id": str(message.client_id) if message.client_id else None,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def conversation_data(conversation: Conversation, *, preview: str | None) -> ConversationData:
+    """Serialize a conversation; needs `inbox`, `visitor` and `assigned_agent` loaded."""
+    agent = conversation.assigned_agent
+    return {
+        "id": conversation.pk,
+        "inbox_id": conversation.inbox_id,
+        "inbox_name": conversation.inbox.name,
+        "visitor_id": conversation.visitor_id,
+        "visitor_name": conversation.visitor.display_name,
+        "status": conversation.status,
+        "assigned_agent_id": agent.pk if agent else None,
+        "assigned_agent_name": agent.display_name if agent else "",
+        "created_at": conversation.created_at.isoformat(),
+        "last_seq": conversation.last_seq,
+        "last_message_at": (
+            conversation.last_message_at.isoformat() if conversation.last_message_at else None
+        ),
+        "preview": (preview or "")[:PREVIEW_LENGTH],
+    }
+
+
+def chat_message_event(message: Message) -> ChatMessageEvent:
+    conversation = message.conversation
+    return {
+        "type": "chat.message",
+        "message": message_data(message),
+        "conversation": conversation_data(conversation, preview=message.body),
+    }
+
+
+def publish_on_commit(message: Message) -> None:
+    """Publish `message` (and its conversation's state) once the surrounding transaction commits.
+
+    The payload is built now, inside the transaction, so it shows exactly what was committed.
+    A rolled-back transaction discards the callback: nothing is published.
+    """
+    event = chat_message_event(message)
+    transaction.on_commit(lambda: publish(event))
+
+
+def publish(event: ChatMessageEvent) -> None:
+    conversation = event["conversation"]
+    groups = [inbox_group(conversation["inbox_id"]), visitor_group(conversation["visitor_id"])]
+    try:
+        async_to_sync(_send_to_groups)(groups, event)
+    except Exception:
+        # The write is committed; sockets that missed the ring resync from the database.
+        logger.exception(
+            "publish failed for conversation %s seq %s",
+            conversation["id"],
+            event["message"]["seq"],
+        )
+
+
+async def _send_to_groups(groups: list[str], event: ChatMessageEvent) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+        for group in groups:
+            await layer.group_send(group, event)

@@ -1,0 +1,41 @@
+"""`python manage.py seed_demo`: a demo inbox, agent `demo`/`demo` and admin `admin`/`admin`.
+
+Development only: it refuses to run unless DEBUG is on, since it creates known passwords.
+Running it again changes nothing that is already there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from agents.services import agent_create
+from chat.models import Inbox
+
+DEMO_INBOX = "Demo inbox"
+
+
+class Command(BaseCommand):
+    help = "Create a demo inbox, the agent demo/demo and the admin admin/admin (DEBUG only)."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("seed_demo creates known passwords; it runs only with DEBUG on.")
+        inbox, _ = Inbox.objects.get_or_create(name=DEMO_INBOX)
+        users = get_user_model().objects
+        if not users.filter(username="demo").exists():
+            demo = users.create_user(username="demo", password="demo")  # noqa: S106
+            agent_create(user=demo, display_name="Demo Agent", inboxes=[inbox])
+        if not users.filter(username="admin").exists():
+            admin = users.create_superuser(username="admin", password="admin", email="")  # noqa: S106
+            agent_create(user=admin, display_name="Admin", inboxes=[inbox])
+        self.stdout.write(
+            f"Demo inbox key {inbox.public_key}\n"
+            "Agent login: demo / demo   Admin login: admin / admin\n"
+            "Visitor demo page: /demo/   Dashboard: /agents/   Admin: /admin/"
+        )

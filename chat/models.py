@@ -1,0 +1,169 @@
+"""Inboxes, visitors, conversations and their messages.
+
+Every write goes through `chat.services` / `agents.services`; nothing else saves these models.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def new_public_key() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class Inbox(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    # Public by design: it sits in the customer's HTML. It names the inbox, it grants nothing.
+    public_key = models.CharField(
+        _("public key"), max_length=64, unique=True, default=new_public_key, editable=False
+    )
+    greeting = models.CharField(
+        _("greeting"),
+        max_length=500,
+        blank=True,
+        default="Hi! Ask us anything, we usually reply in a few minutes.",
+    )
+    allowed_origins = models.TextField(
+        _("allowed embedding origins"),
+        blank=True,
+        help_text=_(
+            "One origin per line, e.g. https://www.example.com. Empty: any site may embed."
+        ),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = _("inboxes")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return [
+            line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()
+        ]
+
+
+class Visitor(models.Model):
+    """Someone on a customer's site. Anonymous unless they give a name or email."""
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="visitors")
+    name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["inbox", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email or f"Visitor #{self.pk}"
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        ACTIVE = "active", _("Active")
+        ENDED = "ended", _("Ended")
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="conversations")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    assigned_agent = models.ForeignKey(
+        "agents.Agent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # The seq of the newest message; the next message gets last_seq + 1 under a row lock.
+    last_seq = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The dashboard's lists: by inbox and status, oldest waiting first.
+            models.Index(fields=["inbox", "status", "created_at"]),
+            # The widget: a visitor's newest conversation.
+            models.Index(fields=["visitor", "-created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["waiting", "active", "ended"]),
+                name="conversation_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="active") | Q(assigned_agent__isnull=False),
+                name="conversation_active_has_agent",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="ended", ended_at__isnull=False)
+                | (~Q(status="ended") & Q(ended_at__isnull=True)),
+                name="conversation_ended_at_iff_ended",
+            ),
+            # At most one open conversation per visitor: two tabs cannot start two chats.
+            models.UniqueConstraint(
+                fields=["visitor"],
+                condition=~Q(status="ended"),
+                name="conversation_one_open_per_visitor",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.visitor} ({self.status})"
+
+
+class Message(models.Model):
+    class SenderKind(models.TextChoices):
+        VISITOR = "visitor", _("Visitor")
+        AGENT = "agent", _("Agent")
+        SYSTEM = "system", _("System")
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    seq = models.PositiveIntegerField()
+    sender_kind = models.CharField(max_length=10, choices=SenderKind.choices)
+    author_agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    body = models.TextField()
+    # Made by the client; a retried send carries the same one and gets the stored message back.
+    client_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [
+            # Also the index for history and resume: conversation = ? AND seq > ? ORDER BY seq.
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"], name="message_client_id_unique"
+            ),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="message_seq_positive"),
+            models.CheckConstraint(
+                condition=Q(sender_kind__in=["visitor", "agent", "system"]),
+                name="message_sender_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(sender_kind="visitor") | Q(author_agent__isnull=True),
+                name="message_visitor_has_no_agent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq} {self.sender_kind}: {self.body[:40]}"

@@ -1,0 +1,18 @@
+"""HTML fragments pushed over sockets and returned by views: one partial per thing, one path."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.template.loader import render_to_string
+
+from chat.events import MessageData
+
+Viewer = Literal["visitor", "agent"]
+
+
+def render_messages(messages: list[MessageData], *, viewer: Viewer) -> str:
+    return "".join(
+        render_to_string("chat/_message.html#message", {"message": m, "viewer": viewer})
+        for m in messages
+    )

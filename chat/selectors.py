@@ -1,0 +1,68 @@
+"""Reads that need care: keyset pagination over messages, a visitor's conversation."""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.functions import Substr
+
+from chat.events import (
+    PREVIEW_LENGTH,
+    ConversationData,
+    MessageData,
+    conversation_data,
+    message_data,
+)
+from chat.models import Conversation, Inbox, Message, Visitor
+
+HISTORY_LIMIT = 100
+RESUME_BATCH = 200
+
+
+def inbox_by_public_key(public_key: str) -> Inbox | None:
+    return Inbox.objects.filter(public_key=public_key).first()
+
+
+def visitor_latest_conversation(visitor: Visitor) -> Conversation | None:
+    return (
+        Conversation.objects.select_related("inbox", "visitor", "assigned_agent")
+        .filter(visitor=visitor)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def _messages(conversation_id: int) -> QuerySet[Message]:
+    return Message.objects.select_related("author_agent", "conversation__visitor").filter(
+        conversation_id=conversation_id
+    )
+
+
+def messages_after(
+    *, conversation_id: int, after: int, limit: int = RESUME_BATCH
+) -> list[MessageData]:
+    """Messages with seq > after, oldest first: what a resuming client missed.
+
+    Keyset pagination on the (conversation, seq) unique index; never OFFSET.
+    """
+    rows = _messages(conversation_id).filter(seq__gt=after).order_by("seq")[:limit]
+    return [message_data(m) for m in rows]
+
+
+def message_history(*, conversation_id: int, limit: int = HISTORY_LIMIT) -> list[MessageData]:
+    """The newest `limit` messages, oldest first."""
+    rows = list(_messages(conversation_id).order_by("-seq")[:limit])
+    rows.reverse()
+    return [message_data(m) for m in rows]
+
+
+def with_preview(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Annotate `preview`: the start of the newest message, via the (conversation, seq) index."""
+    newest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq").values("body")[:1]
+    return queryset.select_related("inbox", "visitor", "assigned_agent").annotate(
+        preview=Substr(Subquery(newest), 1, PREVIEW_LENGTH)
+    )
+
+
+def conversation_summary(conversation_id: int) -> ConversationData:
+    conversation = with_preview(Conversation.objects.filter(pk=conversation_id)).get()
+    return conversation_data(conversation, preview=conversation.preview)

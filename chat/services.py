@@ -1,0 +1,180 @@
+"""Every write to visitors, conversations and messages.
+
+Each service runs in a transaction, takes the conversation's row lock before it hands out a `seq`,
+and publishes on commit (`chat.events.publish_on_commit`), so a rolled-back write publishes nothing
+and no client ever sees a message that was not stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import NamedTuple
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from agents.models import Agent
+from chat.events import publish_on_commit
+from chat.models import Conversation, Inbox, Message, Visitor
+
+
+class ConversationEnded(Exception):
+    """The conversation is over; it takes no more messages or assignments."""
+
+
+class MessageResult(NamedTuple):
+    message: Message
+    created: bool
+
+
+def visitor_create(*, inbox: Inbox) -> Visitor:
+    return Visitor.objects.create(inbox=inbox)
+
+
+def clean_body(body: str) -> str:
+    """The text as it will be stored, or a ValidationError a person can act on."""
+    text = body.strip()
+    if not text:
+        raise ValidationError(_("Write a message first."), code="empty")
+    limit = settings.SUPPORTDESK_MAX_MESSAGE_LENGTH
+    if len(text) > limit:
+        raise ValidationError(
+            _("A message can be at most %(limit)d characters; this one has %(length)d.")
+            % {"limit": limit, "length": len(text)},
+            code="too_long",
+        )
+    return text
+
+
+@transaction.atomic
+def conversation_start(*, visitor: Visitor) -> Conversation:
+    """The visitor's open conversation, started if there is none.
+
+    Locks the visitor row, so two tabs sending their first message at once share one conversation.
+    """
+    Visitor.objects.select_for_update().only("pk").get(pk=visitor.pk)
+    conversation = (
+        Conversation.objects.exclude(status=Conversation.Status.ENDED)
+        .filter(visitor=visitor)
+        .first()
+    )
+    if conversation is None:
+        conversation = Conversation.objects.create(inbox_id=visitor.inbox_id, visitor=visitor)
+    return conversation
+
+
+@transaction.atomic
+def visitor_message_send(*, visitor: Visitor, body: str, client_id: uuid.UUID) -> MessageResult:
+    """A visitor's message, in their open conversation (started if need be). Idempotent on
+    `client_id`: a retry returns the stored message, even if its conversation has since ended."""
+    text = clean_body(body)
+    existing = _message_by_client_id(
+        Message.objects.filter(conversation__visitor=visitor), client_id=client_id
+    )
+    if existing is not None:
+        return MessageResult(existing, created=False)
+    conversation = conversation_start(visitor=visitor)
+    return message_create(
+        conversation=conversation,
+        sender_kind=Message.SenderKind.VISITOR,
+        body=text,
+        client_id=client_id,
+    )
+
+
+@transaction.atomic
+def message_create(
+    *,
+    conversation: Conversation,
+    sender_kind: str,
+    body: str,
+    client_id: uuid.UUID | None,
+    author_agent: Agent | None = None,
+) -> MessageResult:
+    """Append a message to an open conversation. Idempotent on `client_id`.
+
+    Raises ValidationError for an empty or oversized body and ConversationEnded for an ended
+    conversation (unless the message with this `client_id` is already stored).
+    """
+    text = clean_body(body)
+    locked = conversation_lock(conversation)
+    if client_id is not None:
+        existing = _message_by_client_id(locked.messages.all(), client_id=client_id)
+        if existing is not None:
+            return MessageResult(existing, created=False)
+    if locked.status == Conversation.Status.ENDED:
+        raise ConversationEnded(_("This chat has ended."))
+    message = append_message(
+        locked, sender_kind=sender_kind, body=text, client_id=client_id, author_agent=author_agent
+    )
+    return MessageResult(message, created=True)
+
+
+@transaction.atomic
+def conversation_end(*, conversation: Conversation, by: Agent) -> Conversation:
+    locked = conversation_lock(conversation)
+    if locked.status == Conversation.Status.ENDED:
+        raise ConversationEnded(_("This chat has already ended."))
+    locked.status = Conversation.Status.ENDED
+    locked.ended_at = timezone.now()
+    locked.save(update_fields=["status", "ended_at"])
+    append_message(
+        locked,
+        sender_kind=Message.SenderKind.SYSTEM,
+        body=_("%(name)s ended the chat.") % {"name": by.display_name},
+    )
+    return locked
+
+
+def append_message(
+    locked: Conversation,
+    *,
+    sender_kind: str,
+    body: str,
+    client_id: uuid.UUID | None = None,
+    author_agent: Agent | None = None,
+) -> Message:
+    """Give the next `seq` to a new message and publish it on commit.
+
+    Precondition: inside a transaction, holding `locked`'s row lock (see `conversation_lock`);
+    that lock is what makes `seq` gap-free and strictly increasing per conversation.
+    """
+    now = timezone.now()
+    locked.last_seq += 1
+    locked.last_message_at = now
+    locked.save(update_fields=["last_seq", "last_message_at"])
+    message = Message.objects.create(
+        conversation=locked,
+        seq=locked.last_seq,
+        sender_kind=sender_kind,
+        author_agent=author_agent,
+        body=body,
+        client_id=client_id,
+        created_at=now,
+    )
+    publish_on_commit(message)
+    return message
+
+
+def conversation_lock(conversation: Conversation) -> Conversation:
+    """Re-read the conversation under SELECT ... FOR UPDATE, with what events need to serialize.
+
+    Precondition: inside a transaction (the lock lasts until it ends).
+    """
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("inbox", "visitor", "assigned_agent")
+        .get(pk=conversation.pk)
+    )
+
+
+def _message_by_client_id(queryset: QuerySet[Message], *, client_id: uuid.UUID) -> Message | None:
+    return (
+        queryset.select_related("author_agent", "conversation__visitor", "conversation__inbox")
+        .filter(client_id=client_id)
+        .first()
+    )

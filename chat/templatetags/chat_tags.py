@@ -1,0 +1,34 @@
+"""Filters for payload dicts, whose datetimes are ISO strings (they crossed the channel layer)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+
+register = template.Library()
+
+
+def _parse(value: str | datetime | None) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+@register.filter
+def clock(value: str | datetime | None) -> str:
+    """HH:MM in UTC; the page's script rewrites it in the reader's own time zone."""
+    moment = _parse(value)
+    return moment.strftime("%H:%M") if moment else ""
+
+
+@register.filter
+def epoch_ms(value: str | datetime | None) -> int:
+    """Milliseconds since the epoch: a sort key the client can compare as a number."""
+    moment = _parse(value)
+    return int(moment.timestamp() * 1000) if moment else 0

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from chat import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("widget.js", views.widget_script, name="widget_script"),
+    path("widget/<str:public_key>/", views.widget_page, name="widget_page"),
+    path("widget/<str:public_key>/session", views.widget_session, name="widget_session"),
+    path(
+        "widget/<str:public_key>/conversation",
+        views.widget_conversation,
+        name="widget_conversation",
+    ),
+    path("widget/<str:public_key>/messages", views.widget_send, name="widget_send"),
+    path("demo/", views.demo_page, name="demo"),
+]

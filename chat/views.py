@@ -1,0 +1,168 @@
+"""The visitor side over HTTP: the embed script, the widget page, and its small API.
+
+The widget's API is authenticated by the `X-Visitor-Token` header (see chat.tokens), not by
+cookies, so it is not exposed to cross-site request forgery and is exempt from the CSRF check:
+a forged cross-site request cannot carry the header without the desk's CORS consent (none given).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from chat import selectors, services
+from chat.events import message_data
+from chat.models import Inbox, Visitor
+from chat.rendering import Viewer, render_messages
+from chat.selectors import inbox_by_public_key
+from chat.tokens import InvalidVisitorToken, visitor_from_token, visitor_token
+
+TOKEN_HEADER = "X-Visitor-Token"  # noqa: S105 - a header name, not a secret
+
+
+def json_error(status: int, code: str, message: str) -> JsonResponse:
+    """The one error shape of the widget API (docs/PROTOCOL.md)."""
+    return JsonResponse({"error": code, "message": message}, status=status)
+
+
+def _inbox_or_404(public_key: str) -> Inbox:
+    inbox = inbox_by_public_key(public_key)
+    if inbox is None:
+        raise Http404("Unknown inbox key")
+    return inbox
+
+
+def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Resolve the visitor from the token header, for this inbox only; 401 otherwise."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, public_key: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            visitor = visitor_from_token(
+                request.headers.get(TOKEN_HEADER, ""), public_key=public_key
+            )
+        except InvalidVisitorToken as exc:
+            return json_error(
+                401, f"token_{exc.reason}", "Your chat session is not valid; start again."
+            )
+        return view(request, visitor, *args, **kwargs)
+
+    return wrapper
+
+
+@require_GET
+@cache_control(public=True, max_age=300)
+def widget_script(request: HttpRequest) -> HttpResponse:
+    """The embed script: `<script src=".../widget.js" data-inbox="KEY" async></script>`."""
+    return render(request, "chat/widget/embed.js", content_type="text/javascript; charset=utf-8")
+
+
+@require_GET
+@xframe_options_exempt
+@never_cache
+def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
+    inbox = inbox_by_public_key(public_key)
+    if inbox is None:
+        return render(request, "chat/widget/unknown_inbox.html", status=404)
+    response = render(
+        request,
+        "chat/widget/page.html",
+        {
+            "inbox": inbox,
+            "urls": {
+                "session": reverse("chat:widget_session", args=[public_key]),
+                "conversation": reverse("chat:widget_conversation", args=[public_key]),
+                "send": reverse("chat:widget_send", args=[public_key]),
+                "socket": f"/ws/widget/{public_key}/",
+            },
+        },
+    )
+    ancestors = " ".join(inbox.allowed_origin_list) or "*"
+    response["Content-Security-Policy"] = f"frame-ancestors 'self' {ancestors}"
+    return response
+
+
+@csrf_exempt
+@require_POST
+def widget_session(request: HttpRequest, public_key: str) -> JsonResponse:
+    """Return the caller's token if it is still good for this inbox, else a new visitor's."""
+    inbox = _inbox_or_404(public_key)
+    try:
+        visitor = visitor_from_token(request.headers.get(TOKEN_HEADER, ""), public_key=public_key)
+    except InvalidVisitorToken:
+        visitor = services.visitor_create(inbox=inbox)
+    return JsonResponse({"token": visitor_token(visitor), "visitor": visitor.pk})
+
+
+@csrf_exempt
+@require_GET
+@never_cache
+@visitor_required
+def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
+    """The visitor's newest conversation as the widget's log (HTML fragment)."""
+    conversation = selectors.visitor_latest_conversation(visitor)
+    messages = selectors.message_history(conversation_id=conversation.pk) if conversation else []
+    return render(
+        request,
+        "chat/widget/page.html#conversation",
+        {
+            "inbox": visitor.inbox,
+            "conversation": conversation,
+            "messages": messages,
+            "viewer": "visitor",
+        },
+    )
+
+
+@csrf_exempt
+@require_POST
+@visitor_required
+def widget_send(request: HttpRequest, visitor: Visitor) -> HttpResponse:
+    """Store a visitor's message (idempotent on client_id); 201 with its HTML, 200 for a repeat."""
+    client_id = _client_id(request)
+    if client_id is None:
+        return json_error(400, "bad_client_id", "client_id must be a UUID.")
+    try:
+        result = services.visitor_message_send(
+            visitor=visitor, body=request.POST.get("body", ""), client_id=client_id
+        )
+    except ValidationError as exc:
+        return json_error(422, exc.code or "invalid", " ".join(exc.messages))
+    return message_response(result, viewer="visitor")
+
+
+def message_response(result: services.MessageResult, *, viewer: Viewer) -> HttpResponse:
+    """A stored message as the fragment the sender swaps in for its optimistic copy."""
+    message = result.message
+    response = HttpResponse(
+        render_messages([message_data(message)], viewer=viewer),
+        status=201 if result.created else 200,
+    )
+    response["X-Conversation-Id"] = str(message.conversation_id)
+    response["X-Seq"] = str(message.seq)
+    return response
+
+
+def _client_id(request: HttpRequest) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.POST.get("client_id", ""))
+    except ValueError:
+        return None
+
+
+@require_GET
+def demo_page(request: HttpRequest) -> HttpResponse:
+    """A plain page that embeds the widget exactly as a customer's site would."""
+    inbox = Inbox.objects.order_by("pk").first()
+    return render(request, "chat/demo.html", {"inbox": inbox})

@@ -1,0 +1,268 @@
+/**
+ * Supportdesk realtime module, shared by the widget and the dashboard.
+ *
+ * It owns the page's socket and only moves server-rendered HTML; it renders nothing itself.
+ *
+ *   const conn = Realtime.connect({
+ *     url: () => "wss://desk/ws/...",      // called on every (re)connect
+ *     onOpen(conn) {},                      // send {"type": "resume", ...} here
+ *     onFrame(frame) {},                    // every frame but "pong"
+ *     onStatus(state) {},                   // "connecting" | "open" | "reconnecting" | "offline" | "denied"
+ *     onDenied(code) {},                    // the server refused the socket (4401/4403): re-authenticate
+ *   });
+ *   conn.send(obj) -> bool;  conn.reconnectNow();  conn.close();
+ *
+ * Reconnects by itself after any close (server restart, daphne's 24 h close without a code, a
+ * proxy timeout) with capped exponential backoff and jitter; at once when the browser comes back
+ * online, the tab becomes visible again, or the page is restored from the back/forward cache.
+ * A heartbeat (ping every 20 s, dead if nothing comes back within 8 s) finds sockets that are
+ * open on paper but deliver nothing.
+ *
+ *   Realtime.apply(html)   upserts every top-level element of `html` by id (see below)
+ *   Realtime.lastSeq(el)   the highest data-seq inside el: what to resume from
+ *
+ * apply() rules, so applying anything twice, or out of order, changes nothing:
+ *  - an element with data-replace always replaces the element with its id;
+ *  - an element with data-version replaces its twin only if its version is higher;
+ *  - any other element is immutable: if its id is already on the page, it is skipped;
+ *  - data-container names the list it belongs in, kept ordered by numeric data-sort
+ *    (the list's data-order is "asc" or "desc"); it moves there if it was elsewhere;
+ *  - an element with data-client-id replaces the sender's optimistic copy (data-pending).
+ */
+(function () {
+  "use strict";
+
+  const BACKOFF_BASE_MS = 500;
+  const BACKOFF_MAX_MS = 15000;
+  const PING_EVERY_MS = 20000;
+  const PONG_TIMEOUT_MS = 8000;
+  const REFUSED = new Set([4401, 4403]);
+
+  function connect(options) {
+    let ws = null;
+    let attempt = 0;
+    let retryTimer = null;
+    let pingTimer = null;
+    let deadTimer = null;
+    let stopped = false;
+
+    const status = (state) => options.onStatus && options.onStatus(state);
+
+    function open() {
+      clearTimeout(retryTimer);
+      retryTimer = null;
+      if (stopped || ws) return;
+      status(attempt ? "reconnecting" : "connecting");
+      const url = typeof options.url === "function" ? options.url() : options.url;
+      const socket = new WebSocket(url);
+      ws = socket;
+      socket.onopen = () => {
+        if (ws !== socket) return;
+        attempt = 0;
+        status("open");
+        heartbeat(socket);
+        options.onOpen && options.onOpen(api);
+      };
+      socket.onmessage = (event) => {
+        if (ws !== socket) return;
+        clearTimeout(deadTimer); // anything that arrives proves the socket alive
+        let frame;
+        try {
+          frame = JSON.parse(event.data);
+        } catch (_) {
+          return;
+        }
+        if (frame.type !== "pong") options.onFrame(frame);
+      };
+      socket.onclose = (event) => {
+        if (ws !== socket) return; // a socket we already gave up on
+        drop();
+        if (stopped) return;
+        if (REFUSED.has(event.code)) {
+          status("denied");
+          options.onDenied && options.onDenied(event.code);
+          return;
+        }
+        retryLater();
+      };
+    }
+
+    function heartbeat(socket) {
+      clearInterval(pingTimer);
+      pingTimer = setInterval(() => probe(socket), PING_EVERY_MS);
+    }
+
+    function probe(socket) {
+      if (ws !== socket || socket.readyState !== WebSocket.OPEN) return;
+      socket.send('{"type":"ping"}');
+      clearTimeout(deadTimer);
+      deadTimer = setTimeout(() => {
+        // Open on paper, silent in fact: give it up and start again at once.
+        if (ws !== socket) return;
+        drop();
+        try { socket.close(); } catch (_) { /* already closing */ }
+        open();
+      }, PONG_TIMEOUT_MS);
+    }
+
+    function drop() {
+      clearInterval(pingTimer);
+      clearTimeout(deadTimer);
+      ws = null;
+    }
+
+    function retryLater() {
+      attempt += 1;
+      const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
+      const delay = cap / 2 + Math.random() * (cap / 2); // "equal jitter": spread, never zero
+      status(navigator.onLine === false ? "offline" : "reconnecting");
+      retryTimer = setTimeout(open, delay);
+    }
+
+    function reconnectNow() {
+      if (stopped) return;
+      if (ws) {
+        if (ws.readyState === WebSocket.OPEN) probe(ws); // check it rather than trust it
+        return;
+      }
+      attempt = Math.max(attempt, 1);
+      open();
+    }
+
+    window.addEventListener("online", reconnectNow);
+    window.addEventListener("offline", () => status("offline"));
+    window.addEventListener("pageshow", (event) => event.persisted && reconnectNow());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") reconnectNow();
+    });
+
+    const api = {
+      send(frame) {
+        if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+        ws.send(JSON.stringify(frame));
+        return true;
+      },
+      reconnectNow,
+      close() {
+        stopped = true;
+        const socket = ws;
+        drop();
+        if (socket) socket.close(1000);
+      },
+    };
+    open();
+    return api;
+  }
+
+  function apply(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    for (const el of Array.from(template.content.children)) {
+      if (!el.id) continue;
+      const current = document.getElementById(el.id);
+      if (current && !supersedes(el, current)) continue;
+      if (!current && el.dataset.clientId) {
+        const pending = document.querySelector(
+          `[data-pending][data-client-id="${CSS.escape(el.dataset.clientId)}"]`
+        );
+        if (pending) pending.remove();
+      }
+      if (el.dataset.container) {
+        const container = document.getElementById(el.dataset.container);
+        if (current) current.remove();
+        if (!container) continue; // not shown on this page (another conversation)
+        const atBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 80;
+        insertSorted(container, el);
+        if (atBottom && container.getAttribute("role") === "log") container.scrollTop = container.scrollHeight;
+      } else if (current) {
+        current.replaceWith(el);
+      } else {
+        continue;
+      }
+      settle(el);
+    }
+    updateCounts();
+  }
+
+  function supersedes(incoming, current) {
+    if (incoming.hasAttribute("data-replace")) return true;
+    if (incoming.dataset.version === undefined) return false;
+    return Number(incoming.dataset.version) > Number(current.dataset.version || -1);
+  }
+
+  function insertSorted(container, el) {
+    const key = Number(el.dataset.sort);
+    const desc = container.dataset.order === "desc";
+    // Walk back from the end: new messages and fresh rows usually belong there or near it.
+    let after = container.lastElementChild;
+    while (after) {
+      const other = after.dataset.sort === undefined ? Infinity : Number(after.dataset.sort);
+      if (desc ? other >= key : other <= key) break;
+      after = after.previousElementSibling;
+    }
+    container.insertBefore(el, after ? after.nextSibling : container.firstChild);
+  }
+
+  function settle(el) {
+    localize(el);
+    if (window.htmx) window.htmx.process(el);
+  }
+
+  /** Times are rendered in UTC; show them in the reader's own time zone. */
+  function localize(root) {
+    for (const t of (root || document).querySelectorAll("time[datetime]")) {
+      const moment = new Date(t.dateTime);
+      if (Number.isNaN(moment.getTime())) continue;
+      t.textContent =
+        t.dataset.format === "datetime"
+          ? moment.toLocaleString([], { dateStyle: "medium", timeStyle: "short" })
+          : moment.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      t.title = moment.toLocaleString();
+    }
+  }
+
+  function updateCounts() {
+    for (const counter of document.querySelectorAll("[data-count-of]")) {
+      const list = document.getElementById(counter.dataset.countOf);
+      if (list) counter.textContent = String(list.querySelectorAll(":scope > [data-sort]").length);
+    }
+  }
+
+  function lastSeq(container) {
+    let max = 0;
+    if (!container) return max;
+    for (const el of container.querySelectorAll("[data-seq]")) max = Math.max(max, Number(el.dataset.seq));
+    return max;
+  }
+
+  /** Show the connection state in an element with data-state and data-open-text. */
+  function showStatus(el, state) {
+    if (!el) return;
+    const texts = {
+      idle: el.dataset.openText,
+      connecting: "Connecting…",
+      open: el.dataset.openText,
+      reconnecting: "Reconnecting…",
+      offline: "You are offline — we'll reconnect when you're back",
+      denied: "Signed out",
+    };
+    el.dataset.state = state;
+    el.textContent = texts[state] || state;
+  }
+
+  function socketUrl(path) {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${location.host}${path}`;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    localize(document);
+    updateCounts();
+  });
+  document.addEventListener("htmx:afterSettle", (event) => {
+    localize(event.target);
+    updateCounts();
+  });
+
+  window.Realtime = { connect, apply, lastSeq, localize, showStatus, socketUrl };
+})();

@@ -1,0 +1,133 @@
+/**
+ * The widget page (inside the iframe). Keeps the visitor's token in this iframe's localStorage,
+ * creates a visitor session only when the visitor opens the chat or writes (a page view alone
+ * stores nothing), loads the conversation, and follows it over the socket.
+ */
+(function () {
+  "use strict";
+
+  const body = document.body;
+  const TOKEN_KEY = `supportdesk:${body.dataset.inbox}:token`;
+  const statusEl = document.getElementById("connection-status");
+  let token = readToken();
+  let conn = null;
+  let sessionPromise = null;
+
+  function readToken() {
+    try {
+      return localStorage.getItem(TOKEN_KEY);
+    } catch (_) {
+      return null; // storage blocked: the session lasts as long as the page
+    }
+  }
+
+  function saveToken(value) {
+    token = value;
+    try {
+      if (value) localStorage.setItem(TOKEN_KEY, value);
+      else localStorage.removeItem(TOKEN_KEY);
+    } catch (_) { /* storage blocked */ }
+  }
+
+  function ensureSession() {
+    if (token) return Promise.resolve(token);
+    if (!sessionPromise) {
+      sessionPromise = fetch(body.dataset.sessionUrl, { method: "POST" })
+        .then((r) => {
+          if (!r.ok) throw new Error(`session: HTTP ${r.status}`);
+          return r.json();
+        })
+        .then((data) => {
+          saveToken(data.token);
+          follow();
+          return token;
+        })
+        .finally(() => {
+          sessionPromise = null;
+        });
+    }
+    return sessionPromise;
+  }
+
+  function log() {
+    return document.querySelector("#conversation .log");
+  }
+
+  function loadConversation() {
+    return window.htmx.ajax("GET", body.dataset.conversationUrl, { target: "#conversation", swap: "innerHTML" });
+  }
+
+  /** Show `conversationId` in the log: the first one, or a new one after an ended chat. */
+  function adopt(conversationId) {
+    const current = log();
+    const id = String(conversationId);
+    if (current.dataset.conversation === id) return;
+    for (const old of current.querySelectorAll("[data-seq]")) old.remove();
+    document.getElementById("conversation-state").replaceChildren();
+    current.id = `log-${id}`;
+    current.dataset.conversation = id;
+  }
+
+  function resume(c) {
+    const current = log();
+    c.send({
+      type: "resume",
+      conversation: current.dataset.conversation ? Number(current.dataset.conversation) : null,
+      after: window.Realtime.lastSeq(current),
+    });
+  }
+
+  function follow() {
+    if (conn || !token) return;
+    conn = window.Realtime.connect({
+      url: () => window.Realtime.socketUrl(`${body.dataset.socketPath}?token=${encodeURIComponent(token)}`),
+      onOpen: resume,
+      onFrame(frame) {
+        if (frame.type !== "html") return;
+        if (frame.conversation) adopt(frame.conversation);
+        window.Realtime.apply(frame.html);
+      },
+      onStatus: (state) => window.Realtime.showStatus(statusEl, state),
+      onDenied() {
+        // Expired or revoked token: start a fresh session, keep the page.
+        conn.close();
+        conn = null;
+        saveToken(null);
+        ensureSession().then(loadConversation);
+      },
+    });
+  }
+
+  document.body.addEventListener("htmx:configRequest", (event) => {
+    if (token) event.detail.headers["X-Visitor-Token"] = token;
+  });
+  document.body.addEventListener("htmx:responseError", (event) => {
+    if (event.detail.xhr.status === 401) {
+      saveToken(null);
+      ensureSession().then(loadConversation);
+    }
+  });
+
+  window.Composer.attach(document.getElementById("composer"), {
+    log,
+    headers: async () => ({ "X-Visitor-Token": await ensureSession() }),
+    onStored(response) {
+      const id = response.headers.get("X-Conversation-Id");
+      if (id) adopt(id);
+    },
+  });
+
+  document.querySelector("[data-close]").addEventListener("click", () => {
+    window.parent.postMessage({ type: "supportdesk:close" }, "*");
+  });
+  window.addEventListener("message", (event) => {
+    if (event.source === window.parent && event.data && event.data.type === "supportdesk:opened") {
+      document.getElementById("composer-input").focus();
+    }
+  });
+
+  if (token) {
+    // A returning visitor: load the conversation first, then follow it from its last seq.
+    loadConversation().then(follow);
+  }
+})();

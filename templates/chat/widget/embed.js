@@ -1,0 +1,82 @@
+/* Supportdesk embed script. One tag on any page:
+ *   <script src="https://YOUR-DESK/widget.js" data-inbox="PUBLIC_KEY" async></script>
+ * It adds a chat launcher and the chat iframe inside a shadow root, so the host page's styles
+ * and scripts and ours never touch each other. The iframe loads after the host page has. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.__supportdesk) return;
+  var key = script.getAttribute("data-inbox");
+  if (!key) {
+    console.error("Supportdesk: add data-inbox=\"PUBLIC_KEY\" to the widget's script tag.");
+    return;
+  }
+  window.__supportdesk = true;
+  var origin = new URL(script.src, location.href).origin;
+
+  var css =
+    ":host{all:initial}" +
+    ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;" +
+    "background:#3b5bdb;color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646;" +
+    "display:flex;align-items:center;justify-content:center;transition:transform .15s}" +
+    ".launcher:hover{transform:scale(1.06)}" +
+    ".launcher:focus-visible{outline:3px solid #91a7ff;outline-offset:3px}" +
+    ".frame{position:fixed;right:20px;bottom:88px;width:380px;height:600px;max-height:calc(100vh - 108px);" +
+    "border:0;border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.25);background:#fff;z-index:2147483647}" +
+    ".frame[hidden]{display:none}" +
+    "@media (max-width:480px){.frame{right:0;bottom:0;width:100vw;height:100%;max-height:none;border-radius:0}" +
+    ".open .launcher{display:none}}";
+
+  var chatIcon = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
+  var closeIcon = '<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18" stroke="currentColor" stroke-width="2.4" stroke-linecap="round"/></svg>';
+
+  function mount() {
+    var host = document.createElement("div");
+    host.id = "supportdesk-widget";
+    var root = host.attachShadow({ mode: "open" });
+    var style = document.createElement("style");
+    style.textContent = css;
+    var shell = document.createElement("div");
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "launcher";
+    var frame = document.createElement("iframe");
+    frame.className = "frame";
+    frame.title = "Chat";
+    frame.hidden = true;
+    frame.src = origin + "/widget/" + encodeURIComponent(key) + "/";
+    var open = false;
+
+    function render() {
+      shell.className = open ? "open" : "";
+      frame.hidden = !open;
+      button.setAttribute("aria-label", open ? "Close chat" : "Open chat");
+      button.setAttribute("aria-expanded", String(open));
+      button.innerHTML = open ? closeIcon : chatIcon;
+    }
+    function toggle(next) {
+      open = next;
+      render();
+      if (open) {
+        frame.contentWindow.postMessage({ type: "supportdesk:opened" }, origin);
+        frame.focus();
+      } else {
+        button.focus();
+      }
+    }
+    button.addEventListener("click", function () { toggle(!open); });
+    window.addEventListener("message", function (event) {
+      if (event.origin !== origin || event.source !== frame.contentWindow) return;
+      if (event.data && event.data.type === "supportdesk:close") toggle(false);
+    });
+    render();
+    shell.appendChild(frame);
+    shell.appendChild(button);
+    root.appendChild(style);
+    root.appendChild(shell);
+    document.body.appendChild(host);
+  }
+
+  if (document.readyState === "complete") mount();
+  else window.addEventListener("load", mount);
+})();
