@@ -49,6 +49,10 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         self.joined: list[str] = []
         groups = await self.authorize()
         if groups is None:
+            # Accept, then close with our code: a socket refused during the handshake reaches
+            # the browser as a bare 1006, and the client could not tell "log in again" from
+            # "the server is down, retry".
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         for group in groups:

@@ -16,10 +16,10 @@ django_asgi_app = get_asgi_application()
 # Imported after Django is set up: consumers import models.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from agents.routing import websocket_urlpatterns as agent_routes  # noqa: E402
 from chat.routing import websocket_urlpatterns as chat_routes  # noqa: E402
+from supportdesk.origins import AllowedHostsOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

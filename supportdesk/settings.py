@@ -138,6 +138,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST
 
 # The widget page is framed by customers' sites; every other page refuses framing.
 X_FRAME_OPTIONS = "DENY"

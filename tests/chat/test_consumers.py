@@ -1,0 +1,271 @@
+"""Sockets through the real ASGI application (origin check, session auth, URL router), on the
+real Redis pub/sub layer when REDIS_URL is set."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from agents.services import conversation_claim
+from chat.events import chat_message_event
+from chat.groups import visitor_group
+from chat.models import Message, Visitor
+from chat.services import visitor_message_send
+from chat.tokens import visitor_token
+from supportdesk.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://testserver")
+
+
+def send_sync(visitor: Visitor, body: str = "hello") -> Message:
+    return visitor_message_send(visitor=visitor, body=body, client_id=uuid.uuid4()).message
+
+
+send = database_sync_to_async(send_sync)
+
+
+async def connect(path: str, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, *headers])
+    connected, code = await communicator.connect(timeout=5)
+    assert connected, f"refused with {code}"
+    return communicator
+
+
+async def assert_refused(communicator: WebsocketCommunicator, code: int = 4401) -> None:
+    """Refused sockets are accepted and then closed with our code, so a browser can tell
+    "authenticate again" from "server gone"."""
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": code}
+
+
+def visitor_path(visitor: Visitor, token: str | None = None) -> str:
+    return f"/ws/widget/{visitor.inbox.public_key}/?token={token or visitor_token(visitor)}"
+
+
+async def frames_until(communicator: WebsocketCommunicator, kind: str) -> list[dict[str, Any]]:
+    """Every frame up to and including the first of `kind`."""
+    frames = []
+    while True:
+        frame = await communicator.receive_json_from(timeout=5)
+        frames.append(frame)
+        if frame["type"] == kind:
+            return frames
+
+
+def message_ids(frames: list[dict[str, Any]]) -> list[str]:
+    import re
+
+    return re.findall(r'id="(msg-\d+-\d+)"', "".join(f.get("html", "") for f in frames))
+
+
+@pytest.fixture
+async def visitor_socket(visitor: Visitor) -> AsyncIterator[WebsocketCommunicator]:
+    communicator = await connect(visitor_path(visitor))
+    yield communicator
+    await communicator.disconnect()
+
+
+async def test_visitor_socket_without_a_valid_token_is_refused(visitor: Visitor) -> None:
+    for token in ["", "forged", visitor_token(visitor)[:-3] + "abc"]:
+        communicator = WebsocketCommunicator(
+            application, f"/ws/widget/{visitor.inbox.public_key}/?token={token}", headers=[ORIGIN]
+        )
+        await assert_refused(communicator)
+
+
+async def test_visitor_token_is_only_good_for_its_own_inbox(visitor: Visitor, other_inbox) -> None:
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/widget/{other_inbox.public_key}/?token={visitor_token(visitor)}",
+        headers=[ORIGIN],
+    )
+    await assert_refused(communicator)
+
+
+async def test_socket_from_a_foreign_origin_is_refused(visitor: Visitor) -> None:
+    communicator = WebsocketCommunicator(
+        application, visitor_path(visitor), headers=[(b"origin", b"http://evil.example")]
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert not connected
+
+
+async def test_visitor_receives_its_new_message_live(visitor_socket, visitor: Visitor) -> None:
+    message = await send(visitor, "first words")
+    frame = await visitor_socket.receive_json_from(timeout=5)
+    assert frame["type"] == "html"
+    assert frame["conversation"] == message.conversation_id
+    assert frame["seq"] == 1
+    assert f'id="msg-{message.conversation_id}-1"' in frame["html"]
+    assert "first words" in frame["html"]
+
+
+async def test_resume_sends_exactly_what_was_missed_in_order(visitor: Visitor) -> None:
+    messages = [await send(visitor, f"m{i}") for i in range(5)]
+    conversation_id = messages[0].conversation_id
+    communicator = await connect(visitor_path(visitor))
+    await communicator.send_json_to({"type": "resume", "conversation": conversation_id, "after": 2})
+    frames = await frames_until(communicator, "synced")
+    assert message_ids(frames) == [f"msg-{conversation_id}-{seq}" for seq in (3, 4, 5)]
+    assert frames[-1] == {"type": "synced", "conversation": conversation_id, "seq": 5}
+    await communicator.disconnect()
+
+
+async def test_a_gap_is_filled_from_the_database_and_repeats_are_dropped(visitor: Visitor) -> None:
+    first = await send(visitor, "one")
+    conversation_id = first.conversation_id
+    communicator = await connect(visitor_path(visitor))
+    await communicator.send_json_to({"type": "resume", "conversation": conversation_id, "after": 1})
+    await frames_until(communicator, "synced")
+
+    # Seq 2 and 3 are stored but their doorbells were lost (a Redis blip); only the ring for
+    # seq 3 arrives. The socket must fetch seq 2 from the database itself, then send 3, in order.
+    def store_silently() -> dict[str, Any]:
+        conversation = first.conversation
+        for seq in (2, 3):
+            Message.objects.create(
+                conversation=conversation, seq=seq, sender_kind="visitor", body=f"m{seq}"
+            )
+        return chat_message_event(
+            Message.objects.select_related("conversation__visitor", "conversation__inbox").get(
+                conversation=conversation, seq=3
+            )
+        )
+
+    event = await database_sync_to_async(store_silently)()
+    layer = get_channel_layer()
+    await layer.group_send(visitor_group(visitor.pk), event)
+    frames = await frames_until(communicator, "synced")
+    assert message_ids(frames) == [f"msg-{conversation_id}-2", f"msg-{conversation_id}-3"]
+    state = await communicator.receive_json_from(timeout=5)
+    assert f'id="state-{conversation_id}"' in state["html"]
+    # The same ring again, and an old one: nothing is sent twice.
+    await layer.group_send(visitor_group(visitor.pk), event)
+    await layer.group_send(visitor_group(visitor.pk), chat_message_event(first))
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_visitor_cannot_follow_another_visitors_conversation(
+    visitor: Visitor, visitor_b: Visitor
+) -> None:
+    theirs = await send(visitor_b, "private")
+    communicator = await connect(visitor_path(visitor))
+    await communicator.send_json_to(
+        {"type": "resume", "conversation": theirs.conversation_id, "after": 0}
+    )
+    frame = await communicator.receive_json_from(timeout=5)
+    assert frame == {"type": "error", "code": "not_found", "message": "No such conversation."}
+    await send(visitor_b, "still private")
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json",
+        "[1, 2]",
+        '{"type": "resume", "conversation": "1", "after": 0}',
+        '{"type": "resume", "conversation": 1, "after": -1}',
+        '{"type": "resume", "conversation": true, "after": 0}',
+        '{"type": "explode"}',
+        '{"type": "ping", "pad": "' + "x" * 5000 + '"}',
+    ],
+)
+async def test_malformed_frames_get_an_error_and_the_socket_lives_on(
+    visitor_socket, frame: str
+) -> None:
+    await visitor_socket.send_to(text_data=frame)
+    reply = await visitor_socket.receive_json_from(timeout=5)
+    assert reply["type"] == "error"
+    await visitor_socket.send_json_to({"type": "ping"})
+    assert await visitor_socket.receive_json_from(timeout=5) == {"type": "pong"}
+
+
+# --- Agents --------------------------------------------------------------------------------
+
+
+def session_cookie(user) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+async def agent_socket(agent) -> WebsocketCommunicator:
+    cookie = await database_sync_to_async(session_cookie)(agent.user)
+    communicator = await connect("/ws/agents/", cookie)
+    lists = await communicator.receive_json_from(timeout=5)
+    assert 'id="lists"' in lists["html"]
+    return communicator
+
+
+async def test_anonymous_agent_socket_is_refused() -> None:
+    communicator = WebsocketCommunicator(application, "/ws/agents/", headers=[ORIGIN])
+    await assert_refused(communicator)
+
+
+async def test_logged_in_user_who_is_not_an_agent_is_refused(db) -> None:
+    from django.contrib.auth import get_user_model
+
+    user = await database_sync_to_async(get_user_model().objects.create_user)(
+        "nobody", password="x"
+    )
+    cookie = await database_sync_to_async(session_cookie)(user)
+    communicator = WebsocketCommunicator(application, "/ws/agents/", headers=[ORIGIN, cookie])
+    await assert_refused(communicator)
+
+
+async def test_agent_list_updates_live_when_a_visitor_starts_a_chat(
+    agent, visitor: Visitor
+) -> None:
+    communicator = await agent_socket(agent)
+    message = await send(visitor, "Is anyone there?")
+    frame = await communicator.receive_json_from(timeout=5)
+    assert f'id="conv-row-{message.conversation_id}"' in frame["html"]
+    assert 'data-container="list-waiting"' in frame["html"]
+    assert "Is anyone there?" in frame["html"]
+    await communicator.disconnect()
+
+
+async def test_agent_of_another_inbox_hears_nothing(outsider_agent, visitor: Visitor) -> None:
+    communicator = await agent_socket(outsider_agent)
+    message = await send(visitor, "secret")
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.send_json_to(
+        {"type": "resume", "conversation": message.conversation_id, "after": 0}
+    )
+    assert (await communicator.receive_json_from(timeout=5))["code"] == "not_found"
+    await communicator.disconnect()
+
+
+async def test_agent_following_a_conversation_gets_messages_and_state(
+    agent, visitor: Visitor
+) -> None:
+    first = await send(visitor, "hello")
+    communicator = await agent_socket(agent)
+    await communicator.send_json_to(
+        {"type": "resume", "conversation": first.conversation_id, "after": 0}
+    )
+    frames = await frames_until(communicator, "synced")
+    assert message_ids(frames) == [f"msg-{first.conversation_id}-1"]
+    state = await communicator.receive_json_from(timeout=5)
+    assert f'id="pane-header-{first.conversation_id}"' in state["html"]
+
+    await database_sync_to_async(conversation_claim)(conversation=first.conversation, agent=agent)
+    frame = await communicator.receive_json_from(timeout=5)
+    assert message_ids([frame]) == [f"msg-{first.conversation_id}-2"]
+    assert "Alice joined the chat." in frame["html"]
+    assert 'data-status="active"' in frame["html"]  # the pane header came with it
+    assert 'data-container="list-active"' in frame["html"]  # and the row moved
+    await communicator.disconnect()
