@@ -3,6 +3,8 @@ real Redis pub/sub layer when REDIS_URL is set."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -269,3 +271,25 @@ async def test_agent_following_a_conversation_gets_messages_and_state(
     assert 'data-status="active"' in frame["html"]  # the pane header came with it
     assert 'data-container="list-active"' in frame["html"]  # and the row moved
     await communicator.disconnect()
+
+
+async def test_only_committed_writes_reach_the_layer(visitor: Visitor) -> None:
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(visitor_group(visitor.pk), listener)
+
+    def rolled_back_then_committed() -> None:
+        from django.db import transaction
+
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            send_sync(visitor, "rolled back")
+            raise RuntimeError("roll back")
+        send_sync(visitor, "committed")
+
+    await database_sync_to_async(rolled_back_then_committed)()
+    event = await asyncio.wait_for(layer.receive(listener), timeout=5)
+    assert event["message"]["body"] == "committed"
+    assert event["message"]["seq"] == 1
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(layer.receive(listener), timeout=0.3)
+    await layer.group_discard(visitor_group(visitor.pk), listener)

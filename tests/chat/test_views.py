@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+
+from chat.models import Conversation, Inbox, Message, Visitor
+from chat.services import visitor_message_send
+from chat.tokens import SALT, visitor_token
+
+pytestmark = pytest.mark.django_db
+
+
+def widget_url(name: str, inbox: Inbox) -> str:
+    return reverse(f"chat:{name}", args=[inbox.public_key])
+
+
+def post_message(client: Client, inbox: Inbox, token: str, body: str, client_id: str):
+    return client.post(
+        widget_url("widget_send", inbox),
+        {"body": body, "client_id": client_id},
+        headers={"X-Visitor-Token": token},
+    )
+
+
+def test_embed_script_is_javascript_and_cacheable(client: Client) -> None:
+    response = client.get("/widget.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert "max-age=300" in response["Cache-Control"]
+    assert b"Open chat" in response.content
+
+
+def test_widget_page_can_be_framed_by_the_allowed_origins_only(
+    client: Client, inbox: Inbox
+) -> None:
+    inbox.allowed_origins = "https://shop.example\nhttps://www.shop.example/"
+    inbox.save()
+    response = client.get(widget_url("widget_page", inbox))
+    assert response.status_code == 200
+    assert "X-Frame-Options" not in response
+    assert response["Content-Security-Policy"] == (
+        "frame-ancestors 'self' https://shop.example https://www.shop.example"
+    )
+    page = response.content.decode()
+    assert 'role="log"' in page
+    assert '<label class="visually-hidden" for="composer-input">Message</label>' in page
+
+
+def test_unknown_inbox_key_gets_a_clear_404(client: Client, db: None) -> None:
+    response = client.get("/widget/no-such-key/")
+    assert response.status_code == 404
+    assert b"This chat is not available" in response.content
+    assert client.post("/widget/no-such-key/session").status_code == 404
+
+
+def test_session_creates_a_visitor_once_and_keeps_a_good_token(
+    client: Client, inbox: Inbox
+) -> None:
+    first = client.post(widget_url("widget_session", inbox)).json()
+    assert Visitor.objects.count() == 1
+    again = client.post(
+        widget_url("widget_session", inbox), headers={"X-Visitor-Token": first["token"]}
+    ).json()
+    assert again["visitor"] == first["visitor"]
+    assert Visitor.objects.count() == 1
+
+
+def test_send_stores_once_and_a_retry_gets_the_same_message(
+    client: Client, inbox: Inbox, visitor: Visitor
+) -> None:
+    token = visitor_token(visitor)
+    client_id = str(uuid.uuid4())
+    first = post_message(client, inbox, token, "Hello!", client_id)
+    retry = post_message(client, inbox, token, "Hello!", client_id)
+    assert (first.status_code, retry.status_code) == (201, 200)
+    assert first.content == retry.content
+    assert first["X-Seq"] == "1"
+    assert Message.objects.count() == 1
+    assert f'data-client-id="{client_id}"' in first.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "client_id", "status", "code"),
+    [
+        ("hi", "not-a-uuid", 400, "bad_client_id"),
+        ("hi", "", 400, "bad_client_id"),
+        ("   ", str(uuid.uuid4()), 422, "empty"),
+        ("x" * 5001, str(uuid.uuid4()), 422, "too_long"),
+    ],
+)
+def test_bad_messages_get_a_clear_error_and_store_nothing(
+    client: Client,
+    inbox: Inbox,
+    visitor: Visitor,
+    body: str,
+    client_id: str,
+    status: int,
+    code: str,
+) -> None:
+    response = post_message(client, inbox, visitor_token(visitor), body, client_id)
+    assert response.status_code == status
+    assert response.json()["error"] == code
+    assert response.json()["message"]
+    assert not Message.objects.exists()
+
+
+def test_message_html_is_escaped(client: Client, inbox: Inbox, visitor: Visitor) -> None:
+    response = post_message(
+        client, inbox, visitor_token(visitor), "<script>alert(1)</script>", str(uuid.uuid4())
+    )
+    assert b"<script>alert(1)</script>" not in response.content
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in response.content
+
+
+@pytest.mark.parametrize("name", ["widget_conversation", "widget_send"])
+def test_widget_api_refuses_missing_forged_and_foreign_tokens(
+    client: Client, inbox: Inbox, other_inbox: Inbox, visitor: Visitor, name: str
+) -> None:
+    from django.core import signing
+
+    forged = signing.dumps({"v": visitor.pk, "i": inbox.pk}, key="not-our-secret", salt=SALT)
+    method = client.get if name == "widget_conversation" else client.post
+    for url, token in [
+        (widget_url(name, inbox), ""),
+        (widget_url(name, inbox), "garbage"),
+        (widget_url(name, inbox), forged),
+        (widget_url(name, other_inbox), visitor_token(visitor)),  # good token, wrong inbox
+    ]:
+        response = method(url, headers={"X-Visitor-Token": token})
+        assert response.status_code == 401, (url, token)
+        assert response.json()["error"].startswith("token_")
+
+
+def test_expired_token_is_refused(client: Client, inbox: Inbox, visitor: Visitor, settings) -> None:
+    token = visitor_token(visitor)
+    settings.SUPPORTDESK_VISITOR_TOKEN_MAX_AGE = -1
+    response = client.get(
+        widget_url("widget_conversation", inbox), headers={"X-Visitor-Token": token}
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "token_expired"
+
+
+def test_visitor_a_sees_only_their_own_conversation(
+    client: Client, inbox: Inbox, visitor: Visitor, visitor_b: Visitor
+) -> None:
+    visitor_message_send(visitor=visitor_b, body="secret of B", client_id=uuid.uuid4())
+    visitor_message_send(visitor=visitor, body="question of A", client_id=uuid.uuid4())
+    page = client.get(
+        widget_url("widget_conversation", inbox),
+        headers={"X-Visitor-Token": visitor_token(visitor)},
+    ).content.decode()
+    assert "question of A" in page
+    assert "secret of B" not in page
+
+
+def test_a_new_visitor_sees_the_greeting_and_no_conversation(
+    client: Client, inbox: Inbox, visitor: Visitor
+) -> None:
+    page = client.get(
+        widget_url("widget_conversation", inbox),
+        headers={"X-Visitor-Token": visitor_token(visitor)},
+    ).content.decode()
+    assert "Hello from Acme!" in page
+    assert 'id="log-new"' in page
+    assert not Conversation.objects.exists()
+
+
+def test_demo_page_embeds_the_widget_like_a_customer_site(client: Client, inbox: Inbox) -> None:
+    page = client.get("/demo/").content.decode()
+    assert f'<script src="/widget.js" data-inbox="{inbox.public_key}" async></script>' in page
+
+
+def test_seed_demo_refuses_without_debug(settings) -> None:
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo")
+    assert not Inbox.objects.exists()
+
+
+def test_seed_demo_with_debug_creates_the_demo_and_is_repeatable(settings) -> None:
+    settings.DEBUG = True
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert Inbox.objects.count() == 1
+    client = Client()
+    assert client.login(username="demo", password="demo")
+    assert client.get("/agents/").status_code == 200
