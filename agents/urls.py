@@ -11,5 +11,5 @@ urlpatterns = [
     path("conversations/<int:pk>/", views.conversation_detail, name="conversation"),
     path("conversations/<int:pk>/messages", views.conversation_reply, name="reply"),
     path("conversations/<int:pk>/claim", views.conversation_claim, name="claim"),
-    path("conversations/<int:pk>/end", views.conversation_end, name="end"),
+    path("conversations/<int:pk>/end", views.conversation_end_view, name="end"),
 ]

@@ -17,7 +17,7 @@ from agents import selectors, services
 from agents.models import Agent
 from agents.rendering import pane_context
 from chat.selectors import conversation_summary
-from chat.services import ConversationEnded
+from chat.services import ConversationEnded, conversation_end
 from chat.views import json_error, message_response
 
 
@@ -88,10 +88,10 @@ def conversation_claim(request: HttpRequest, agent: Agent, pk: int) -> HttpRespo
 
 @require_POST
 @agent_required
-def conversation_end(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+def conversation_end_view(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
     conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
     try:
-        services.conversation_end(conversation=conversation, by=agent)
+        conversation_end(conversation=conversation, by=agent)
     except ConversationEnded as exc:
         return _pane_header(request, conversation.pk, error=str(exc), status=409)
     return _pane_header(request, conversation.pk)

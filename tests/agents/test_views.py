@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from agents.models import Agent
+from agents.services import conversation_claim
+from chat.models import Conversation, Message, Visitor
+from chat.services import visitor_message_send
+
+pytestmark = pytest.mark.django_db
+
+
+def logged_in(agent: Agent) -> Client:
+    client = Client()
+    client.force_login(agent.user)
+    return client
+
+
+def start_chat(visitor: Visitor, body: str = "Help please") -> Conversation:
+    return visitor_message_send(
+        visitor=visitor, body=body, client_id=uuid.uuid4()
+    ).message.conversation
+
+
+def conversation_urls(pk: int) -> list[tuple[str, str]]:
+    return [
+        ("get", reverse("agents:conversation", args=[pk])),
+        ("post", reverse("agents:reply", args=[pk])),
+        ("post", reverse("agents:claim", args=[pk])),
+        ("post", reverse("agents:end", args=[pk])),
+    ]
+
+
+def test_anonymous_users_are_sent_to_login(client: Client, visitor: Visitor) -> None:
+    conversation = start_chat(visitor)
+    for method, url in [("get", reverse("agents:dashboard")), *conversation_urls(conversation.pk)]:
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_user_who_is_not_an_agent_is_forbidden(visitor: Visitor) -> None:
+    conversation = start_chat(visitor)
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("plain", password="x"))
+    for method, url in [("get", reverse("agents:dashboard")), *conversation_urls(conversation.pk)]:
+        assert getattr(client, method)(url).status_code == 403, url
+
+
+def test_an_agent_of_another_inbox_gets_404_and_changes_nothing(
+    visitor: Visitor, outsider_agent: Agent
+) -> None:
+    conversation = start_chat(visitor)
+    client = logged_in(outsider_agent)
+    for method, url in conversation_urls(conversation.pk):
+        assert (
+            getattr(client, method)(url, {"body": "x", "client_id": str(uuid.uuid4())}).status_code
+            == 404
+        )
+    assert "Help please" not in client.get(reverse("agents:dashboard")).content.decode()
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.WAITING
+    assert conversation.messages.count() == 1
+
+
+def test_forged_conversation_ids_get_404(agent: Agent) -> None:
+    client = logged_in(agent)
+    assert client.get(reverse("agents:conversation", args=[999999])).status_code == 404
+
+
+def test_dashboard_lists_waiting_chats_first_oldest_on_top(
+    agent: Agent, visitor: Visitor, visitor_b: Visitor
+) -> None:
+    older = start_chat(visitor, "older question")
+    newer = start_chat(visitor_b, "newer question")
+    page = logged_in(agent).get(reverse("agents:dashboard")).content.decode()
+    waiting = page[page.index('id="list-waiting"') : page.index('id="list-active"')]
+    assert waiting.index(f'id="conv-row-{older.pk}"') < waiting.index(f'id="conv-row-{newer.pk}"')
+    assert "newer question" in waiting
+
+
+def test_conversation_opens_as_a_fragment_for_htmx_and_a_page_otherwise(
+    agent: Agent, visitor: Visitor
+) -> None:
+    conversation = start_chat(visitor, "what a question")
+    client = logged_in(agent)
+    url = reverse("agents:conversation", args=[conversation.pk])
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    page = client.get(url).content.decode()
+    for html in (fragment, page):
+        assert "what a question" in html
+        assert f'id="log-{conversation.pk}"' in html
+        assert 'role="log"' in html
+    assert "<html" not in fragment
+    assert "<html" in page
+
+
+def test_claim_then_a_second_claim_is_told_who_has_it(
+    agent: Agent, second_agent: Agent, visitor: Visitor
+) -> None:
+    conversation = start_chat(visitor)
+    url = reverse("agents:claim", args=[conversation.pk])
+    first = logged_in(agent).post(url)
+    assert first.status_code == 200
+    assert 'data-status="active"' in first.content.decode()
+    second = logged_in(second_agent).post(url)
+    assert second.status_code == 409
+    assert "Alice already took this chat." in second.content.decode()
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == agent
+
+
+def test_reply_to_a_waiting_chat_claims_it_and_is_idempotent(
+    agent: Agent, visitor: Visitor
+) -> None:
+    conversation = start_chat(visitor)
+    client = logged_in(agent)
+    data = {"body": "On it!", "client_id": str(uuid.uuid4())}
+    url = reverse("agents:reply", args=[conversation.pk])
+    first = client.post(url, data)
+    again = client.post(url, data)
+    assert (first.status_code, again.status_code) == (201, 200)
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.ACTIVE
+    assert conversation.assigned_agent == agent
+    assert list(conversation.messages.values_list("sender_kind", "body")) == [
+        ("visitor", "Help please"),
+        ("system", "Alice joined the chat."),
+        ("agent", "On it!"),
+    ]
+
+
+def test_an_empty_reply_claims_nothing(agent: Agent, visitor: Visitor) -> None:
+    conversation = start_chat(visitor)
+    response = logged_in(agent).post(
+        reverse("agents:reply", args=[conversation.pk]),
+        {"body": " ", "client_id": str(uuid.uuid4())},
+    )
+    assert response.status_code == 422
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.WAITING
+
+
+def test_a_colleague_may_reply_to_an_active_chat_without_taking_it(
+    agent: Agent, second_agent: Agent, visitor: Visitor
+) -> None:
+    conversation = start_chat(visitor)
+    conversation_claim(conversation=conversation, agent=agent)
+    response = logged_in(second_agent).post(
+        reverse("agents:reply", args=[conversation.pk]),
+        {"body": "Adding a note", "client_id": str(uuid.uuid4())},
+    )
+    assert response.status_code == 201
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == agent
+    assert Message.objects.get(body="Adding a note").author_agent == second_agent
+
+
+def test_end_then_reply_is_refused_with_409(agent: Agent, visitor: Visitor) -> None:
+    conversation = start_chat(visitor)
+    client = logged_in(agent)
+    assert client.post(reverse("agents:end", args=[conversation.pk])).status_code == 200
+    assert client.post(reverse("agents:end", args=[conversation.pk])).status_code == 409
+    response = client.post(
+        reverse("agents:reply", args=[conversation.pk]),
+        {"body": "hello?", "client_id": str(uuid.uuid4())},
+    )
+    assert response.status_code == 409
+    assert response.json()["error"] == "conversation_ended"
+
+
+def test_admin_lists_conversations_with_messages_inline(
+    admin_client: Client, visitor: Visitor
+) -> None:
+    conversation = start_chat(visitor, "visible to the admin")
+    assert (
+        admin_client.get(
+            reverse("admin:chat_conversation_changelist") + "?status=waiting"
+        ).status_code
+        == 200
+    )
+    assert (
+        admin_client.get(reverse("admin:chat_conversation_changelist") + "?q=visible").status_code
+        == 200
+    )
+    page = admin_client.get(
+        reverse("admin:chat_conversation_change", args=[conversation.pk])
+    ).content.decode()
+    assert "visible to the admin" in page
+    for name in ["chat_inbox", "chat_visitor", "chat_message", "agents_agent"]:
+        assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
