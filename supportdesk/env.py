@@ -50,7 +50,7 @@ def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:
         options: dict[str, Any] = dict(parse_qsl(parts.query))
         pool = options.pop("pool", "true").lower() in TRUE_WORDS
         if pool:
-            options["pool"] = {"min_size": 1, "max_size": int(options.pop("pool_max_size", 20))}
+            options["pool"] = {"min_size": 2, "max_size": int(options.pop("pool_max_size", 20))}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "postgres",

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import os
+from collections.abc import Iterator
+
 import pytest
+from channels.layers import channel_layers
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.test import override_settings
 
 from agents.models import Agent
 from agents.services import agent_create
@@ -52,3 +59,19 @@ def visitor(inbox: Inbox) -> Visitor:
 @pytest.fixture
 def visitor_b(inbox: Inbox) -> Visitor:
     return visitor_create(inbox=inbox)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def channel_layer_of_our_own() -> Iterator[str]:
+    """Each test worker (and each run) talks on its own Redis prefix: test databases of
+    parallel workers reuse ids, and `inbox.1` of one must not ring in the other. Servers started
+    by the browser tests inherit it through CHANNEL_LAYER_PREFIX."""
+    prefix = f"sdtest-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}"
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    if "prefix" in layers["default"].get("CONFIG", {}):
+        layers["default"]["CONFIG"]["prefix"] = prefix
+    os.environ["CHANNEL_LAYER_PREFIX"] = prefix
+    with override_settings(CHANNEL_LAYERS=layers):
+        channel_layers.backends.clear()
+        yield prefix
+    channel_layers.backends.clear()

@@ -88,8 +88,8 @@ def test_send_stores_once_and_a_retry_gets_the_same_message(
     [
         ("hi", "not-a-uuid", 400, "bad_client_id"),
         ("hi", "", 400, "bad_client_id"),
-        ("   ", str(uuid.uuid4()), 422, "empty"),
-        ("x" * 5001, str(uuid.uuid4()), 422, "too_long"),
+        ("   ", "0b6a6a34-5f4e-4a53-9a6e-8d3f5c2b1a01", 422, "empty"),
+        ("x" * 5001, "0b6a6a34-5f4e-4a53-9a6e-8d3f5c2b1a02", 422, "too_long"),
     ],
 )
 def test_bad_messages_get_a_clear_error_and_store_nothing(

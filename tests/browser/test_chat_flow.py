@@ -1,0 +1,110 @@
+"""What a newcomer does first: a visitor on a customer's page chats with an agent, live."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, FrameLocator, Page, expect
+
+from agents.models import Agent
+from chat.models import Inbox, Message
+from tests.browser.conftest import Desk, agent_page, new_page, screenshot
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def open_widget(page: Page, desk: Desk) -> FrameLocator:
+    page.goto(f"{desk.url}/demo/")
+    page.get_by_role("button", name="Open chat").click()
+    return page.frame_locator('iframe[title="Chat"]')
+
+
+def send_as_visitor(chat: FrameLocator, text: str) -> None:
+    chat.get_by_role("textbox", name="Message").fill(text)
+    chat.get_by_role("button", name="Send").click()
+
+
+def test_agent_logs_in_through_the_login_page(desk: Desk, browser: Browser, agent: Agent) -> None:
+    page = new_page(browser)
+    page.goto(f"{desk.url}/agents/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/agents/"))
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{desk.url}/agents/")
+    expect(page.locator("#connection-status")).to_have_text("Live")
+
+
+def test_visitor_and_agent_chat_both_ways_without_a_reload(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    dashboard = agent_page(browser, desk, "alice")
+    dashboard.evaluate("window.__sameDocument = true")
+
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk)
+    expect(chat.get_by_role("log")).to_contain_text("Hello from Acme!")
+    send_as_visitor(chat, "Hello, has my order shipped?")
+    expect(chat.get_by_role("log")).to_contain_text("Hello, has my order shipped?")
+
+    # The new chat appears in the agent's Waiting list by itself.
+    row = dashboard.get_by_role("link", name=re.compile("Hello, has my order shipped"))
+    expect(row).to_be_visible()
+    expect(dashboard.locator("[data-count-of=list-waiting]")).to_have_text("1")
+    row.click()
+    log = dashboard.get_by_role("log")
+    expect(log).to_contain_text("Hello, has my order shipped?")
+
+    dashboard.get_by_role("button", name="Claim").click()
+    expect(dashboard.get_by_text("Active · Alice")).to_be_visible()
+    expect(dashboard.locator("[data-count-of=list-active]")).to_have_text("1")
+    expect(dashboard.locator("[data-count-of=list-waiting]")).to_have_text("0")
+    expect(chat.get_by_role("log")).to_contain_text("Alice joined the chat.")
+
+    dashboard.get_by_role("textbox", name="Reply").fill("Yes, it left this morning.")
+    dashboard.get_by_role("button", name="Send").click()
+    expect(chat.get_by_role("log")).to_contain_text("Yes, it left this morning.")
+
+    send_as_visitor(chat, "Great, thanks!")
+    expect(log).to_contain_text("Great, thanks!")
+
+    screenshot(visitor, "chat-visitor")
+    screenshot(dashboard, "chat-dashboard")
+    # Each message once on each side, in order, and the dashboard never reloaded.
+    expected = [
+        "Hello, has my order shipped?",
+        "Alice joined the chat.",
+        "Yes, it left this morning.",
+        "Great, thanks!",
+    ]
+    expect(log.locator("li.msg")).to_have_count(4)
+    expect(log.locator("li.msg")).to_contain_text(expected)
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(4)
+    expect(chat.locator("li.msg[data-seq]")).to_contain_text(expected)
+    expect(chat.locator("[data-pending]")).to_have_count(0)
+    # The greeting stays first, above the conversation.
+    expect(chat.locator("li.msg").first).to_have_id("greeting")
+    assert dashboard.evaluate("window.__sameDocument") is True
+    assert list(Message.objects.order_by("seq").values_list("body", flat=True)) == expected
+
+
+def test_a_returning_visitor_sees_the_conversation_and_its_replies(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk)
+    send_as_visitor(chat, "First visit")
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+
+    visitor.reload()
+    visitor.get_by_role("button", name="Open chat").click()
+    expect(chat.get_by_role("log")).to_contain_text("First visit")
+    # A reply while the visitor is on the reloaded page still arrives live.
+    dashboard = agent_page(browser, desk, "alice")
+    dashboard.get_by_role("link", name=re.compile("First visit")).click()
+    dashboard.get_by_role("textbox", name="Reply").fill("Welcome back")
+    dashboard.get_by_role("textbox", name="Reply").press("Enter")
+    expect(chat.get_by_role("log")).to_contain_text("Welcome back")
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(3)  # + "Alice joined the chat."
