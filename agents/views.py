@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
@@ -18,7 +17,7 @@ from agents.models import Agent
 from agents.rendering import pane_context
 from chat.selectors import conversation_summary
 from chat.services import ConversationEnded, conversation_end
-from chat.views import json_error, message_response
+from chat.views import handle_send
 
 
 def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -57,22 +56,13 @@ def conversation_detail(request: HttpRequest, agent: Agent, pk: int) -> HttpResp
 @agent_required
 def conversation_reply(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
     conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
-    try:
-        client_id = uuid.UUID(request.POST.get("client_id", ""))
-    except ValueError:
-        return json_error(400, "bad_client_id", "client_id must be a UUID.")
-    try:
-        result = services.agent_reply(
-            conversation=conversation,
-            agent=agent,
-            body=request.POST.get("body", ""),
-            client_id=client_id,
-        )
-    except ValidationError as exc:
-        return json_error(422, exc.code or "invalid", " ".join(exc.messages))
-    except ConversationEnded as exc:
-        return json_error(409, "conversation_ended", str(exc))
-    return message_response(result, viewer="agent")
+    return handle_send(
+        request,
+        viewer="agent",
+        send=lambda body, client_id: services.agent_reply(
+            conversation=conversation, agent=agent, body=body, client_id=client_id
+        ),
+    )
 
 
 @require_POST

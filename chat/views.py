@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import selectors, services
-from chat.events import message_data
+from chat.events import conversation_data, message_data
 from chat.models import Inbox, Visitor
 from chat.rendering import Viewer, render_messages
 from chat.selectors import inbox_by_public_key
@@ -112,13 +112,18 @@ def widget_session(request: HttpRequest, public_key: str) -> JsonResponse:
 def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
     """The visitor's newest conversation as the widget's log (HTML fragment)."""
     conversation = selectors.visitor_latest_conversation(visitor)
-    messages = selectors.message_history(conversation_id=conversation.pk) if conversation else []
+    if conversation is None:
+        summary, messages = None, []
+    else:
+        # The same dict the socket renders the state line from: one template path.
+        summary = conversation_data(conversation, preview=None)
+        messages = selectors.message_history(conversation_id=conversation.pk)
     return render(
         request,
         "chat/widget/page.html#conversation",
         {
             "inbox": visitor.inbox,
-            "conversation": conversation,
+            "conversation": summary,
             "messages": messages,
             "viewer": "visitor",
         },
@@ -130,20 +135,33 @@ def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
 @visitor_required
 def widget_send(request: HttpRequest, visitor: Visitor) -> HttpResponse:
     """Store a visitor's message (idempotent on client_id); 201 with its HTML, 200 for a repeat."""
-    client_id = _client_id(request)
-    if client_id is None:
+    return handle_send(
+        request,
+        viewer="visitor",
+        send=lambda body, client_id: services.visitor_message_send(
+            visitor=visitor, body=body, client_id=client_id
+        ),
+    )
+
+
+def handle_send(
+    request: HttpRequest,
+    *,
+    viewer: Viewer,
+    send: Callable[[str, uuid.UUID], services.MessageResult],
+) -> HttpResponse:
+    """What the visitor's and the agent's send views share: parse `body` and `client_id`, store
+    through `send`, answer with the message's HTML (201 new, 200 repeat) or a JSON error."""
+    try:
+        client_id = uuid.UUID(request.POST.get("client_id", ""))
+    except ValueError:
         return json_error(400, "bad_client_id", "client_id must be a UUID.")
     try:
-        result = services.visitor_message_send(
-            visitor=visitor, body=request.POST.get("body", ""), client_id=client_id
-        )
+        result = send(request.POST.get("body", ""), client_id)
     except ValidationError as exc:
         return json_error(422, exc.code or "invalid", " ".join(exc.messages))
-    return message_response(result, viewer="visitor")
-
-
-def message_response(result: services.MessageResult, *, viewer: Viewer) -> HttpResponse:
-    """A stored message as the fragment the sender swaps in for its optimistic copy."""
+    except services.ConversationEnded as exc:
+        return json_error(409, "conversation_ended", str(exc))
     message = result.message
     response = HttpResponse(
         render_messages([message_data(message)], viewer=viewer),
@@ -152,13 +170,6 @@ def message_response(result: services.MessageResult, *, viewer: Viewer) -> HttpR
     response["X-Conversation-Id"] = str(message.conversation_id)
     response["X-Seq"] = str(message.seq)
     return response
-
-
-def _client_id(request: HttpRequest) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(request.POST.get("client_id", ""))
-    except ValueError:
-        return None
 
 
 @require_GET

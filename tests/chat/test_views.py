@@ -190,3 +190,18 @@ def test_seed_demo_with_debug_creates_the_demo_and_is_repeatable(settings) -> No
     client = Client()
     assert client.login(username="demo", password="demo")
     assert client.get("/agents/").status_code == 200
+
+
+def test_a_visitor_reloading_an_active_chat_sees_who_they_are_talking_to(
+    client: Client, inbox: Inbox, visitor: Visitor, agent
+) -> None:
+    from agents.services import conversation_claim
+
+    result = visitor_message_send(visitor=visitor, body="hi", client_id=uuid.uuid4())
+    conversation_claim(conversation=result.message.conversation, agent=agent)
+    page = client.get(
+        widget_url("widget_conversation", inbox),
+        headers={"X-Visitor-Token": visitor_token(visitor)},
+    ).content.decode()
+    assert "chatting with Alice." in page
+    assert 'data-version="2"' in page
