@@ -5,7 +5,7 @@ An event whose seq is cursor + 1 is rendered and sent; an older or repeated one 
 On every (re)connect the client says the last seq it has (`resume`) and gets everything after it.
 
 Client -> server frames: {"type": "resume", "conversation": id | null, "after": seq}
-                         {"type": "ping"}
+                         {"type": "ping"}  (also a chance to resync; see resync_if_due)
 Server -> client frames: {"type": "html", "conversation": id, "seq": n, "html": "..."}
                          {"type": "synced", "conversation": id, "seq": n}
                          {"type": "pong"} and {"type": "error", "code": "...", "message": "..."}
@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.template.loader import render_to_string
 
 from chat.events import ChatMessageEvent, ConversationData, MessageData
 from chat.groups import visitor_group
 from chat.models import Conversation, Visitor
 from chat.rendering import Viewer, render_messages
-from chat.selectors import conversation_summary, messages_after
+from chat.selectors import conversation_summary, conversations_last_seq, messages_after
 from chat.tokens import InvalidVisitorToken, visitor_from_token
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.cursors: dict[int, int] = {}
         self.joined: list[str] = []
+        self.last_resync = time.monotonic()
         groups = await self.authorize()
         if groups is None:
             # Accept, then close with our code: a socket refused during the handshake reaches
@@ -91,10 +94,28 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         kind = content.get("type")
         if kind == "ping":
             await self.send_json({"type": "pong"})
+            await self.resync_if_due()
         elif kind == "resume":
             await self.resume(content.get("conversation"), content.get("after", 0))
         else:
             await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
+
+    async def resync_if_due(self) -> None:
+        """The safety net under the doorbell: if the last ring of a conversation was lost (Redis
+        down or restarting when it was published), no later event reveals the gap. So every
+        SUPPORTDESK_RESYNC_SECONDS at most, a client's heartbeat makes the socket compare its
+        cursors with the database (one indexed query) and catch up."""
+        now = time.monotonic()
+        if not self.cursors or now - self.last_resync < settings.SUPPORTDESK_RESYNC_SECONDS:
+            return
+        self.last_resync = now
+        latest = await database_sync_to_async(conversations_last_seq)(list(self.cursors))
+        for conversation_id, last_seq in latest.items():
+            if last_seq > self.cursors.get(conversation_id, last_seq):
+                logger.warning("socket was behind on conversation %s: resyncing", conversation_id)
+                await self.catch_up(conversation_id)
+                summary = await database_sync_to_async(conversation_summary)(conversation_id)
+                await self.send_html(self.state_html(summary))
 
     async def resume(self, conversation_id: Any, after: Any) -> None:
         if conversation_id is None:

@@ -66,3 +66,7 @@ def with_preview(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
 def conversation_summary(conversation_id: int) -> ConversationData:
     conversation = with_preview(Conversation.objects.filter(pk=conversation_id)).get()
     return conversation_data(conversation, preview=conversation.preview)
+
+
+def conversations_last_seq(conversation_ids: list[int]) -> dict[int, int]:
+    return dict(Conversation.objects.filter(pk__in=conversation_ids).values_list("pk", "last_seq"))

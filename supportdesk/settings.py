@@ -149,6 +149,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # Limits (see docs/PROTOCOL.md).
 SUPPORTDESK_MAX_MESSAGE_LENGTH = int(os.environ.get("SUPPORTDESK_MAX_MESSAGE_LENGTH", "5000"))
+# How often (at most) a socket checks, on a client's heartbeat, that it missed nothing.
+SUPPORTDESK_RESYNC_SECONDS = float(os.environ.get("SUPPORTDESK_RESYNC_SECONDS", "15"))
 SUPPORTDESK_VISITOR_TOKEN_MAX_AGE = int(
     os.environ.get("SUPPORTDESK_VISITOR_TOKEN_MAX_AGE", str(365 * 24 * 3600))
 )

@@ -29,18 +29,29 @@
     if (row) row.querySelector(".row__link").setAttribute("aria-current", "page");
   }
 
+  let composer = null;
+
   function attachComposer() {
     const form = document.querySelector("#pane .composer");
     if (!form || form.dataset.attached) return;
     form.dataset.attached = "1";
-    window.Composer.attach(form, { log: openLog, headers: async () => ({}) });
+    // One outbox for all of this agent's replies; each entry is bound to its conversation's URL.
+    composer = window.Composer.attach(form, {
+      outboxKey: "supportdesk:agent:outbox",
+      log: openLog,
+      headers: async () => ({}),
+    });
     const log = openLog();
     log.scrollTop = log.scrollHeight;
   }
 
   const conn = window.Realtime.connect({
     url: () => window.Realtime.socketUrl(body.dataset.socketPath),
-    onOpen: follow,
+    onOpen(c) {
+      follow(c);
+      if (composer) composer.flush();
+    },
+    onResync: follow,
     onFrame(frame) {
       if (frame.type === "html") {
         window.Realtime.apply(frame.html);

@@ -7,6 +7,7 @@
  *     url: () => "wss://desk/ws/...",      // called on every (re)connect
  *     onOpen(conn) {},                      // send {"type": "resume", ...} here
  *     onFrame(frame) {},                    // every frame but "pong"
+ *     onResync(conn) {},                    // the socket is open but may have missed something
  *     onStatus(state) {},                   // "connecting" | "open" | "reconnecting" | "offline" | "denied"
  *     onDenied(code) {},                    // the server refused the socket (4401/4403): re-authenticate
  *   });
@@ -16,7 +17,8 @@
  * proxy timeout) with capped exponential backoff and jitter; at once when the browser comes back
  * online, the tab becomes visible again, or the page is restored from the back/forward cache.
  * A heartbeat (ping every 20 s, dead if nothing comes back within 8 s) finds sockets that are
- * open on paper but deliver nothing.
+ * open on paper but deliver nothing; each ping also lets the server check the client is not
+ * behind (docs/PROTOCOL.md).
  *
  *   Realtime.apply(html)   upserts every top-level element of `html` by id (see below)
  *   Realtime.lastSeq(el)   the highest data-seq inside el: what to resume from
@@ -122,7 +124,13 @@
     function reconnectNow() {
       if (stopped) return;
       if (ws) {
-        if (ws.readyState === WebSocket.OPEN) probe(ws); // check it rather than trust it
+        if (ws.readyState === WebSocket.OPEN) {
+          // Back from standby, a hidden tab, a network change: check the socket rather than
+          // trust it, and ask again for anything missed.
+          probe(ws);
+          status("open");
+          options.onResync && options.onResync(api);
+        }
         return;
       }
       attempt = Math.max(attempt, 1);
@@ -243,10 +251,17 @@
       connecting: "Connecting…",
       open: el.dataset.openText,
       reconnecting: "Reconnecting…",
-      offline: "You are offline — we'll reconnect when you're back",
+      offline: "You are offline — messages will be sent when you reconnect",
       denied: "Signed out",
     };
+    const wasDown = ["reconnecting", "offline"].includes(el.dataset.state);
     el.dataset.state = state;
+    clearTimeout(el._backTimer);
+    if (state === "open" && wasDown) {
+      el.textContent = "Back online";
+      el._backTimer = setTimeout(() => { el.textContent = texts.open; }, 3000);
+      return;
+    }
     el.textContent = texts[state] || state;
   }
 

@@ -54,7 +54,9 @@
   }
 
   function loadConversation() {
-    return window.htmx.ajax("GET", body.dataset.conversationUrl, { target: "#conversation", swap: "innerHTML" });
+    return window.htmx
+      .ajax("GET", body.dataset.conversationUrl, { target: "#conversation", swap: "innerHTML" })
+      .then(() => composer.restore()); // the swap took the queued bubbles with the old log
   }
 
   /** Show `conversationId` in the log: the first one, or a new one after an ended chat. */
@@ -81,7 +83,11 @@
     if (conn || !token) return;
     conn = window.Realtime.connect({
       url: () => window.Realtime.socketUrl(`${body.dataset.socketPath}?token=${encodeURIComponent(token)}`),
-      onOpen: resume,
+      onOpen(c) {
+        resume(c);
+        composer.flush(); // whatever waited for the connection goes now, in order
+      },
+      onResync: resume,
       onFrame(frame) {
         if (frame.type !== "html") return;
         if (frame.conversation) adopt(frame.conversation);
@@ -108,12 +114,17 @@
     }
   });
 
-  window.Composer.attach(document.getElementById("composer"), {
+  const composer = window.Composer.attach(document.getElementById("composer"), {
+    outboxKey: `supportdesk:${body.dataset.inbox}:outbox`,
     log,
     headers: async () => ({ "X-Visitor-Token": await ensureSession() }),
     onStored(response) {
       const id = response.headers.get("X-Conversation-Id");
       if (id) adopt(id);
+    },
+    async onUnauthorized() {
+      saveToken(null);
+      await ensureSession();
     },
   });
 

@@ -293,3 +293,54 @@ async def test_only_committed_writes_reach_the_layer(visitor: Visitor) -> None:
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(layer.receive(listener), timeout=0.3)
     await layer.group_discard(visitor_group(visitor.pk), listener)
+
+
+async def test_a_heartbeat_repairs_a_lost_last_ring(visitor: Visitor, settings) -> None:
+    """The last message's doorbell was lost (Redis was down): no later event reveals the gap,
+    so the socket checks its cursor against the database on the client's heartbeat."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    first = await send(visitor, "one")
+    communicator = await connect(visitor_path(visitor))
+    await communicator.send_json_to(
+        {"type": "resume", "conversation": first.conversation_id, "after": 1}
+    )
+    await frames_until(communicator, "synced")
+    await communicator.receive_json_from(timeout=5)  # the state line
+
+    def store_without_ring() -> None:
+        conversation = first.conversation
+        Message.objects.create(conversation=conversation, seq=2, sender_kind="visitor", body="two")
+        type(conversation).objects.filter(pk=conversation.pk).update(last_seq=2)
+
+    await database_sync_to_async(store_without_ring)()
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.send_json_to({"type": "ping"})
+    frames = await frames_until(communicator, "synced")
+    assert frames[0] == {"type": "pong"}
+    assert message_ids(frames) == [f"msg-{first.conversation_id}-2"]
+    await communicator.disconnect()
+
+
+async def test_heartbeats_do_not_query_more_often_than_the_setting(
+    visitor: Visitor, settings
+) -> None:
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
+    first = await send(visitor, "one")
+    communicator = await connect(visitor_path(visitor))
+    await communicator.send_json_to(
+        {"type": "resume", "conversation": first.conversation_id, "after": 1}
+    )
+    await frames_until(communicator, "synced")
+    await communicator.receive_json_from(timeout=5)
+
+    def store_without_ring() -> None:
+        Message.objects.create(
+            conversation=first.conversation, seq=2, sender_kind="visitor", body="two"
+        )
+        type(first.conversation).objects.filter(pk=first.conversation_id).update(last_seq=2)
+
+    await database_sync_to_async(store_without_ring)()
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
