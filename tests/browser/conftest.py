@@ -7,6 +7,7 @@ when REDIS_URL is set, the real Redis under this worker's prefix.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,20 +17,19 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection, connections
-from django.test import Client
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 SERVER_APP_NAME = "supportdesk-test-server"
+REDIS_SERVER = shutil.which("redis-server")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -104,28 +104,99 @@ class Desk:
                 self.kill()
 
 
+def desk_env(prefix: str, **overrides: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CHANNEL_LAYER_PREFIX": prefix,
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
 @pytest.fixture(scope="session")
 def desk(
     django_db_setup: None, django_db_blocker: Any, channel_layer_of_our_own: str
 ) -> Iterator[Desk]:
+    """The desk most browser tests share, started once per test worker."""
     with django_db_blocker.unblock():
-        url = database_url(connection.settings_dict)
+        env = desk_env(channel_layer_of_our_own)
     ARTIFACTS.mkdir(exist_ok=True)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CHANNEL_LAYER_PREFIX": channel_layer_of_our_own,
-        "LOG_LEVEL": "WARNING",
-    }
     server = Desk(env, ARTIFACTS / f"daphne-{worker}.log")
     server.start()
     yield server
     server.stop()
     with django_db_blocker.unblock():
         wait_until_server_sessions_end()
+
+
+@pytest.fixture
+def desk_factory(
+    desk: Desk,
+    django_db_blocker: Any,
+    channel_layer_of_our_own: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[Callable[..., Desk]]:
+    """Desks of a test's own, to kill and restart: `desk_factory(REDIS_URL=...)`."""
+    started: list[Desk] = []
+
+    def make(**overrides: str) -> Desk:
+        with django_db_blocker.unblock():
+            env = desk_env(channel_layer_of_our_own, **overrides)
+        server = Desk(env, ARTIFACTS / f"daphne-{request.node.name}-{len(started)}.log")
+        server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+    with django_db_blocker.unblock():
+        wait_until_server_sessions_end()
+
+
+class RedisServer:
+    """A Redis of the test's own, so it can be restarted without disturbing anyone else."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.2),
+            ):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()
 
 
 def wait_until_server_sessions_end(timeout: float = 10) -> None:
@@ -169,28 +240,3 @@ def browser() -> Iterator[Browser]:
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def new_page(browser: Browser, **options: Any) -> Page:
-    context: BrowserContext = browser.new_context(**options)
-    return context.new_page()
-
-
-def agent_page(browser: Browser, desk: Desk, username: str, path: str = "/agents/") -> Page:
-    """A dashboard page for `username`, logged in through a real session cookie."""
-    client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
-    page = new_page(browser)
-    page.context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": desk.url}]
-    )
-    page.goto(desk.url + path)
-    expect(page.locator("#connection-status")).to_have_attribute("data-state", "open")
-    return page
-
-
-def screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    return path

@@ -5,25 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, FrameLocator, Page, expect
+from playwright.sync_api import Browser, expect
 
 from agents.models import Agent
 from chat.models import Inbox, Message
-from tests.browser.conftest import Desk, agent_page, new_page, screenshot
+from tests.browser.conftest import Desk
+from tests.browser.pages import agent_page, new_page, open_widget, screenshot, send_as_visitor
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def open_widget(page: Page, desk: Desk) -> FrameLocator:
-    page.goto(f"{desk.url}/demo/")
-    page.get_by_role("button", name="Open chat").click()
-    return page.frame_locator('iframe[title="Chat"]')
-
-
-def send_as_visitor(chat: FrameLocator, text: str) -> None:
-    chat.get_by_role("textbox", name="Message").fill(text)
-    chat.get_by_role("button", name="Send").click()
 
 
 def test_agent_logs_in_through_the_login_page(desk: Desk, browser: Browser, agent: Agent) -> None:
@@ -44,7 +34,7 @@ def test_visitor_and_agent_chat_both_ways_without_a_reload(
     dashboard.evaluate("window.__sameDocument = true")
 
     visitor = new_page(browser)
-    chat = open_widget(visitor, desk)
+    chat = open_widget(visitor, desk.url)
     expect(chat.get_by_role("log")).to_contain_text("Hello from Acme!")
     send_as_visitor(chat, "Hello, has my order shipped?")
     expect(chat.get_by_role("log")).to_contain_text("Hello, has my order shipped?")
@@ -94,7 +84,7 @@ def test_a_returning_visitor_sees_the_conversation_and_its_replies(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
     visitor = new_page(browser)
-    chat = open_widget(visitor, desk)
+    chat = open_widget(visitor, desk.url)
     send_as_visitor(chat, "First visit")
     expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
 

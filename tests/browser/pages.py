@@ -1,0 +1,62 @@
+"""What a person does in the browser, as helpers the browser tests share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.test import Client
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, expect
+
+from tests.browser.conftest import ARTIFACTS, Desk
+
+
+def new_page(browser: Browser, **options: Any) -> Page:
+    context: BrowserContext = browser.new_context(**options)
+    return context.new_page()
+
+
+def agent_page(browser: Browser, desk: Desk | str, username: str, path: str = "/agents/") -> Page:
+    """A dashboard page for `username`, logged in through a real session cookie."""
+    url = desk if isinstance(desk, str) else desk.url
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    page = new_page(browser)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}]
+    )
+    page.goto(url + path)
+    expect(page.locator("#connection-status")).to_have_attribute("data-state", "open")
+    return page
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def open_widget(page: Page, url: str) -> FrameLocator:
+    """Open `url`/demo/ (the customer's page) and the chat on it."""
+    page.goto(f"{url}/demo/")
+    page.get_by_role("button", name="Open chat").click()
+    return page.frame_locator('iframe[title="Chat"]')
+
+
+def send_as_visitor(chat: FrameLocator, text: str) -> None:
+    chat.get_by_role("textbox", name="Message").fill(text)
+    chat.get_by_role("button", name="Send").click()
+
+
+def reply_as_agent(dashboard: Page, text: str) -> None:
+    dashboard.get_by_role("textbox", name="Reply").fill(text)
+    dashboard.get_by_role("button", name="Send").click()
+
+
+def bubbles(log: Any) -> list[str]:
+    """The texts of the stored (not pending) messages in a log, in page order."""
+    return log.locator(
+        "li.msg[data-seq] .msg__bubble, li.msg[data-seq] .msg__system"
+    ).all_inner_texts()

@@ -1,0 +1,262 @@
+"""Delivery under faults: what production loses (the client's network, the server process, Redis,
+a response) is lost here for real, and each test counts what was sent against what arrived:
+none lost, none twice, in order."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Browser, Frame, FrameLocator, Page, Route, expect
+
+from chat.models import Message
+from tests.browser.conftest import Desk, RedisServer
+from tests.browser.pages import (
+    agent_page,
+    bubbles,
+    new_page,
+    open_widget,
+    reply_as_agent,
+    send_as_visitor,
+)
+from tests.browser.proxy import TcpProxy
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+OFFLINE_TEXT = "You are offline — messages will be sent when you reconnect"
+
+
+def start_conversation(
+    browser: Browser, visitor_url: str, agent_url: str | None = None
+) -> tuple[Page, FrameLocator, Page]:
+    """A visitor writes, the agent opens the chat, claims it and answers; both are live."""
+    visitor = new_page(browser)
+    chat = open_widget(visitor, visitor_url)
+    send_as_visitor(chat, "Hello")
+    dashboard = agent_page(browser, agent_url or visitor_url, "alice")
+    dashboard.get_by_role("link", name=re.compile("Hello")).click()
+    dashboard.get_by_role("button", name="Claim").click()
+    reply_as_agent(dashboard, "Hi, how can I help?")
+    expect(chat.get_by_role("log")).to_contain_text("Hi, how can I help?")
+    return visitor, chat, dashboard
+
+
+def widget_frame(page: Page) -> Frame:
+    return next(frame for frame in page.frames if "/widget/" in frame.url)
+
+
+def assert_exactly_once_in_order(chat: FrameLocator, dashboard: Page, expected: list[str]) -> None:
+    """Both sides show exactly `expected` (stored messages, no pending copies), in order."""
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(len(expected), timeout=30_000)
+    expect(dashboard.locator("#pane li.msg[data-seq]")).to_have_count(len(expected), timeout=30_000)
+    expect(chat.locator("[data-pending]")).to_have_count(0)
+    assert bubbles(chat.get_by_role("log")) == expected
+    assert bubbles(dashboard.get_by_role("log")) == expected
+    stored = list(Message.objects.order_by("seq").values_list("body", flat=True))
+    assert stored == expected
+
+
+OPENING = ["Hello", "Alice joined the chat.", "Hi, how can I help?"]
+
+
+def test_a_offline_visitor_sends_five_and_the_agent_gets_each_once_in_order(
+    desk: Desk, browser: Browser, inbox, agent
+) -> None:
+    visitor, chat, dashboard = start_conversation(browser, desk.url)
+    status = chat.locator("#connection-status")
+
+    visitor.context.set_offline(True)
+    expect(status).to_have_text(OFFLINE_TEXT)
+    offline = [f"written offline {i}" for i in range(1, 6)]
+    for text in offline:
+        send_as_visitor(chat, text)
+    expect(chat.locator("[data-pending]")).to_have_count(5)
+    expect(chat.locator('[data-pending][data-state="offline"]')).to_have_count(5)
+    expect(chat.locator("[data-pending]").first).to_contain_text("Waiting for network")
+
+    visitor.context.set_offline(False)
+    expect(status).not_to_have_text(OFFLINE_TEXT)
+    assert_exactly_once_in_order(chat, dashboard, OPENING + offline)
+
+
+def test_failed_sends_say_not_sent_survive_a_reload_and_go_once_on_retry(
+    desk: Desk, browser: Browser, inbox, agent
+) -> None:
+    visitor, chat, dashboard = start_conversation(browser, desk.url)
+    visitor.context.route("**/messages", lambda route: route.abort("connectionrefused"))
+    send_as_visitor(chat, "first try")
+    send_as_visitor(chat, "second in line")
+    expect(chat.get_by_text("Not sent —")).to_be_visible()
+    expect(chat.get_by_role("button", name="Retry")).to_be_visible()
+
+    # The queue is in localStorage: a reload (still unable to send) shows both, in order.
+    visitor.reload()
+    visitor.get_by_role("button", name="Open chat").click()
+    expect(chat.locator("[data-pending] .msg__bubble")).to_have_text(
+        ["first try", "second in line"]
+    )
+    expect(chat.get_by_role("button", name="Retry")).to_be_visible()
+
+    visitor.context.unroute("**/messages")
+    chat.get_by_role("button", name="Retry").click()
+    assert_exactly_once_in_order(chat, dashboard, [*OPENING, "first try", "second in line"])
+
+
+def test_e_a_post_whose_response_is_lost_is_retried_and_stored_once(
+    desk: Desk, browser: Browser, inbox, agent
+) -> None:
+    visitor, chat, dashboard = start_conversation(browser, desk.url)
+    client_ids: list[str] = []
+    lost: list[int] = []
+
+    def lose_the_first_answer(route: Route) -> None:
+        client_ids.append(re.search(r"client_id=([0-9a-f-]+)", route.request.post_data or "")[1])
+        response = route.fetch()  # the server stores the message...
+        if not lost:
+            lost.append(response.status)
+            route.abort("connectionreset")  # ...and its answer never reaches the browser
+        else:
+            route.fulfill(response=response)
+
+    visitor.context.route("**/messages", lose_the_first_answer)
+    # The first attempt fails in the browser (requestfailed); the retry is what finishes.
+    with visitor.context.expect_event(
+        "requestfinished", predicate=lambda r: r.url.endswith("/messages"), timeout=15_000
+    ):
+        send_as_visitor(chat, "my answer got lost")
+    assert_exactly_once_in_order(chat, dashboard, [*OPENING, "my answer got lost"])
+    assert lost == [201]
+    assert len(client_ids) == 2
+    assert client_ids[0] == client_ids[1]
+
+
+def test_two_tabs_of_one_visitor_share_the_chat_and_send_a_queued_message_once(
+    desk: Desk, browser: Browser, inbox, agent
+) -> None:
+    context = browser.new_context()
+    tab1, tab2 = context.new_page(), context.new_page()
+    chat1 = open_widget(tab1, desk.url)
+    send_as_visitor(chat1, "from tab one")
+    chat2 = open_widget(tab2, desk.url)
+    expect(chat2.get_by_role("log")).to_contain_text("from tab one")
+    send_as_visitor(chat2, "from tab two")
+    expect(chat1.get_by_role("log")).to_contain_text("from tab two")
+
+    stored_posts: list[str] = []
+    context.on(
+        "requestfinished",
+        lambda r: stored_posts.append(r.post_data or "") if r.url.endswith("/messages") else None,
+    )
+    context.set_offline(True)
+    send_as_visitor(chat1, "queued in tab one")
+    expect(chat2.locator("[data-pending] .msg__bubble")).to_have_text(["queued in tab one"])
+    context.set_offline(False)
+    for chat in (chat1, chat2):
+        expect(chat.locator("li.msg[data-seq]")).to_have_count(3)
+        expect(chat.locator("[data-pending]")).to_have_count(0)
+        assert bubbles(chat.get_by_role("log")) == [
+            "from tab one",
+            "from tab two",
+            "queued in tab one",
+        ]
+    assert sum("queued+in+tab+one" in body for body in stored_posts) == 1
+    assert Message.objects.filter(body="queued in tab one").count() == 1
+
+
+def test_an_agent_with_two_tabs_sees_everything_in_both(
+    desk: Desk, browser: Browser, inbox, agent
+) -> None:
+    _visitor, chat, dashboard = start_conversation(browser, desk.url)
+    second = dashboard.context.new_page()
+    second.goto(dashboard.url)
+    expect(second.locator("#connection-status")).to_have_attribute("data-state", "open")
+    send_as_visitor(chat, "seen in both tabs?")
+    reply_as_agent(dashboard, "yes, both")
+    for tab in (dashboard, second):
+        expect(tab.locator("#pane li.msg[data-seq]")).to_have_count(5)
+        assert bubbles(tab.get_by_role("log")) == [*OPENING, "seen in both tabs?", "yes, both"]
+
+
+@pytest.mark.faults
+def test_b_server_killed_mid_conversation_both_sides_recover_by_themselves(
+    desk_factory, browser: Browser, inbox, agent
+) -> None:
+    server = desk_factory()
+    _visitor, chat, dashboard = start_conversation(browser, server.url)
+    visitor_status = chat.locator("#connection-status")
+    agent_status = dashboard.locator("#connection-status")
+
+    server.kill()
+    expect(visitor_status).to_have_attribute("data-state", re.compile("reconnecting|offline"))
+    expect(agent_status).to_have_attribute("data-state", re.compile("reconnecting|offline"))
+    send_as_visitor(chat, "written while the server was down")
+    expect(chat.locator("[data-pending]")).to_have_count(1)
+
+    started = time.monotonic()
+    server.start()
+    expect(visitor_status).to_have_attribute("data-state", "open", timeout=30_000)
+    expect(agent_status).to_have_attribute("data-state", "open", timeout=30_000)
+    print(f"\nrecovered {time.monotonic() - started:.2f} s after the server was back")
+
+    reply_as_agent(dashboard, "back after the restart")
+    assert_exactly_once_in_order(
+        chat,
+        dashboard,
+        [*OPENING, "written while the server was down", "back after the restart"],
+    )
+
+
+@pytest.mark.faults
+def test_c_redis_restart_while_200_messages_flow_all_arrive_once(
+    desk_factory, private_redis: RedisServer, browser: Browser, inbox, agent
+) -> None:
+    server = desk_factory(REDIS_URL=private_redis.url)
+    visitor, chat, dashboard = start_conversation(browser, server.url)
+    frame = widget_frame(visitor)
+    queue = """([from, to]) => {
+      const form = document.getElementById('composer');
+      for (let i = from; i < to; i++) {
+        form.querySelector('textarea').value = `flow ${i}`;
+        form.requestSubmit();
+      }
+    }"""
+    frame.evaluate(queue, [0, 100])
+    deadline = time.monotonic() + 30
+    while Message.objects.filter(body__startswith="flow ").count() < 30:
+        assert time.monotonic() < deadline, "messages did not start flowing"
+        time.sleep(0.02)
+    private_redis.kill()
+    private_redis.start()
+    frame.evaluate(queue, [100, 200])
+
+    flow = [f"flow {i}" for i in range(200)]
+    assert_exactly_once_in_order(chat, dashboard, OPENING + flow)
+
+
+@pytest.mark.faults
+def test_d_two_processes_deliver_across_and_clients_move_when_one_dies(
+    desk_factory, private_redis: RedisServer, browser: Browser, inbox, agent
+) -> None:
+    first = desk_factory(REDIS_URL=private_redis.url)
+    second = desk_factory(REDIS_URL=private_redis.url)
+    # The visitor's balancer prefers the first process, the agent's the second.
+    to_first = TcpProxy([first.port, second.port]).start()
+    to_second = TcpProxy([second.port, first.port]).start()
+    try:
+        _visitor, chat, dashboard = start_conversation(browser, to_first.url, to_second.url)
+        send_as_visitor(chat, "from process one")
+        expect(dashboard.get_by_role("log")).to_contain_text("from process one")
+
+        first.kill()
+        expect(chat.locator("#connection-status")).to_have_attribute(
+            "data-state", "open", timeout=30_000
+        )
+        send_as_visitor(chat, "after the move")
+        reply_as_agent(dashboard, "still here")
+        assert_exactly_once_in_order(
+            chat, dashboard, [*OPENING, "from process one", "after the move", "still here"]
+        )
+    finally:
+        to_first.stop()
+        to_second.stop()
