@@ -38,27 +38,54 @@
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
-  /** The outbox: a list in localStorage (or in memory where storage is blocked). */
+  /**
+   * The outbox in localStorage (in memory where storage is blocked): one key per entry,
+   * `<key>:<client_id>`, so that adding and removing are single writes and tabs never undo each
+   * other's changes (a shared list would be read-modify-write: a race that resurrects entries).
+   */
   function Outbox(key) {
-    let memory = [];
-    const read = () => {
+    const memory = new Map();
+    const prefix = `${key}:`;
+    let counter = 0;
+    const storage = () => {
       try {
-        return JSON.parse(localStorage.getItem(key) || "[]");
+        return window.localStorage;
       } catch (_) {
-        return memory;
+        return null;
       }
-    };
-    const write = (entries) => {
-      memory = entries;
-      try {
-        localStorage.setItem(key, JSON.stringify(entries));
-      } catch (_) { /* storage blocked or full: memory only */ }
     };
     return {
       key,
-      all: read,
-      add(entry) { write([...read(), entry]); },
-      remove(clientId) { write(read().filter((e) => e.client_id !== clientId)); },
+      prefix,
+      all() {
+        const store = storage();
+        const entries = [];
+        if (store) {
+          for (let i = 0; i < store.length; i += 1) {
+            const name = store.key(i);
+            if (!name || !name.startsWith(prefix)) continue;
+            try {
+              entries.push(JSON.parse(store.getItem(name)));
+            } catch (_) { /* a damaged entry: skip it */ }
+          }
+        } else {
+          entries.push(...memory.values());
+        }
+        return entries.filter(Boolean).sort((a, b) => a.at - b.at || a.n - b.n);
+      },
+      add(entry) {
+        entry.n = counter++;
+        memory.set(entry.client_id, entry);
+        try {
+          storage().setItem(prefix + entry.client_id, JSON.stringify(entry));
+        } catch (_) { /* storage blocked or full: memory only */ }
+      },
+      remove(clientId) {
+        memory.delete(clientId);
+        try {
+          storage().removeItem(prefix + clientId);
+        } catch (_) { /* storage blocked */ }
+      },
     };
   }
 
@@ -249,7 +276,8 @@
       flush();
     });
     window.addEventListener("storage", (event) => {
-      if (event.key === outbox.key) restore(); // another tab queued something: show it here too
+      // Another tab queued something: show it here too.
+      if (event.key && event.key.startsWith(outbox.prefix) && event.newValue) restore();
     });
 
     restore();

@@ -199,6 +199,8 @@ def test_b_server_killed_mid_conversation_both_sides_recover_by_themselves(
     expect(agent_status).to_have_attribute("data-state", "open", timeout=30_000)
     print(f"\nrecovered {time.monotonic() - started:.2f} s after the server was back")
 
+    # What the visitor wrote during the outage goes by itself once the socket is back.
+    expect(dashboard.get_by_role("log")).to_contain_text("written while the server was down")
     reply_as_agent(dashboard, "back after the restart")
     assert_exactly_once_in_order(
         chat,
