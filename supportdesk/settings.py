@@ -70,6 +70,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "supportdesk.context_processors.realtime",
             ],
         },
     },
@@ -149,6 +150,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # Limits (see docs/PROTOCOL.md).
 SUPPORTDESK_MAX_MESSAGE_LENGTH = int(os.environ.get("SUPPORTDESK_MAX_MESSAGE_LENGTH", "5000"))
+# How often clients ping their socket; a socket silent for 40% of that (at most 8 s) is dead.
+SUPPORTDESK_HEARTBEAT_SECONDS = float(os.environ.get("SUPPORTDESK_HEARTBEAT_SECONDS", "20"))
 # How often (at most) a socket checks, on a client's heartbeat, that it missed nothing.
 SUPPORTDESK_RESYNC_SECONDS = float(os.environ.get("SUPPORTDESK_RESYNC_SECONDS", "15"))
 SUPPORTDESK_VISITOR_TOKEN_MAX_AGE = int(

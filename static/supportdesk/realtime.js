@@ -16,7 +16,8 @@
  * Reconnects by itself after any close (server restart, daphne's 24 h close without a code, a
  * proxy timeout) with capped exponential backoff and jitter; at once when the browser comes back
  * online, the tab becomes visible again, or the page is restored from the back/forward cache.
- * A heartbeat (ping every 20 s, dead if nothing comes back within 8 s) finds sockets that are
+ * A heartbeat (ping every 20 s by default, dead if nothing comes back within 40% of that, at
+ * most 8 s) finds sockets that are
  * open on paper but deliver nothing; each ping also lets the server check the client is not
  * behind (docs/PROTOCOL.md).
  *
@@ -36,11 +37,12 @@
 
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_MAX_MS = 15000;
-  const PING_EVERY_MS = 20000;
-  const PONG_TIMEOUT_MS = 8000;
+  const HEARTBEAT_MS = 20000; // the page may set another: <body data-heartbeat-ms="...">
   const REFUSED = new Set([4401, 4403]);
 
   function connect(options) {
+    const pingEveryMs = Number(document.body.dataset.heartbeatMs) || HEARTBEAT_MS;
+    const pongTimeoutMs = Math.min(8000, pingEveryMs * 0.4);
     let ws = null;
     let attempt = 0;
     let retryTimer = null;
@@ -91,7 +93,7 @@
 
     function heartbeat(socket) {
       clearInterval(pingTimer);
-      pingTimer = setInterval(() => probe(socket), PING_EVERY_MS);
+      pingTimer = setInterval(() => probe(socket), pingEveryMs);
     }
 
     function probe(socket) {
@@ -103,8 +105,9 @@
         if (ws !== socket) return;
         drop();
         try { socket.close(); } catch (_) { /* already closing */ }
+        attempt = Math.max(attempt, 1); // shows "Reconnecting…"
         open();
-      }, PONG_TIMEOUT_MS);
+      }, pongTimeoutMs);
     }
 
     function drop() {

@@ -18,6 +18,8 @@ class TcpProxy:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.backends = backends
+        self._connections = 0
+        self._frozen_up_to = 0  # connections numbered up to this one pass nothing any more
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -27,6 +29,11 @@ class TcpProxy:
         if not self._ready.wait(10):
             raise RuntimeError("proxy did not start")
         return self
+
+    def freeze(self) -> None:
+        """Make every open connection a black hole, as a dead NAT entry or a silently dropped
+        proxy would: nothing is closed, nothing gets through. New connections work."""
+        self._frozen_up_to = self._connections
 
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -49,6 +56,8 @@ class TcpProxy:
             self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections += 1
+        number = self._connections
         for port in self.backends:
             try:
                 upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
@@ -60,19 +69,22 @@ class TcpProxy:
             return
         with contextlib.suppress(asyncio.CancelledError):  # the proxy is stopping
             await asyncio.gather(
-                _pipe(reader, upstream_writer),
-                _pipe(upstream_reader, writer),
+                self._pipe(number, reader, upstream_writer),
+                self._pipe(number, upstream_reader, writer),
                 return_exceptions=True,
             )
 
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
+    async def _pipe(
+        self, number: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            while data := await reader.read(65536):
+                if number <= self._frozen_up_to:
+                    continue  # swallowed
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()

@@ -4,6 +4,7 @@ none lost, none twice, in order."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -55,6 +56,12 @@ def assert_exactly_once_in_order(chat: FrameLocator, dashboard: Page, expected: 
     assert bubbles(dashboard.get_by_role("log")) == expected
     stored = list(Message.objects.order_by("seq").values_list("body", flat=True))
     assert stored == expected
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[-1].split(" ")[0]
+    print(
+        f"\n{test}: sent {len(expected)}, visitor shows {len(bubbles(chat.get_by_role('log')))},"
+        f" agent shows {len(bubbles(dashboard.get_by_role('log')))}, stored {len(stored)},"
+        f" duplicates 0, out of order 0"
+    )
 
 
 OPENING = ["Hello", "Alice joined the chat.", "Hi, how can I help?"]
@@ -262,3 +269,31 @@ def test_d_two_processes_deliver_across_and_clients_move_when_one_dies(
     finally:
         to_first.stop()
         to_second.stop()
+
+
+@pytest.mark.faults
+def test_a_socket_that_silently_stops_is_noticed_and_replaced(
+    desk_factory, browser: Browser, inbox, agent
+) -> None:
+    """Open on paper, dead in fact (a NAT entry expired, a proxy dropped it without a word):
+    the heartbeat notices, the client reconnects and resumes, and nothing is missed."""
+    server = desk_factory(SUPPORTDESK_HEARTBEAT_SECONDS="1")
+    balancer = TcpProxy([server.port]).start()
+    try:
+        visitor, chat, dashboard = start_conversation(browser, balancer.url, server.url)
+        frame = widget_frame(visitor)
+        frame.evaluate(
+            """() => {
+              window.__states = [];
+              new MutationObserver(() => window.__states.push(
+                document.getElementById('connection-status').dataset.state
+              )).observe(document.getElementById('connection-status'), {attributes: true});
+            }"""
+        )
+        balancer.freeze()
+        reply_as_agent(dashboard, "sent into the void")
+        expect(chat.get_by_role("log")).to_contain_text("sent into the void", timeout=15_000)
+        assert "reconnecting" in frame.evaluate("window.__states")
+        assert_exactly_once_in_order(chat, dashboard, [*OPENING, "sent into the void"])
+    finally:
+        balancer.stop()
