@@ -48,20 +48,29 @@ def widget_frame(page: Page) -> Frame:
 
 
 def assert_exactly_once_in_order(chat: FrameLocator, dashboard: Page, expected: list[str]) -> None:
-    """Both sides show exactly `expected` (stored messages, no pending copies), in order."""
+    """Both sides show exactly `expected` (stored messages, no pending copies), in order, and the
+    database holds exactly that. Prints the counts it compared."""
     expect(chat.locator("li.msg[data-seq]")).to_have_count(len(expected), timeout=30_000)
     expect(dashboard.locator("#pane li.msg[data-seq]")).to_have_count(len(expected), timeout=30_000)
     expect(chat.locator("[data-pending]")).to_have_count(0)
-    assert bubbles(chat.get_by_role("log")) == expected
-    assert bubbles(dashboard.get_by_role("log")) == expected
-    stored = list(Message.objects.order_by("seq").values_list("body", flat=True))
-    assert stored == expected
+    seen = {
+        "visitor": bubbles(chat.get_by_role("log")),
+        "agent": bubbles(dashboard.get_by_role("log")),
+        "stored": list(Message.objects.order_by("seq").values_list("body", flat=True)),
+    }
     test = os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[-1].split(" ")[0]
-    print(
-        f"\n{test}: sent {len(expected)}, visitor shows {len(bubbles(chat.get_by_role('log')))},"
-        f" agent shows {len(bubbles(dashboard.get_by_role('log')))}, stored {len(stored)},"
-        f" duplicates 0, out of order 0"
-    )
+    print(f"\n{test}: sent {len(expected)}", end="")
+    for side, texts in seen.items():
+        missing = len(set(expected) - set(texts))
+        doubled = len(texts) - len(set(texts))
+        misplaced = sum(a != b for a, b in zip(texts, expected, strict=False))
+        print(
+            f"; {side} {len(texts)} (missing {missing}, doubled {doubled}, out of place {misplaced})",
+            end="",
+        )
+    print()
+    for texts in seen.values():
+        assert texts == expected
 
 
 OPENING = ["Hello", "Alice joined the chat.", "Hi, how can I help?"]
