@@ -210,3 +210,33 @@ def test_database_refuses_a_repeated_seq(visitor) -> None:
         Message.objects.create(
             conversation=message.conversation, seq=1, sender_kind="visitor", body="dup"
         )
+
+
+def test_a_write_succeeds_when_redis_is_down_and_the_failed_publish_is_logged(
+    visitor, django_capture_on_commit_callbacks, caplog
+) -> None:
+    """The database is the record: with Redis unreachable the message is stored, the failure to
+    ring is logged, and clients catch up from the database when they resume."""
+    import socket
+
+    from channels.layers import channel_layers
+    from django.test import override_settings
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [dead]},
+        }
+    }
+    with override_settings(CHANNEL_LAYERS=layers):
+        channel_layers.backends.clear()
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                result = send(visitor, "stored anyway")
+        finally:
+            channel_layers.backends.clear()
+    assert Message.objects.get(pk=result.message.pk).body == "stored anyway"
+    assert any("publish failed" in r.getMessage() for r in caplog.records)
