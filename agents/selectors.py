@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Max
 from django.http import Http404
 
 from agents.models import Agent
@@ -62,3 +63,10 @@ def conversation_lists(*, agent: Agent) -> ConversationLists:
         "active": [conversation_data(c, preview=c.preview) for c in active],
         "ended": [conversation_data(c, preview=c.preview) for c in ended],
     }
+
+
+def inboxes_last_activity(agent: Agent) -> str | None:
+    """The newest message time across the agent's inboxes (ISO, comparable as text with the
+    events' `last_message_at`), through the (inbox, last_message_at) index."""
+    latest = conversations_for_agent(agent).aggregate(latest=Max("last_message_at"))["latest"]
+    return latest.isoformat() if latest else None

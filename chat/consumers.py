@@ -101,14 +101,20 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
 
     async def resync_if_due(self) -> None:
-        """The safety net under the doorbell: if the last ring of a conversation was lost (Redis
-        down or restarting when it was published), no later event reveals the gap. So every
-        SUPPORTDESK_RESYNC_SECONDS at most, a client's heartbeat makes the socket compare its
-        cursors with the database (one indexed query) and catch up."""
+        """The safety net under the doorbell. If the last ring of a conversation was lost (Redis
+        down or restarting when it was published), no later event reveals the gap; so every
+        SUPPORTDESK_RESYNC_SECONDS at most, a client's heartbeat makes the socket check itself
+        against the database (`resync`)."""
         now = time.monotonic()
-        if not self.cursors or now - self.last_resync < settings.SUPPORTDESK_RESYNC_SECONDS:
+        if now - self.last_resync < settings.SUPPORTDESK_RESYNC_SECONDS:
             return
         self.last_resync = now
+        await self.resync()
+
+    async def resync(self) -> None:
+        """Compare the cursors with the database (one indexed query) and catch up."""
+        if not self.cursors:
+            return
         latest = await database_sync_to_async(conversations_last_seq)(list(self.cursors))
         for conversation_id, last_seq in latest.items():
             if last_seq > self.cursors.get(conversation_id, last_seq):

@@ -100,6 +100,8 @@ class Conversation(models.Model):
             models.Index(fields=["inbox", "status", "created_at"]),
             # The widget: a visitor's newest conversation.
             models.Index(fields=["visitor", "-created_at"]),
+            # A dashboard socket's resync: the newest activity in an agent's inboxes.
+            models.Index(fields=["inbox", "last_message_at"]),
         ]
         constraints = [
             models.CheckConstraint(

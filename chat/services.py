@@ -40,6 +40,9 @@ def clean_body(body: str) -> str:
     text = body.strip()
     if not text:
         raise ValidationError(_("Write a message first."), code="empty")
+    if "\x00" in text:
+        # PostgreSQL text cannot hold NUL; refusing it clearly beats a 500 that a client retries.
+        raise ValidationError(_("The message contains a NUL character."), code="invalid_character")
     limit = settings.SUPPORTDESK_MAX_MESSAGE_LENGTH
     if len(text) > limit:
         raise ValidationError(

@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control, never_cache
@@ -34,13 +34,6 @@ TOKEN_HEADER = "X-Visitor-Token"  # noqa: S105 - a header name, not a secret
 def json_error(status: int, code: str, message: str) -> JsonResponse:
     """The one error shape of the widget API (docs/PROTOCOL.md)."""
     return JsonResponse({"error": code, "message": message}, status=status)
-
-
-def _inbox_or_404(public_key: str) -> Inbox:
-    inbox = inbox_by_public_key(public_key)
-    if inbox is None:
-        raise Http404("Unknown inbox key")
-    return inbox
 
 
 def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -97,7 +90,9 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
 @require_POST
 def widget_session(request: HttpRequest, public_key: str) -> JsonResponse:
     """Return the caller's token if it is still good for this inbox, else a new visitor's."""
-    inbox = _inbox_or_404(public_key)
+    inbox = inbox_by_public_key(public_key)
+    if inbox is None:
+        return json_error(404, "unknown_inbox", "No inbox has this key.")
     try:
         visitor = visitor_from_token(request.headers.get(TOKEN_HEADER, ""), public_key=public_key)
     except InvalidVisitorToken:

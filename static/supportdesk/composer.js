@@ -2,31 +2,36 @@
  * Composer and outbox: how a message leaves the page, never lost and never stored twice.
  *
  *   Composer.attach(form, {
- *     outboxKey: "supportdesk:...:outbox",   // localStorage key, shared by the tabs of one person
- *     log: () => element,                    // where the optimistic copies go
- *     headers: async () => ({}),             // e.g. the visitor token; may create a session first
+ *     outboxKey: "supportdesk:...:outbox",   // localStorage prefix, shared by one person's tabs
+ *     log: () => element,                    // where this form's optimistic copies go
+ *     headers: async () => ({}),             // e.g. the visitor token (may create a session first)
  *     onStored(response) {},                 // after a 2xx, before its HTML is applied
- *     onUnauthorized: async () => {},        // 401: get new credentials, then it is sent again
- *   }) -> { flush() }
+ *     onUnauthorized: async () => {},        // 401 or a login redirect: get new credentials;
+ *                                            // the entry stays queued and is sent again
+ *   }) -> { flush(), restore() }
  *
- * 1. Pressing Send (or Enter; Shift+Enter is a new line) puts {client_id, body, url} in the
- *    outbox in localStorage at once, and shows the text in a "Sending…" bubble.
- * 2. flush() sends the outbox in order, one message at a time, under a Web Lock, so that with
- *    the page open in several tabs each message is sent by one tab only. An entry leaves the
- *    outbox only when the server has answered for it.
+ * 1. Send (or Enter; Shift+Enter is a new line) writes {client_id, body, url} to the outbox in
+ *    localStorage at once, one key per entry, and shows the text in a "Sending…" bubble.
+ * 2. One tab sends for all: the holder of the Web Lock "<outboxKey>:sender" (the first tab open;
+ *    the next takes over when it closes). It sends the outbox oldest first, one message at a
+ *    time, and an entry leaves the outbox only when the server has answered for it. The other
+ *    tabs only add entries and show them; states ("Not sent — Retry") reach every tab over a
+ *    BroadcastChannel. (localStorage is not synchronously consistent across tabs, so a lock
+ *    around reads would not stop two tabs from sending the same entry; a single sender does.)
  * 3. The server stores each client_id once; the stored copy (from the POST's answer or from the
  *    socket, whichever comes first) replaces the bubble in place (Realtime.apply).
  * 4. Offline, entries wait ("Waiting for network…") and go, in order, when the browser is back
  *    online or the socket reconnects; they survive a reload. After repeated failures while
  *    online the bubble says "Not sent — Retry"; Retry (or the next reconnect) sends it again with
- *    the same client_id. A refusal that a retry cannot fix (too long, conversation ended) is
- *    shown on the bubble and the entry is dropped.
+ *    the same client_id. A refusal that a retry cannot fix (too long, chat ended) is shown on the
+ *    bubble and the entry is dropped.
  */
 (function () {
   "use strict";
 
   const ATTEMPTS = 3;
   const RETRY_DELAYS_MS = [600, 1500];
+  const STATE_EVENT = "outbox:state";
 
   function uuid4() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -38,12 +43,9 @@
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
-  /**
-   * The outbox in localStorage (in memory where storage is blocked): one key per entry,
-   * `<key>:<client_id>`, so that adding and removing are single writes and tabs never undo each
-   * other's changes (a shared list would be read-modify-write: a race that resurrects entries).
-   */
-  function Outbox(key) {
+  /** The entries, one localStorage key each (`<key>:<client_id>`): adding and removing are
+   *  single writes, so tabs never undo each other's changes. Memory only if storage is blocked. */
+  function Store(key) {
     const memory = new Map();
     const prefix = `${key}:`;
     let counter = 0;
@@ -55,21 +57,17 @@
       }
     };
     return {
-      key,
       prefix,
       all() {
         const store = storage();
+        if (!store) return [...memory.values()];
         const entries = [];
-        if (store) {
-          for (let i = 0; i < store.length; i += 1) {
-            const name = store.key(i);
-            if (!name || !name.startsWith(prefix)) continue;
-            try {
-              entries.push(JSON.parse(store.getItem(name)));
-            } catch (_) { /* a damaged entry: skip it */ }
-          }
-        } else {
-          entries.push(...memory.values());
+        for (let i = 0; i < store.length; i += 1) {
+          const name = store.key(i);
+          if (!name || !name.startsWith(prefix)) continue;
+          try {
+            entries.push(JSON.parse(store.getItem(name)));
+          } catch (_) { /* a damaged entry: skip it */ }
         }
         return entries.filter(Boolean).sort((a, b) => a.at - b.at || a.n - b.n);
       },
@@ -89,18 +87,138 @@
     };
   }
 
-  function withLock(name, task) {
-    if (navigator.locks && navigator.locks.request) return navigator.locks.request(name, task);
-    return task(); // no Web Locks: tabs may both send; client_id still stores it once
+  const senders = new Map();
+
+  /** The page's sender for one outbox (one per key, however many forms use it). */
+  function sender(key, hooks) {
+    if (senders.has(key)) return senders.get(key);
+    const store = Store(key);
+    const channel = "BroadcastChannel" in window ? new BroadcastChannel(`${key}:channel`) : null;
+    const failed = new Set(); // given up on until Retry, a reconnect, or coming back online
+    const locks = navigator.locks && navigator.locks.request ? navigator.locks : null;
+    let leader = !locks; // without Web Locks every tab sends (client_id still stores it once)
+    let flushing = false;
+    let again = false;
+
+    function announce(clientId, state, message) {
+      const detail = { clientId, state, message };
+      document.dispatchEvent(new CustomEvent(STATE_EVENT, { detail }));
+      if (channel) channel.postMessage({ type: "state", ...detail });
+    }
+
+    /** Send one entry: "sent" | "refused" | "offline" | "failed". */
+    async function deliver(entry) {
+      for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
+        let response = null;
+        try {
+          response = await fetch(entry.url, {
+            method: "POST",
+            headers: { ...(await hooks.headers()), "Content-Type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({ body: entry.body, client_id: entry.client_id }),
+            credentials: "same-origin",
+          });
+        } catch (_) {
+          if (navigator.onLine === false) return "offline";
+        }
+        // fetch follows a login redirect to a 200 page: that is "signed out", not "stored".
+        const signedOut = response && (response.status === 401 || response.redirected);
+        if (response && response.ok && !signedOut) {
+          if (hooks.onStored) hooks.onStored(response);
+          window.Realtime.apply(await response.text());
+          return "sent";
+        }
+        if (signedOut) {
+          if (!hooks.onUnauthorized) return "failed";
+          await hooks.onUnauthorized(); // new credentials; the entry stays queued meanwhile
+        } else if (response && response.status < 500 && response.status !== 429) {
+          let message = "Not sent";
+          try {
+            message = `Not sent: ${(await response.json()).message}`;
+          } catch (_) { /* not JSON */ }
+          announce(entry.client_id, "refused", message);
+          return "refused";
+        }
+        if (attempt < ATTEMPTS) await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt - 1]));
+      }
+      return "failed";
+    }
+
+    /** Send the outbox oldest first; stop at the first entry that cannot go now (order). */
+    async function flush() {
+      if (!leader) {
+        if (channel) channel.postMessage({ type: "flush" });
+        return;
+      }
+      if (flushing) {
+        again = true;
+        return;
+      }
+      flushing = true;
+      try {
+        do {
+          again = false;
+          for (;;) {
+            const entry = store.all()[0];
+            if (!entry || failed.has(entry.client_id)) break;
+            announce(entry.client_id, "sending");
+            const result = await deliver(entry);
+            if (result === "sent" || result === "refused") {
+              store.remove(entry.client_id);
+              continue;
+            }
+            announce(entry.client_id, result);
+            if (result === "failed") failed.add(entry.client_id);
+            break;
+          }
+        } while (again);
+      } finally {
+        flushing = false;
+      }
+    }
+
+    function retry() {
+      if (!leader) {
+        if (channel) channel.postMessage({ type: "retry" });
+        return;
+      }
+      failed.clear();
+      flush();
+    }
+
+    if (channel) {
+      channel.onmessage = ({ data }) => {
+        if (data.type === "state") {
+          document.dispatchEvent(new CustomEvent(STATE_EVENT, { detail: data }));
+        } else if (data.type === "flush" && leader) {
+          flush();
+        } else if (data.type === "retry" && leader) {
+          retry();
+        }
+      };
+    }
+    window.addEventListener("online", retry);
+    window.addEventListener("storage", (event) => {
+      // Another tab queued something; it is visible here now.
+      if (leader && event.key && event.key.startsWith(store.prefix) && event.newValue) flush();
+    });
+    if (locks) {
+      // Held until this tab goes away; then the next tab in line becomes the sender.
+      locks.request(`${key}:sender`, () => {
+        leader = true;
+        flush();
+        return new Promise(() => {});
+      });
+    }
+
+    const api = { store, flush, retry };
+    senders.set(key, api);
+    return api;
   }
 
   function attach(form, options) {
     const input = form.querySelector("textarea");
     const errorBox = form.querySelector(".composer__error");
-    const outbox = Outbox(options.outboxKey);
-    const failedHere = new Set(); // client_ids this tab gave up on until Retry or reconnect
-    let flushing = false;
-    let again = false;
+    const outbox = sender(options.outboxKey, options);
 
     function showError(text) {
       if (!errorBox) return;
@@ -119,9 +237,8 @@
 
     /** The optimistic copy, unless the stored message (or a copy) is already on the page. */
     function showPending(entry) {
-      // A composer whose pane was replaced still sends its conversation's queue, but shows
-      // nothing: its log is gone, and the log on screen belongs to another conversation.
-      if (!form.isConnected || bubbleFor(entry.client_id)) return;
+      // A form whose pane was replaced shows nothing: the log on screen is another chat's.
+      if (!form.isConnected || entry.url !== form.action || bubbleFor(entry.client_id)) return;
       const log = options.log();
       if (!log) return;
       const li = document.createElement("li");
@@ -159,87 +276,17 @@
         failed: "Not sent — ",
         refused: message || "Not sent",
       }[state];
+      if (state === "refused" && form.isConnected) showError(message);
       if (state === "failed") {
         const retry = document.createElement("button");
         retry.type = "button";
         retry.className = "link-button";
         retry.textContent = "Retry";
         retry.addEventListener("click", () => {
-          failedHere.delete(clientId);
           setState(clientId, "sending");
-          flush();
+          outbox.retry();
         });
         label.append(retry);
-      }
-    }
-
-    /** Send one entry. Returns "sent" | "refused" | "offline" | "failed". */
-    async function deliver(entry) {
-      const fields = new URLSearchParams(new FormData(form));
-      fields.set("body", entry.body);
-      fields.set("client_id", entry.client_id);
-      for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
-        let response = null;
-        try {
-          response = await fetch(entry.url, {
-            method: "POST",
-            headers: { ...(await options.headers()), "Content-Type": "application/x-www-form-urlencoded" },
-            body: fields,
-            credentials: "same-origin",
-          });
-        } catch (_) {
-          if (navigator.onLine === false) return "offline";
-        }
-        if (response && response.ok) {
-          options.onStored && options.onStored(response);
-          window.Realtime.apply(await response.text());
-          return "sent";
-        }
-        if (response && response.status === 401 && options.onUnauthorized) {
-          await options.onUnauthorized();
-        } else if (response && response.status < 500 && response.status !== 429) {
-          let message = "Not sent";
-          try {
-            message = `Not sent: ${(await response.json()).message}`;
-          } catch (_) { /* not JSON */ }
-          setState(entry.client_id, "refused", message);
-          showError(message);
-          return "refused";
-        }
-        if (attempt < ATTEMPTS) await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt - 1]));
-      }
-      return "failed";
-    }
-
-    /** Send the outbox, oldest first; stop at the first entry that cannot go now (order). */
-    async function flush() {
-      if (flushing) {
-        again = true;
-        return;
-      }
-      flushing = true;
-      try {
-        do {
-          again = false;
-          await withLock(`${outbox.key}:lock`, async () => {
-            for (;;) {
-              const entry = outbox.all().find((e) => e.url === form.action);
-              if (!entry || failedHere.has(entry.client_id)) return;
-              showPending(entry);
-              setState(entry.client_id, "sending");
-              const result = await deliver(entry);
-              if (result === "sent" || result === "refused") {
-                outbox.remove(entry.client_id);
-                continue;
-              }
-              setState(entry.client_id, result);
-              if (result === "failed") failedHere.add(entry.client_id);
-              return;
-            }
-          });
-        } while (again);
-      } finally {
-        flushing = false;
       }
     }
 
@@ -248,16 +295,16 @@
       if (!text) return;
       showError("");
       const entry = { client_id: uuid4(), body: text, url: form.action, at: Date.now() };
-      outbox.add(entry);
+      outbox.store.add(entry);
       showPending(entry);
       input.value = "";
       grow();
-      flush();
+      outbox.flush();
     }
 
-    /** Show what is waiting in the outbox (a reload, another tab), then try to send it. */
+    /** Show what waits in the outbox for this form (after a reload, or queued in another tab). */
     function restore() {
-      for (const entry of outbox.all()) if (entry.url === form.action) showPending(entry);
+      for (const entry of outbox.store.all()) showPending(entry);
     }
 
     form.addEventListener("submit", (event) => {
@@ -271,24 +318,14 @@
       }
     });
     input.addEventListener("input", grow);
-    window.addEventListener("online", () => {
-      failedHere.clear();
-      flush();
-    });
+    document.addEventListener(STATE_EVENT, ({ detail }) => setState(detail.clientId, detail.state, detail.message));
     window.addEventListener("storage", (event) => {
-      // Another tab queued something: show it here too.
-      if (event.key && event.key.startsWith(outbox.prefix) && event.newValue) restore();
+      if (event.key && event.key.startsWith(outbox.store.prefix) && event.newValue) restore();
     });
 
     restore();
-    flush();
-    return {
-      flush() {
-        failedHere.clear(); // a reconnect is a new chance for what failed
-        return flush();
-      },
-      restore,
-    };
+    outbox.flush();
+    return { flush: outbox.retry, restore };
   }
 
   window.Composer = { attach, uuid4 };

@@ -31,15 +31,27 @@
 
   let composer = null;
 
+  function goToLogin() {
+    window.location.assign(`${body.dataset.loginUrl}?next=${encodeURIComponent(location.pathname)}`);
+  }
+
+  function csrfToken() {
+    return JSON.parse(body.getAttribute("hx-headers"))["X-CSRFToken"];
+  }
+
   function attachComposer() {
     const form = document.querySelector("#pane .composer");
     if (!form || form.dataset.attached) return;
     form.dataset.attached = "1";
     // One outbox for all of this agent's replies; each entry is bound to its conversation's URL.
     composer = window.Composer.attach(form, {
-      outboxKey: "supportdesk:agent:outbox",
+      // Per user: replies queued by one agent are never sent under another's login.
+      outboxKey: `supportdesk:agent:${body.dataset.agent}:outbox`,
       log: openLog,
-      headers: async () => ({}),
+      headers: async () => ({ "X-CSRFToken": csrfToken() }),
+      async onUnauthorized() {
+        goToLogin(); // the queued reply stays in the outbox and goes after logging in again
+      },
     });
     const log = openLog();
     log.scrollTop = log.scrollHeight;
@@ -59,9 +71,7 @@
       }
     },
     onStatus: (state) => window.Realtime.showStatus(statusEl, state),
-    onDenied() {
-      window.location.assign(`${body.dataset.loginUrl}?next=${encodeURIComponent(location.pathname)}`);
-    },
+    onDenied: goToLogin,
   });
 
   document.body.addEventListener("htmx:afterSettle", (event) => {

@@ -239,11 +239,24 @@
     }
   }
 
+  /**
+   * What to resume from: the highest seq up to which the log has every message. Not simply the
+   * highest seq shown: a POST's answer can show the sender's own seq 7 while seq 6 is still on
+   * its way (or its doorbell was lost); resuming after 7 would skip 6 for good.
+   */
   function lastSeq(container) {
-    let max = 0;
-    if (!container) return max;
-    for (const el of container.querySelectorAll("[data-seq]")) max = Math.max(max, Number(el.dataset.seq));
-    return max;
+    if (!container) return 0;
+    const seqs = new Set();
+    let lowest = Infinity;
+    for (const el of container.querySelectorAll("[data-seq]")) {
+      const seq = Number(el.dataset.seq);
+      seqs.add(seq);
+      lowest = Math.min(lowest, seq);
+    }
+    if (!seqs.size) return 0;
+    let seq = lowest; // the log may start later than seq 1 (it shows the newest messages)
+    while (seqs.has(seq + 1)) seq += 1;
+    return seq;
   }
 
   /** Show the connection state in an element with data-state and data-open-text. */

@@ -30,6 +30,7 @@
   }
 
   function ensureSession() {
+    token = token || readToken(); // another tab may have started the session
     if (token) return Promise.resolve(token);
     if (!sessionPromise) {
       sessionPromise = fetch(body.dataset.sessionUrl, { method: "POST" })
@@ -59,11 +60,13 @@
       .then(() => composer.restore()); // the swap took the queued bubbles with the old log
   }
 
-  /** Show `conversationId` in the log: the first one, or a new one after an ended chat. */
+  /** Show `conversationId` in the log: the first one, or a new one after an ended chat.
+   *  Conversation ids only grow, so an answer about an older one (a retried send that was
+   *  stored before the chat ended) never replaces the newer conversation on screen. */
   function adopt(conversationId) {
     const current = log();
     const id = String(conversationId);
-    if (current.dataset.conversation === id) return;
+    if (Number(current.dataset.conversation || 0) >= Number(id)) return;
     for (const old of current.querySelectorAll("[data-seq]")) old.remove();
     document.getElementById("conversation-state").replaceChildren();
     current.id = `log-${id}`;
@@ -137,8 +140,17 @@
     }
   });
 
+  window.addEventListener("storage", (event) => {
+    // The visitor started chatting in another tab: this one joins the same conversation.
+    if (event.key === TOKEN_KEY && event.newValue && !token) {
+      token = event.newValue;
+      loadConversation().catch(() => {}).then(follow);
+    }
+  });
+
   if (token) {
-    // A returning visitor: load the conversation first, then follow it from its last seq.
-    loadConversation().then(follow);
+    // A returning visitor: load the conversation first, then follow it from its last seq; if
+    // the load fails (offline, a deploy), follow anyway: the socket's resume fills the log.
+    loadConversation().catch(() => {}).then(follow);
   }
 })();

@@ -98,3 +98,26 @@ def test_a_returning_visitor_sees_the_conversation_and_its_replies(
     dashboard.get_by_role("textbox", name="Reply").press("Enter")
     expect(chat.get_by_role("log")).to_contain_text("Welcome back")
     expect(chat.locator("li.msg[data-seq]")).to_have_count(3)  # + "Alice joined the chat."
+
+
+def test_the_client_resumes_from_the_last_gap_free_seq(
+    desk: Desk, browser: Browser, agent: Agent
+) -> None:
+    """A POST's answer can show seq 7 while seq 6 is still on its way: resuming after 7 would
+    skip 6 for good, so the client resumes after the highest seq it has without a gap."""
+    page = agent_page(browser, desk, "alice")
+    cases = {"": 0, "3 4 6": 4, "1 2 3": 3, "5": 5, "7 5 6 9": 7}
+    for seqs, expected in cases.items():
+        got = page.evaluate(
+            """(seqs) => {
+              const log = document.createElement('ol');
+              for (const seq of seqs.split(' ').filter(Boolean)) {
+                const li = document.createElement('li');
+                li.dataset.seq = seq;
+                log.append(li);
+              }
+              return Realtime.lastSeq(log);
+            }""",
+            seqs,
+        )
+        assert got == expected, seqs

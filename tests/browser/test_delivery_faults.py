@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import Browser, Frame, FrameLocator, Page, Route, expect
+from playwright.sync_api import Browser, Frame, FrameLocator, Page, Request, Route, expect
 
 from chat.models import Message
 from tests.browser.conftest import Desk, RedisServer
@@ -158,12 +158,17 @@ def test_two_tabs_of_one_visitor_share_the_chat_and_send_a_queued_message_once(
     expect(chat2.get_by_role("log")).to_contain_text("from tab one")
     send_as_visitor(chat2, "from tab two")
     expect(chat1.get_by_role("log")).to_contain_text("from tab two")
+    for chat in (chat1, chat2):  # both stored and shown in both tabs before the network goes
+        expect(chat.locator("li.msg[data-seq]")).to_have_count(2)
+        expect(chat.locator("[data-pending]")).to_have_count(0)
 
-    stored_posts: list[str] = []
-    context.on(
-        "requestfinished",
-        lambda r: stored_posts.append(r.post_data or "") if r.url.endswith("/messages") else None,
-    )
+    posts: list[tuple[str, str]] = []  # (which tab, body) of every POST that got an answer
+
+    def record(request: Request) -> None:
+        if request.url.endswith("/messages") and "queued+in+tab+one" in (request.post_data or ""):
+            posts.append(("tab 1" if request.frame.page == tab1 else "tab 2", request.post_data))
+
+    context.on("requestfinished", record)
     context.set_offline(True)
     send_as_visitor(chat1, "queued in tab one")
     expect(chat2.locator("[data-pending] .msg__bubble")).to_have_text(["queued in tab one"])
@@ -176,7 +181,7 @@ def test_two_tabs_of_one_visitor_share_the_chat_and_send_a_queued_message_once(
             "from tab two",
             "queued in tab one",
         ]
-    assert sum("queued+in+tab+one" in body for body in stored_posts) == 1
+    assert {tab for tab, _ in posts} in ({"tab 1"}, {"tab 2"}), posts  # one tab sent it
     assert Message.objects.filter(body="queued in tab one").count() == 1
 
 

@@ -344,3 +344,69 @@ async def test_heartbeats_do_not_query_more_often_than_the_setting(
     assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
+
+
+async def test_agent_lists_catch_a_new_chat_whose_ring_was_lost(
+    agent, visitor: Visitor, settings
+) -> None:
+    """No followed conversation can reveal a chat that started while Redis was down: the
+    heartbeat's resync compares the newest activity with what the socket has shown."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    communicator = await agent_socket(agent)
+
+    def start_silently() -> int:
+        from django.utils import timezone
+
+        from chat.models import Conversation
+
+        conversation = Conversation.objects.create(
+            inbox=visitor.inbox, visitor=visitor, last_seq=1, last_message_at=timezone.now()
+        )
+        Message.objects.create(
+            conversation=conversation, seq=1, sender_kind="visitor", body="lost ring"
+        )
+        return conversation.pk
+
+    pk = await database_sync_to_async(start_silently)()
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    lists = await communicator.receive_json_from(timeout=5)
+    assert f'id="conv-row-{pk}"' in lists["html"]
+    assert "lost ring" in lists["html"]
+    # Nothing new: the next heartbeat sends nothing more.
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_agent_socket_is_closed_after_logout(agent, settings) -> None:
+    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    cookie = await database_sync_to_async(session_cookie)(agent.user)
+    communicator = await connect("/ws/agents/", cookie)
+    await communicator.receive_json_from(timeout=5)  # lists
+
+    def log_out_everywhere() -> None:
+        from django.contrib.sessions.models import Session
+
+        Session.objects.all().delete()
+
+    await database_sync_to_async(log_out_everywhere)()
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_agent_removed_from_an_inbox_stops_hearing_it(
+    agent, visitor: Visitor, settings
+) -> None:
+    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    communicator = await agent_socket(agent)
+    await database_sync_to_async(agent.inboxes.clear)()
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    lists = await communicator.receive_json_from(timeout=5)  # regrouped: fresh (empty) lists
+    assert 'id="lists"' in lists["html"]
+    await send(visitor, "no longer yours")
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()

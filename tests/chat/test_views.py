@@ -54,7 +54,9 @@ def test_unknown_inbox_key_gets_a_clear_404(client: Client, db: None) -> None:
     response = client.get("/widget/no-such-key/")
     assert response.status_code == 404
     assert b"This chat is not available" in response.content
-    assert client.post("/widget/no-such-key/session").status_code == 404
+    answer = client.post("/widget/no-such-key/session")
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "unknown_inbox"
 
 
 def test_session_creates_a_visitor_once_and_keeps_a_good_token(
@@ -90,6 +92,7 @@ def test_send_stores_once_and_a_retry_gets_the_same_message(
         ("hi", "", 400, "bad_client_id"),
         ("   ", "0b6a6a34-5f4e-4a53-9a6e-8d3f5c2b1a01", 422, "empty"),
         ("x" * 5001, "0b6a6a34-5f4e-4a53-9a6e-8d3f5c2b1a02", 422, "too_long"),
+        ("nul\x00byte", "0b6a6a34-5f4e-4a53-9a6e-8d3f5c2b1a03", 422, "invalid_character"),
     ],
 )
 def test_bad_messages_get_a_clear_error_and_store_nothing(
