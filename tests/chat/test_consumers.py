@@ -70,6 +70,28 @@ def message_ids(frames: list[dict[str, Any]]) -> list[str]:
     return re.findall(r'id="(msg-\d+-\d+)"', "".join(f.get("html", "") for f in frames))
 
 
+@database_sync_to_async
+def store_without_ring(conversation_id: int, seq: int, body: str) -> None:
+    """Store a message as a service would, minus the doorbell: what a lost publish leaves."""
+    from chat.models import Conversation
+
+    Message.objects.create(
+        conversation_id=conversation_id, seq=seq, sender_kind="visitor", body=body
+    )
+    Conversation.objects.filter(pk=conversation_id).update(last_seq=seq)
+
+
+async def following(visitor: Visitor, conversation_id: int, after: int) -> WebsocketCommunicator:
+    """A visitor socket that resumed `conversation_id` after `after` and is in sync."""
+    communicator = await connect(visitor_path(visitor))
+    await communicator.send_json_to(
+        {"type": "resume", "conversation": conversation_id, "after": after}
+    )
+    await frames_until(communicator, "synced")
+    await communicator.receive_json_from(timeout=5)  # the state line
+    return communicator
+
+
 @pytest.fixture
 async def visitor_socket(visitor: Visitor) -> AsyncIterator[WebsocketCommunicator]:
     communicator = await connect(visitor_path(visitor))
@@ -300,19 +322,8 @@ async def test_a_heartbeat_repairs_a_lost_last_ring(visitor: Visitor, settings) 
     so the socket checks its cursor against the database on the client's heartbeat."""
     settings.SUPPORTDESK_RESYNC_SECONDS = 0
     first = await send(visitor, "one")
-    communicator = await connect(visitor_path(visitor))
-    await communicator.send_json_to(
-        {"type": "resume", "conversation": first.conversation_id, "after": 1}
-    )
-    await frames_until(communicator, "synced")
-    await communicator.receive_json_from(timeout=5)  # the state line
-
-    def store_without_ring() -> None:
-        conversation = first.conversation
-        Message.objects.create(conversation=conversation, seq=2, sender_kind="visitor", body="two")
-        type(conversation).objects.filter(pk=conversation.pk).update(last_seq=2)
-
-    await database_sync_to_async(store_without_ring)()
+    communicator = await following(visitor, first.conversation_id, after=1)
+    await store_without_ring(first.conversation_id, 2, "two")
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.send_json_to({"type": "ping"})
     frames = await frames_until(communicator, "synced")
@@ -326,20 +337,8 @@ async def test_heartbeats_do_not_query_more_often_than_the_setting(
 ) -> None:
     settings.SUPPORTDESK_RESYNC_SECONDS = 3600
     first = await send(visitor, "one")
-    communicator = await connect(visitor_path(visitor))
-    await communicator.send_json_to(
-        {"type": "resume", "conversation": first.conversation_id, "after": 1}
-    )
-    await frames_until(communicator, "synced")
-    await communicator.receive_json_from(timeout=5)
-
-    def store_without_ring() -> None:
-        Message.objects.create(
-            conversation=first.conversation, seq=2, sender_kind="visitor", body="two"
-        )
-        type(first.conversation).objects.filter(pk=first.conversation_id).update(last_seq=2)
-
-    await database_sync_to_async(store_without_ring)()
+    communicator = await following(visitor, first.conversation_id, after=1)
+    await store_without_ring(first.conversation_id, 2, "two")
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
     assert await communicator.receive_nothing(timeout=0.2)
