@@ -164,14 +164,18 @@ def append_message(
 
 
 def conversation_lock(conversation: Conversation) -> Conversation:
-    """Re-read the conversation under SELECT ... FOR UPDATE, with what events need to serialize.
+    """Take the conversation's row lock, then read it with what events need to serialize.
 
     Precondition: inside a transaction (the lock lasts until it ends).
+
+    Two statements on purpose: when SELECT ... FOR UPDATE has to wait for another transaction,
+    PostgreSQL re-reads the locked row but not the rows it was joined to, so a joined
+    `assigned_agent` could be the one from before the wait (a claim that lost the race would
+    not know who won). Read after the lock, in a statement of its own, everything is current.
     """
-    return (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("inbox", "visitor", "assigned_agent")
-        .get(pk=conversation.pk)
+    Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").get()
+    return Conversation.objects.select_related("inbox", "visitor", "assigned_agent").get(
+        pk=conversation.pk
     )
 
 
