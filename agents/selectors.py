@@ -24,9 +24,10 @@ class ConversationLists(TypedDict):
 
 
 def agent_for_user(user: AbstractBaseUser | AnonymousUser) -> Agent | None:
-    if not user.is_authenticated or not user.is_active:
+    """The user's agent profile, if the user is (still, per the database) active."""
+    if not user.is_authenticated:
         return None
-    return Agent.objects.filter(user=user).first()
+    return Agent.objects.filter(user_id=user.pk, user__is_active=True).first()
 
 
 def conversations_for_agent(agent: Agent):

@@ -409,3 +409,16 @@ async def test_agent_removed_from_an_inbox_stops_hearing_it(
     await send(visitor, "no longer yours")
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
+
+
+async def test_agent_socket_is_closed_when_the_account_is_deactivated(agent, settings) -> None:
+    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    communicator = await agent_socket(agent)
+
+    def deactivate() -> None:
+        type(agent.user).objects.filter(pk=agent.user_id).update(is_active=False)
+
+    await database_sync_to_async(deactivate)()
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
