@@ -19,6 +19,7 @@ def pane_context(conversation: Conversation) -> dict[str, Any]:
         "viewer": "agent",
         "visitor": conversation.visitor,
         "earlier": conversation.visitor.conversations.exclude(pk=conversation.pk).count(),
+        "previous_id": conversation.previous_id,
     }
 
 

@@ -68,7 +68,7 @@ class ConversationAdmin(admin.ModelAdmin):
     list_select_related = ["visitor", "inbox", "assigned_agent"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "inbox", "visitor", "status", "assigned_agent",
+        "inbox", "visitor", "status", "assigned_agent", "previous",
         "created_at", "assigned_at", "ended_at", "last_seq", "last_message_at",
     ]  # fmt: skip
     inlines = [MessageInline]

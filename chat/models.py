@@ -86,6 +86,10 @@ class Conversation(models.Model):
         blank=True,
         related_name="assigned_conversations",
     )
+    # The visitor's conversation before this one, when they wrote again after it ended.
+    previous = models.OneToOneField(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_up"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     assigned_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -55,7 +55,8 @@ def clean_body(body: str) -> str:
 
 @transaction.atomic
 def conversation_start(*, visitor: Visitor) -> Conversation:
-    """The visitor's open conversation, started if there is none.
+    """The visitor's open conversation, started if there is none (linked to the one before it,
+    when the visitor writes again after a chat ended).
 
     Locks the visitor row, so two tabs sending their first message at once share one conversation.
     """
@@ -66,7 +67,12 @@ def conversation_start(*, visitor: Visitor) -> Conversation:
         .first()
     )
     if conversation is None:
-        conversation = Conversation.objects.create(inbox_id=visitor.inbox_id, visitor=visitor)
+        previous = (
+            Conversation.objects.filter(visitor=visitor).order_by("-created_at", "-pk").first()
+        )
+        conversation = Conversation.objects.create(
+            inbox_id=visitor.inbox_id, visitor=visitor, previous=previous
+        )
     return conversation
 
 

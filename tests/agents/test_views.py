@@ -194,3 +194,14 @@ def test_admin_lists_conversations_with_messages_inline(
     assert "visible to the admin" in page
     for name in ["chat_inbox", "chat_visitor", "chat_message", "agents_agent"]:
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
+
+
+def test_a_follow_up_chat_links_to_the_one_before(agent: Agent, visitor: Visitor) -> None:
+    from chat.services import conversation_end
+
+    first = start_chat(visitor, "first chat")
+    conversation_end(conversation=first, by=agent)
+    second = start_chat(visitor, "back again")
+    page = logged_in(agent).get(reverse("agents:conversation", args=[second.pk])).content.decode()
+    assert f'href="{reverse("agents:conversation", args=[first.pk])}"' in page
+    assert f"chat #{first.pk}" in page

@@ -91,6 +91,8 @@ def test_after_the_end_a_visitor_message_starts_a_new_conversation(visitor, agen
     second = send(visitor, "two").message.conversation
     assert second.pk != first.pk
     assert second.status == Conversation.Status.WAITING
+    assert second.previous == first  # linked, so an agent can follow the thread back
+    assert Conversation.objects.get(pk=first.pk).follow_up == second
 
 
 def test_an_ended_conversation_takes_no_more_messages(visitor, agent) -> None:
