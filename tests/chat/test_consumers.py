@@ -48,6 +48,7 @@ async def assert_refused(communicator: WebsocketCommunicator, code: int = 4401) 
     connected, _ = await communicator.connect(timeout=5)
     assert connected
     assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": code}
+    await communicator.disconnect()  # let the consumer finish, so it holds no connection
 
 
 def visitor_path(visitor: Visitor, token: str | None = None) -> str:
@@ -394,6 +395,7 @@ async def test_agent_socket_is_closed_after_logout(agent, settings) -> None:
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
     assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    await communicator.disconnect()
 
 
 async def test_agent_removed_from_an_inbox_stops_hearing_it(
@@ -422,3 +424,4 @@ async def test_agent_socket_is_closed_when_the_account_is_deactivated(agent, set
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
     assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    await communicator.disconnect()
