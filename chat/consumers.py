@@ -38,7 +38,6 @@ MAX_FRAME_BYTES = 4096  # Clients send only small control frames; messages go ov
 
 # Close codes (4000-4999 are the application's own; see docs/PROTOCOL.md).
 CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
 
 
 class CursorConsumer(AsyncJsonWebsocketConsumer):
