@@ -20,7 +20,7 @@ from agents.selectors import (
     conversations_for_agent,
     inboxes_last_activity,
 )
-from chat.consumers import CLOSE_UNAUTHORIZED, CursorConsumer
+from chat.consumers import CLOSE_RECHECK, CursorConsumer
 from chat.events import ChatMessageEvent, ConversationData
 from chat.groups import inbox_group
 
@@ -61,15 +61,16 @@ class AgentConsumer(CursorConsumer):
         await super().resume(conversation_id, after)
 
     async def resync(self) -> None:
-        """Rights are checked again, not only at connect: a logged-out or deactivated agent's
-        socket is closed, and one whose inboxes changed is moved to the right groups. A new
-        chat whose doorbell was lost (no followed conversation reveals it) brings fresh lists."""
+        """Rights are checked again, not only at connect. A socket whose session changed (a
+        logout, a deactivation, or a new login elsewhere) is closed with 4000: the client
+        reconnects, and the connect checks the cookie it has now. One whose inboxes changed
+        moves to the right groups. A new chat whose doorbell was lost brings fresh lists."""
         session = self.scope.get("session")
         data = await database_sync_to_async(session.load)() if session is not None else {}
         user_id = str(getattr(self.agent, "user_id", ""))
         agent = await database_sync_to_async(agent_for_user)(self.scope["user"])
         if data.get(SESSION_KEY) != user_id or agent is None:
-            await self.close(code=CLOSE_UNAUTHORIZED)
+            await self.close(code=CLOSE_RECHECK)
             return
         groups = await self.inbox_groups(agent)
         if set(groups) != set(self.joined):

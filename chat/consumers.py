@@ -38,6 +38,9 @@ MAX_FRAME_BYTES = 4096  # Clients send only small control frames; messages go ov
 
 # Close codes (4000-4999 are the application's own; see docs/PROTOCOL.md).
 CLOSE_UNAUTHORIZED = 4401
+# "Connect again": the client reconnects as after any drop, and the connect checks its cookie
+# (a new login rotates the session key; only a real logout then gets 4401).
+CLOSE_RECHECK = 4000
 
 
 class CursorConsumer(AsyncJsonWebsocketConsumer):
@@ -132,7 +135,11 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             # The same answer whether the conversation exists or not: ids are not confirmed.
             await self.send_error("not_found", "No such conversation.")
             return
-        self.cursors[conversation_id] = after
+        # A cursor ahead of the database would drop every live message: never past last_seq.
+        last_seq = (await database_sync_to_async(conversations_last_seq)([conversation_id]))[
+            conversation_id
+        ]
+        self.cursors[conversation_id] = min(after, last_seq)
         await self.catch_up(conversation_id)
         # The conversation's state may have changed while the socket was away.
         summary = await database_sync_to_async(conversation_summary)(conversation_id)

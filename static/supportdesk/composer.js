@@ -121,10 +121,16 @@
           if (navigator.onLine === false) return "offline";
         }
         // fetch follows a login redirect to a 200 page: that is "signed out", not "stored".
-        const signedOut = response && (response.status === 401 || response.redirected);
+        // 403: a CSRF token rotated by a login in another tab. Keep the entry, get credentials.
+        const signedOut =
+          response && (response.status === 401 || response.status === 403 || response.redirected);
         if (response && response.ok && !signedOut) {
-          if (hooks.onStored) hooks.onStored(response);
-          window.Realtime.apply(await response.text());
+          try {
+            if (hooks.onStored) hooks.onStored(response);
+            window.Realtime.apply(await response.text());
+          } catch (_) {
+            // Stored all the same: the socket brings the stored copy.
+          }
           return "sent";
         }
         if (signedOut) {
@@ -159,7 +165,11 @@
           again = false;
           for (;;) {
             const entry = store.all()[0];
-            if (!entry || failed.has(entry.client_id)) break;
+            if (!entry) break;
+            if (failed.has(entry.client_id)) {
+              announce(entry.client_id, "failed"); // a tab or pane that just showed it learns it
+              break;
+            }
             announce(entry.client_id, "sending");
             const result = await deliver(entry);
             if (result === "sent" || result === "refused") {
@@ -203,11 +213,17 @@
     });
     if (locks) {
       // Held until this tab goes away; then the next tab in line becomes the sender.
-      locks.request(`${key}:sender`, () => {
-        leader = true;
-        flush();
-        return new Promise(() => {});
-      });
+      locks
+        .request(`${key}:sender`, () => {
+          leader = true;
+          flush();
+          return new Promise(() => {});
+        })
+        .catch(() => {
+          // Locks refused (storage blocked in a third-party frame): this tab sends its own.
+          leader = true;
+          flush();
+        });
     }
 
     const api = { store, flush, retry };

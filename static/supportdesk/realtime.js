@@ -22,7 +22,7 @@
  * behind (docs/PROTOCOL.md).
  *
  *   Realtime.apply(html)   upserts every top-level element of `html` by id (see below)
- *   Realtime.lastSeq(el)   the highest data-seq inside el: what to resume from
+ *   Realtime.lastSeq(el)   the highest data-seq inside el without a gap: what to resume from
  *
  * apply() rules, so applying anything twice, or out of order, changes nothing:
  *  - an element with data-replace always replaces the element with its id;

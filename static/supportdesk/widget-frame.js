@@ -57,7 +57,10 @@
   function loadConversation() {
     return window.htmx
       .ajax("GET", body.dataset.conversationUrl, { target: "#conversation", swap: "innerHTML" })
-      .then(() => composer.restore()); // the swap took the queued bubbles with the old log
+      .then(() => {
+        composer.restore(); // the swap took the queued bubbles with the old log
+        if (conn) resume(conn); // and anything the socket applied to the old log meanwhile
+      });
   }
 
   /** Show `conversationId` in the log: the first one, or a new one after an ended chat.

@@ -394,7 +394,7 @@ async def test_agent_socket_is_closed_after_logout(agent, settings) -> None:
     await database_sync_to_async(log_out_everywhere)()
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
-    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4000}
     await communicator.disconnect()
 
 
@@ -423,5 +423,20 @@ async def test_agent_socket_is_closed_when_the_account_is_deactivated(agent, set
     await database_sync_to_async(deactivate)()
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
-    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4000}
+    await communicator.disconnect()
+
+
+async def test_resume_never_puts_the_cursor_past_the_database(visitor: Visitor) -> None:
+    """A client claiming more than exists (a bug, a restored backup) must not mute the chat."""
+    first = await send(visitor, "one")
+    communicator = await connect(visitor_path(visitor))
+    await communicator.send_json_to(
+        {"type": "resume", "conversation": first.conversation_id, "after": 1000}
+    )
+    assert (await frames_until(communicator, "synced"))[-1]["seq"] == 1
+    await communicator.receive_json_from(timeout=5)  # the state line
+    second = await send(visitor, "two")
+    frame = await communicator.receive_json_from(timeout=5)
+    assert message_ids([frame]) == [f"msg-{second.conversation_id}-2"]
     await communicator.disconnect()
