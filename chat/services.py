@@ -81,18 +81,32 @@ def visitor_message_send(*, visitor: Visitor, body: str, client_id: uuid.UUID) -
     """A visitor's message, in their open conversation (started if need be). Idempotent on
     `client_id`: a retry returns the stored message, even if its conversation has since ended."""
     text = clean_body(body)
-    existing = _message_by_client_id(
-        Message.objects.filter(conversation__visitor=visitor), client_id=client_id
-    )
+    stored = Message.objects.filter(conversation__visitor=visitor)
+    existing = _message_by_client_id(stored, client_id=client_id)
+    if existing is not None:  # a retry: answer without starting anything
+        return MessageResult(existing, created=False)
+    # conversation_start takes the visitor's row lock, so a retry racing the original
+    # serializes here; looking again under the lock, the second finds the first.
+    conversation = conversation_start(visitor=visitor)
+    existing = _message_by_client_id(stored, client_id=client_id)
     if existing is not None:
         return MessageResult(existing, created=False)
-    conversation = conversation_start(visitor=visitor)
-    return message_create(
-        conversation=conversation,
-        sender_kind=Message.SenderKind.VISITOR,
-        body=text,
-        client_id=client_id,
-    )
+    try:
+        return message_create(
+            conversation=conversation,
+            sender_kind=Message.SenderKind.VISITOR,
+            body=text,
+            client_id=client_id,
+        )
+    except ConversationEnded:
+        # An agent ended the chat between our two statements: the visitor's message starts
+        # the next conversation, as it would have a moment later.
+        return message_create(
+            conversation=conversation_start(visitor=visitor),
+            sender_kind=Message.SenderKind.VISITOR,
+            body=text,
+            client_id=client_id,
+        )
 
 
 @transaction.atomic
