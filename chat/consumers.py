@@ -135,14 +135,12 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             # The same answer whether the conversation exists or not: ids are not confirmed.
             await self.send_error("not_found", "No such conversation.")
             return
-        # A cursor ahead of the database would drop every live message: never past last_seq.
-        last_seq = (await database_sync_to_async(conversations_last_seq)([conversation_id]))[
-            conversation_id
-        ]
-        self.cursors[conversation_id] = min(after, last_seq)
-        await self.catch_up(conversation_id)
-        # The conversation's state may have changed while the socket was away.
+        # One read serves both: the cap (a cursor ahead of the database would drop every live
+        # message) and the state sent after the catch-up (it may have changed while the socket
+        # was away; data-version keeps a newer copy from being overwritten by this one).
         summary = await database_sync_to_async(conversation_summary)(conversation_id)
+        self.cursors[conversation_id] = min(after, summary["last_seq"])
+        await self.catch_up(conversation_id)
         await self.send_html(self.state_html(summary))
 
     async def chat_message(self, event: ChatMessageEvent) -> None:

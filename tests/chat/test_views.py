@@ -26,6 +26,14 @@ def post_message(client: Client, inbox: Inbox, token: str, body: str, client_id:
     )
 
 
+def widget_log(client: Client, inbox: Inbox, visitor: Visitor) -> str:
+    """The widget's conversation fragment, as the visitor's own widget fetches it."""
+    return client.get(
+        widget_url("widget_conversation", inbox),
+        headers={"X-Visitor-Token": visitor_token(visitor)},
+    ).content.decode()
+
+
 def test_embed_script_is_javascript_and_cacheable(client: Client) -> None:
     response = client.get("/widget.js")
     assert response.status_code == 200
@@ -153,10 +161,7 @@ def test_visitor_a_sees_only_their_own_conversation(
 ) -> None:
     visitor_message_send(visitor=visitor_b, body="secret of B", client_id=uuid.uuid4())
     visitor_message_send(visitor=visitor, body="question of A", client_id=uuid.uuid4())
-    page = client.get(
-        widget_url("widget_conversation", inbox),
-        headers={"X-Visitor-Token": visitor_token(visitor)},
-    ).content.decode()
+    page = widget_log(client, inbox, visitor)
     assert "question of A" in page
     assert "secret of B" not in page
 
@@ -164,10 +169,7 @@ def test_visitor_a_sees_only_their_own_conversation(
 def test_a_new_visitor_sees_the_greeting_and_no_conversation(
     client: Client, inbox: Inbox, visitor: Visitor
 ) -> None:
-    page = client.get(
-        widget_url("widget_conversation", inbox),
-        headers={"X-Visitor-Token": visitor_token(visitor)},
-    ).content.decode()
+    page = widget_log(client, inbox, visitor)
     assert "Hello from Acme!" in page
     assert 'id="log-new"' in page
     assert not Conversation.objects.exists()
@@ -202,9 +204,6 @@ def test_a_visitor_reloading_an_active_chat_sees_who_they_are_talking_to(
 
     result = visitor_message_send(visitor=visitor, body="hi", client_id=uuid.uuid4())
     conversation_claim(conversation=result.message.conversation, agent=agent)
-    page = client.get(
-        widget_url("widget_conversation", inbox),
-        headers={"X-Visitor-Token": visitor_token(visitor)},
-    ).content.decode()
+    page = widget_log(client, inbox, visitor)
     assert "chatting with Alice." in page
     assert 'data-version="2"' in page
