@@ -1,30 +1,50 @@
 """`/ws/agents/`: an agent's dashboard socket (session-authenticated).
 
-It joins the groups of the agent's inboxes, so every conversation event there updates the lists;
-the conversation open in the pane is followed with a cursor, like a visitor's (chat.consumers).
+It joins the groups of the agent's inboxes (every conversation event there updates the lists and
+the team's presence) and the agent's own group (what one tab reads is read in every tab). The
+conversation open in the pane is followed with a cursor, like a visitor's (chat.consumers).
+The socket is also the agent's presence: open means connected, heartbeats keep it so.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 
+from agents import presence
+from agents.housekeeping import housekeeping_if_due
 from agents.models import Agent
-from agents.rendering import render_lists, render_pane_header, render_row
+from agents.rendering import (
+    render_context,
+    render_lists,
+    render_member,
+    render_pane_header,
+    render_row,
+    render_unread,
+)
 from agents.selectors import (
     agent_for_user,
     conversation_lists,
     conversations_for_agent,
+    inboxes_for_agent,
     inboxes_last_activity,
+    unread_count,
 )
-from chat.consumers import CLOSE_RECHECK, CursorConsumer
-from chat.events import ChatMessageEvent, ConversationData
-from chat.groups import inbox_group
+from agents.services import read_mark
+from chat.consumers import CLOSE_RECHECK, CursorConsumer, is_count
+from chat.events import ChatMessageEvent, ConversationData, send_to_groups
+from chat.groups import agent_group, inbox_group
+from chat.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
+
+# Grace-period tasks outlive the consumer that started them; keep them from being collected.
+_settling: set[asyncio.Task[None]] = set()
 
 
 class AgentConsumer(CursorConsumer):
@@ -36,29 +56,100 @@ class AgentConsumer(CursorConsumer):
             return None
         # The newest activity this socket has shown; a resync compares it with the database.
         self.latest_seen: str | None = None
-        return await self.inbox_groups(self.agent)
+        # Unread counts of the rows this socket shows, and the newest seq counted for each.
+        self.unread: dict[int, int] = {}
+        self.counted: dict[int, int] = {}
+        self.pane_visitor: int | None = None
+        return await self.agent_groups(self.agent)
 
-    async def inbox_groups(self, agent: Agent) -> list[str]:
-        return [inbox_group(pk) async for pk in agent.inboxes.values_list("pk", flat=True)]
+    async def agent_groups(self, agent: Agent) -> list[str]:
+        inboxes = inboxes_for_agent(agent).values_list("pk", flat=True)
+        return [inbox_group(pk) async for pk in inboxes] + [agent_group(agent.pk)]
 
     async def connect(self) -> None:
         await super().connect()
         if self.agent is not None:
+            await database_sync_to_async(presence.connection_open)(
+                agent=self.agent, channel_name=self.channel_name
+            )
             await self.send_lists()  # whatever the lists missed while the socket was down
+
+    async def disconnect(self, code: int) -> None:
+        await super().disconnect(code)
+        agent = getattr(self, "agent", None)
+        if agent is None:
+            return
+        was = await database_sync_to_async(presence.agent_presence)(agent)
+        await database_sync_to_async(presence.connection_close)(channel_name=self.channel_name)
+        task = asyncio.create_task(_settle_later(agent.pk, was))
+        _settling.add(task)
+        task.add_done_callback(_settling.discard)
 
     async def send_lists(self) -> None:
         self.latest_seen = await database_sync_to_async(inboxes_last_activity)(self.agent)
         lists = await database_sync_to_async(conversation_lists)(agent=self.agent)
-        await self.send_html(render_lists(lists))
+        self.unread = dict(lists["unread"])
+        self.counted = {c["id"]: c["last_seq"] for c in lists["waiting"] + lists["active"]}
+        await self.send_html(render_lists(lists, me=self.agent.pk))
 
     async def may_follow(self, conversation_id: int) -> bool:
         return await conversations_for_agent(self.agent).filter(pk=conversation_id).aexists()
+
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        if content.get("type") == "read":
+            await self.read(content.get("conversation"), content.get("seq"))
+        else:
+            await super().receive_json(content, **kwargs)
+
+    async def read(self, conversation_id: Any, seq: Any) -> None:
+        """The agent has seen the conversation up to `seq` (the pane is open, the tab visible)."""
+        if not is_count(conversation_id) or not is_count(seq):
+            await self.send_error("bad_frame", "read needs integer conversation and seq.")
+            return
+        if not await self.may_follow(conversation_id):
+            await self.send_error("not_found", "No such conversation.")
+            return
+        mark = await database_sync_to_async(read_mark)(
+            agent=self.agent, conversation_id=conversation_id, seq=seq
+        )
+        await send_to_groups(
+            [agent_group(self.agent.pk)],
+            {"type": "agent.read", "conversation_id": conversation_id, "seq": mark},
+        )
+
+    async def agent_read(self, event: dict[str, Any]) -> None:
+        """This agent read a conversation, in this tab or another: recount its unread."""
+        conversation_id = event["conversation_id"]
+        count = await database_sync_to_async(unread_count)(
+            agent=self.agent, conversation_id=conversation_id
+        )
+        self.unread[conversation_id] = count
+        await self.send_html(render_unread(conversation_id, count))
 
     async def resume(self, conversation_id: Any, after: Any) -> None:
         # The pane shows one conversation: opening another stops following the previous one.
         if _is_new(conversation_id, self.cursors):
             self.cursors.clear()
+            self.pane_visitor = None
         await super().resume(conversation_id, after)
+        if conversation_id in self.cursors:
+            self.pane_visitor = (
+                await Conversation.objects.filter(pk=conversation_id)
+                .values_list("visitor_id", flat=True)
+                .afirst()
+            )
+
+    async def on_ping(self) -> None:
+        if self.agent is None:
+            return
+        alive = await database_sync_to_async(presence.connection_seen)(
+            channel_name=self.channel_name
+        )
+        if not alive:  # swept as stale (a long pause): count this tab again
+            await database_sync_to_async(presence.connection_open)(
+                agent=self.agent, channel_name=self.channel_name
+            )
+        await database_sync_to_async(housekeeping_if_due)()
 
     async def resync(self) -> None:
         """Rights are checked again, not only at connect. A socket whose session changed (a
@@ -72,7 +163,7 @@ class AgentConsumer(CursorConsumer):
         if data.get(SESSION_KEY) != user_id or agent is None:
             await self.close(code=CLOSE_RECHECK)
             return
-        groups = await self.inbox_groups(agent)
+        groups = await self.agent_groups(agent)
         if set(groups) != set(self.joined):
             for group in set(self.joined) - set(groups):
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -84,6 +175,7 @@ class AgentConsumer(CursorConsumer):
             }
             await self.send_lists()
         else:
+            self.agent = agent
             latest = await database_sync_to_async(inboxes_last_activity)(agent)
             if latest is not None and (self.latest_seen is None or latest > self.latest_seen):
                 logger.warning("agent %s lists were behind: resending", agent.pk)
@@ -91,14 +183,48 @@ class AgentConsumer(CursorConsumer):
         await super().resync()
 
     async def on_conversation_event(self, event: ChatMessageEvent) -> None:
-        seen = event["conversation"]["last_message_at"]
+        conversation = event["conversation"]
+        seen = conversation["last_message_at"]
         if seen and (self.latest_seen is None or seen > self.latest_seen):
             self.latest_seen = seen
-        if event["conversation"]["id"] not in self.cursors:
-            await self.send_html(render_row(event["conversation"]))
+        conversation_id = conversation["id"]
+        seq = event["message"]["seq"]
+        if seq > self.counted.get(conversation_id, 0):
+            self.counted[conversation_id] = seq
+            if event["message"]["sender_kind"] == Message.SenderKind.VISITOR:
+                self.unread[conversation_id] = self.unread.get(conversation_id, 0) + 1
+        if conversation_id not in self.cursors:
+            await self.send_html(self.row_html(conversation))
+
+    def row_html(self, conversation: ConversationData) -> str:
+        return render_row(
+            conversation, me=self.agent.pk, unread=self.unread.get(conversation["id"], 0)
+        )
 
     def state_html(self, conversation: ConversationData) -> str:
-        return render_row(conversation) + render_pane_header(conversation)
+        return self.row_html(conversation) + render_pane_header(conversation, me=self.agent.pk)
+
+    async def agent_presence(self, event: dict[str, Any]) -> None:
+        member = {"id": event["agent_id"], "name": event["name"], "presence": event["presence"]}
+        await self.send_html(render_member(member, version=event["version"]))  # type: ignore[arg-type]
+
+    async def visitor_context(self, event: dict[str, Any]) -> None:
+        """The visitor in the pane moved to another page: refresh the panel beside it."""
+        if event["visitor_id"] != self.pane_visitor or not self.cursors:
+            return
+        conversation_id = next(iter(self.cursors))
+        conversation = await Conversation.objects.select_related("visitor", "inbox").aget(
+            pk=conversation_id
+        )
+        await self.send_html(await database_sync_to_async(render_context)(conversation))
+
+
+async def _settle_later(agent_id: int, was: presence.Presence) -> None:
+    await asyncio.sleep(settings.SUPPORTDESK_PRESENCE_GRACE_SECONDS)
+    try:
+        await database_sync_to_async(presence.presence_settle)(agent_id=agent_id, was=was)
+    except Exception:
+        logger.exception("presence of agent %s could not settle", agent_id)
 
 
 def _is_new(conversation_id: Any, cursors: dict[int, int]) -> bool:

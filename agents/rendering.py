@@ -6,30 +6,63 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
+from agents import selectors
+from agents.models import Agent
+from agents.selectors import ConversationLists, TeamMember
 from chat.events import ConversationData
-from chat.models import Conversation
+from chat.models import Conversation, Visitor
 from chat.selectors import conversation_summary, message_history
+from chat.useragent import describe_user_agent
+
+TEMPLATE = "agents/dashboard.html"
 
 
-def pane_context(conversation: Conversation) -> dict[str, Any]:
+def pane_context(conversation: Conversation, *, agent: Agent) -> dict[str, Any]:
     summary = conversation_summary(conversation.pk)
     return {
         "conversation": summary,
         "messages": message_history(conversation_id=conversation.pk),
         "viewer": "agent",
-        "visitor": conversation.visitor,
-        "earlier": conversation.visitor.conversations.exclude(pk=conversation.pk).count(),
-        "previous_id": conversation.previous_id,
+        "me": agent.pk,
+        "transfer_targets": selectors.transfer_targets(conversation),
+        "canned": selectors.canned_responses(agent=agent, inbox_id=conversation.inbox_id),
+        **context_context(conversation.visitor, conversation),
     }
 
 
-def render_row(conversation: ConversationData) -> str:
-    return render_to_string("agents/dashboard.html#row", {"c": conversation})
+def context_context(visitor: Visitor, conversation: Conversation) -> dict[str, Any]:
+    """What the visitor panel beside the conversation shows."""
+    return {
+        "visitor": visitor,
+        "browser": describe_user_agent(visitor.user_agent),
+        "earlier": selectors.earlier_conversations(conversation),
+        "previous_id": conversation.previous_id,
+        "conversation_id": conversation.pk,
+        "inbox_name": conversation.inbox.name,
+    }
 
 
-def render_pane_header(conversation: ConversationData) -> str:
-    return render_to_string("agents/dashboard.html#pane_header", {"conversation": conversation})
+def render_context(conversation: Conversation) -> str:
+    return render_to_string(
+        f"{TEMPLATE}#visitor_context", context_context(conversation.visitor, conversation)
+    )
 
 
-def render_lists(lists: dict[str, list[ConversationData]]) -> str:
-    return render_to_string("agents/dashboard.html#lists", {"lists": lists})
+def render_row(conversation: ConversationData, *, me: int, unread: int) -> str:
+    return render_to_string(f"{TEMPLATE}#row", {"c": conversation, "me": me, "unread": unread})
+
+
+def render_unread(conversation_id: int, unread: int) -> str:
+    return render_to_string(f"{TEMPLATE}#unread", {"c": {"id": conversation_id}, "unread": unread})
+
+
+def render_pane_header(conversation: ConversationData, *, me: int) -> str:
+    return render_to_string(f"{TEMPLATE}#pane_header", {"conversation": conversation, "me": me})
+
+
+def render_lists(lists: ConversationLists, *, me: int) -> str:
+    return render_to_string(f"{TEMPLATE}#lists", {"lists": lists, "me": me})
+
+
+def render_member(member: TeamMember, *, version: int) -> str:
+    return render_to_string(f"{TEMPLATE}#member", {"m": member, "version": version})

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Max
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from agents.models import Agent
+from agents.models import Agent, CannedResponse, ReadMark
+from agents.presence import presence_map
 from chat.events import ConversationData, conversation_data
-from chat.models import Conversation
+from chat.models import Conversation, Inbox, Message
 from chat.selectors import with_preview
 
 LIST_LIMIT = 200
@@ -21,6 +23,8 @@ class ConversationLists(TypedDict):
     waiting: list[ConversationData]
     active: list[ConversationData]
     ended: list[ConversationData]
+    # Conversation id -> the agent's unread count, for the open ones.
+    unread: dict[int, int]
 
 
 def agent_for_user(user: AbstractBaseUser | AnonymousUser) -> Agent | None:
@@ -30,8 +34,39 @@ def agent_for_user(user: AbstractBaseUser | AnonymousUser) -> Agent | None:
     return Agent.objects.filter(user_id=user.pk, user__is_active=True).first()
 
 
-def conversations_for_agent(agent: Agent):
+def conversations_for_agent(agent: Agent) -> QuerySet[Conversation]:
+    """Every conversation the agent may see: their inboxes', or all for an admin."""
+    if agent.is_admin:
+        return Conversation.objects.all()
     return Conversation.objects.filter(inbox__in=agent.inboxes.values("pk"))
+
+
+def inboxes_for_agent(agent: Agent) -> QuerySet[Inbox]:
+    return Inbox.objects.all() if agent.is_admin else agent.inboxes.all()
+
+
+def with_unread(queryset: QuerySet[Conversation], agent: Agent) -> QuerySet[Conversation]:
+    """Annotate `unread`: the visitor's messages after the agent's read watermark."""
+    mark = ReadMark.objects.filter(agent=agent, conversation=OuterRef("pk")).values("seq")[:1]
+    unread = (
+        Message.objects.filter(
+            conversation=OuterRef("pk"),
+            sender_kind=Message.SenderKind.VISITOR,
+            seq__gt=OuterRef("read_seq"),
+        )
+        .order_by()
+        .values("conversation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return queryset.annotate(read_seq=Coalesce(Subquery(mark), 0)).annotate(
+        unread=Coalesce(Subquery(unread), 0)
+    )
+
+
+def unread_count(*, agent: Agent, conversation_id: int) -> int:
+    row = with_unread(Conversation.objects.filter(pk=conversation_id), agent).values("unread")
+    return next(iter(row), {"unread": 0})["unread"]
 
 
 def conversation_for_agent(*, agent: Agent, pk: int) -> Conversation:
@@ -52,18 +87,21 @@ def conversation_lists(*, agent: Agent) -> ConversationLists:
     """Waiting (oldest first: first come, first served), active (latest activity first), and the
     most recently ended."""
     base = with_preview(conversations_for_agent(agent))
-    waiting = base.filter(status=Conversation.Status.WAITING).order_by("created_at", "pk")[
-        :LIST_LIMIT
-    ]
-    active = base.filter(status=Conversation.Status.ACTIVE).order_by("-last_message_at", "-pk")[
-        :LIST_LIMIT
-    ]
+    waiting = with_unread(base.filter(status=Conversation.Status.WAITING), agent).order_by(
+        "created_at", "pk"
+    )[:LIST_LIMIT]
+    active = with_unread(base.filter(status=Conversation.Status.ACTIVE), agent).order_by(
+        "-last_message_at", "-pk"
+    )[:LIST_LIMIT]
     ended = base.filter(status=Conversation.Status.ENDED).order_by("-ended_at", "-pk")[:ENDED_LIMIT]
-    return {
-        "waiting": [conversation_data(c, preview=c.preview) for c in waiting],
-        "active": [conversation_data(c, preview=c.preview) for c in active],
-        "ended": [conversation_data(c, preview=c.preview) for c in ended],
-    }
+    unread: dict[int, int] = {}
+    lists: ConversationLists = {"waiting": [], "active": [], "ended": [], "unread": unread}
+    for key, rows in (("waiting", waiting), ("active", active)):
+        for c in rows:
+            lists[key].append(conversation_data(c, preview=c.preview))  # type: ignore[literal-required]
+            unread[c.pk] = c.unread
+    lists["ended"] = [conversation_data(c, preview=c.preview) for c in ended]
+    return lists
 
 
 def inboxes_last_activity(agent: Agent) -> str | None:
@@ -71,3 +109,57 @@ def inboxes_last_activity(agent: Agent) -> str | None:
     events' `last_message_at`), through the (inbox, last_message_at) index."""
     latest = conversations_for_agent(agent).aggregate(latest=Max("last_message_at"))["latest"]
     return latest.isoformat() if latest else None
+
+
+class TeamMember(TypedDict):
+    id: int
+    name: str
+    presence: str
+
+
+def team(agent: Agent) -> list[TeamMember]:
+    """The agents who share an inbox with `agent` (everyone, for an admin), with presence."""
+    if agent.is_admin:
+        members = Agent.objects.filter(user__is_active=True)
+    else:
+        members = Agent.objects.filter(
+            inboxes__in=agent.inboxes.values("pk"), user__is_active=True
+        ).distinct()
+    members = list(members.order_by("display_name"))
+    presence = presence_map(members)
+    return [{"id": m.pk, "name": m.display_name, "presence": presence[m.pk]} for m in members]
+
+
+def transfer_targets(conversation: Conversation) -> list[TeamMember]:
+    """Who can take the conversation over: the inbox's agents but its current one."""
+    members = list(
+        Agent.objects.filter(inboxes=conversation.inbox_id, user__is_active=True)
+        .exclude(pk=conversation.assigned_agent_id or 0)
+        .order_by("display_name")
+    )
+    presence = presence_map(members)
+    return [{"id": m.pk, "name": m.display_name, "presence": presence[m.pk]} for m in members]
+
+
+class CannedData(TypedDict):
+    shortcut: str
+    body: str
+    personal: bool
+
+
+def canned_responses(*, agent: Agent, inbox_id: int) -> list[CannedData]:
+    """The inbox's shared replies and the agent's own; a personal one shadows a shared one."""
+    rows = CannedResponse.objects.filter(Q(inbox_id=inbox_id) | Q(agent=agent)).order_by("shortcut")
+    found: dict[str, CannedData] = {}
+    for row in rows:
+        personal = row.agent_id is not None
+        if row.shortcut not in found or personal:
+            found[row.shortcut] = {"shortcut": row.shortcut, "body": row.body, "personal": personal}
+    return list(found.values())
+
+
+def earlier_conversations(conversation: Conversation, limit: int = 10) -> list[ConversationData]:
+    rows = with_preview(
+        Conversation.objects.filter(visitor_id=conversation.visitor_id).exclude(pk=conversation.pk)
+    ).order_by("-created_at", "-pk")[:limit]
+    return [conversation_data(c, preview=c.preview) for c in rows]

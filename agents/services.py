@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agents.models import Agent
+from agents.models import Activity, Agent, ReadMark
 from chat.models import Conversation, Inbox, Message
 from chat.services import (
     ConversationEnded,
@@ -21,6 +21,7 @@ from chat.services import (
     clean_body,
     conversation_lock,
     message_create,
+    request_assignment,
 )
 
 
@@ -55,7 +56,7 @@ def conversation_assign(
     locked = conversation_lock(conversation)
     if locked.status == Conversation.Status.ENDED:
         raise ConversationEnded(_("This chat has ended."))
-    if not agent.inboxes.filter(pk=locked.inbox_id).exists():
+    if not works_in(agent, locked.inbox_id):
         raise PermissionDenied(_("%(name)s does not work in this inbox.") % {"name": agent})
     if locked.assigned_agent_id == agent.pk:
         return locked
@@ -73,9 +74,97 @@ def conversation_assign(
     return locked
 
 
+def works_in(agent: Agent, inbox_id: int) -> bool:
+    """Whether `agent` may handle the inbox's chats: a member, or an admin."""
+    return agent.is_admin or agent.inboxes.filter(pk=inbox_id).exists()
+
+
+@transaction.atomic
 def conversation_claim(*, conversation: Conversation, agent: Agent) -> Conversation:
     """A waiting conversation, taken by `agent` for themself."""
-    return conversation_assign(conversation=conversation, agent=agent, only_if_waiting=True)
+    claimed = conversation_assign(conversation=conversation, agent=agent, only_if_waiting=True)
+    Activity.objects.create(actor=agent, verb=Activity.Verb.CLAIM, conversation=claimed)
+    return claimed
+
+
+@transaction.atomic
+def conversation_transfer(
+    *, conversation: Conversation, by: Agent, to: Agent, note: str = ""
+) -> Conversation:
+    """Hand an open chat to another agent of its inbox, with an optional internal note for them.
+
+    Any agent of the inbox may transfer (a colleague covering a break); an admin may reassign
+    any chat. The visitor sees who took over; the note stays among agents.
+    """
+    note = note.strip()
+    if note:
+        clean_body(note)
+    locked = conversation_lock(conversation)
+    if locked.status == Conversation.Status.ENDED:
+        raise ConversationEnded(_("This chat has ended."))
+    if not works_in(by, locked.inbox_id):
+        raise PermissionDenied(_("You do not work in this inbox."))
+    if not to.inboxes.filter(pk=locked.inbox_id).exists():
+        raise PermissionDenied(_("%(name)s does not work in this inbox.") % {"name": to})
+    if locked.assigned_agent_id == to.pk:
+        raise AlreadyAssigned(locked)
+    previous_agent_id = locked.assigned_agent_id
+    locked.status = Conversation.Status.ACTIVE
+    locked.assigned_agent = to
+    locked.assigned_at = timezone.now()
+    locked.save(update_fields=["status", "assigned_agent", "assigned_at"])
+    append_message(
+        locked,
+        sender_kind=Message.SenderKind.SYSTEM,
+        body=_("%(by)s transferred the chat to %(to)s.")
+        % {"by": by.display_name, "to": to.display_name},
+    )
+    if note:
+        append_message(locked, sender_kind=Message.SenderKind.NOTE, body=note, author_agent=by)
+    Activity.objects.create(
+        actor=by,
+        verb=Activity.Verb.TRANSFER,
+        conversation=locked,
+        target_agent=to,
+        detail=note[:500],
+    )
+    if previous_agent_id is not None:
+        request_assignment(locked.inbox_id)  # the previous agent has room again
+    return locked
+
+
+@transaction.atomic
+def note_create(
+    *, conversation: Conversation, agent: Agent, body: str, client_id: uuid.UUID
+) -> MessageResult:
+    """An internal note: in the conversation's timeline for agents, never shown to the visitor."""
+    result = message_create(
+        conversation=conversation,
+        sender_kind=Message.SenderKind.NOTE,
+        body=body,
+        client_id=client_id,
+        author_agent=agent,
+    )
+    if result.created:
+        Activity.objects.create(actor=agent, verb=Activity.Verb.NOTE, conversation=conversation)
+    return result
+
+
+def read_mark(*, agent: Agent, conversation_id: int, seq: int) -> int:
+    """Move the agent's read watermark of a conversation forward (never back); the new mark."""
+    last_seq = (
+        Conversation.objects.filter(pk=conversation_id).values_list("last_seq", flat=True).first()
+    )
+    if last_seq is None:
+        return 0
+    seq = max(0, min(seq, last_seq))
+    mark, created = ReadMark.objects.get_or_create(
+        agent=agent, conversation_id=conversation_id, defaults={"seq": seq}
+    )
+    if not created and mark.seq < seq:
+        ReadMark.objects.filter(pk=mark.pk, seq__lt=seq).update(seq=seq)
+        return seq
+    return mark.seq if not created else seq
 
 
 @transaction.atomic

@@ -8,8 +8,17 @@ app_name = "agents"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("search", views.search, name="search"),
+    path("availability", views.availability, name="availability"),
     path("conversations/<int:pk>/", views.conversation_detail, name="conversation"),
     path("conversations/<int:pk>/messages", views.conversation_reply, name="reply"),
+    path("conversations/<int:pk>/notes", views.conversation_note, name="note"),
     path("conversations/<int:pk>/claim", views.conversation_claim, name="claim"),
+    path("conversations/<int:pk>/transfer", views.conversation_transfer, name="transfer"),
+    path(
+        "conversations/<int:pk>/transfer-targets",
+        views.conversation_transfer_targets,
+        name="transfer_targets",
+    ),
     path("conversations/<int:pk>/end", views.conversation_end_view, name="end"),
 ]

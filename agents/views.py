@@ -7,17 +7,19 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from agents import selectors, services
 from agents.models import Agent
+from agents.presence import availability_set
 from agents.rendering import pane_context
+from agents.search import message_search
 from chat.selectors import conversation_summary
 from chat.services import ConversationEnded, conversation_end
-from chat.views import handle_send
+from chat.views import handle_send, json_error
 
 
 def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -45,10 +47,77 @@ def dashboard(request: HttpRequest, agent: Agent) -> HttpResponse:
 def conversation_detail(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
     """The conversation pane; the whole dashboard when opened directly (a link, a reload)."""
     conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
-    if request.htmx and not request.htmx.history_restore_request:
-        return render(request, "agents/dashboard.html#workspace", pane_context(conversation))
+    if _is_partial(request):
+        return render(
+            request, "agents/dashboard.html#workspace", pane_context(conversation, agent=agent)
+        )
     return render(
         request, "agents/dashboard.html", _page_context(agent, conversation_id=conversation.pk)
+    )
+
+
+@require_GET
+@agent_required
+def search(request: HttpRequest, agent: Agent) -> HttpResponse:
+    """Messages matching `q` in every conversation the agent may see, best first."""
+    query = request.GET.get("q", "").strip()
+    context = {"results": message_search(agent=agent, query=query), "query": query}
+    if _is_partial(request):
+        return render(request, "agents/dashboard.html#workspace", context)
+    return render(
+        request, "agents/dashboard.html", {**_page_context(agent, conversation_id=None), **context}
+    )
+
+
+@require_POST
+@agent_required
+def availability(request: HttpRequest, agent: Agent) -> HttpResponse:
+    choice = request.POST.get("availability", "")
+    if choice not in Agent.Availability.values:
+        return json_error(422, "bad_availability", "Choose online or away.")
+    agent = availability_set(agent=agent, availability=choice)
+    return render(request, "agents/dashboard.html#availability", {"agent": agent})
+
+
+@require_POST
+@agent_required
+def conversation_note(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+    conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
+    return handle_send(
+        request,
+        viewer="agent",
+        send=lambda body, client_id: services.note_create(
+            conversation=conversation, agent=agent, body=body, client_id=client_id
+        ),
+    )
+
+
+@require_POST
+@agent_required
+def conversation_transfer(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+    conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
+    to = Agent.objects.filter(pk=_int(request.POST.get("to"))).first()
+    if to is None:
+        return _pane_header(request, agent, pk, error="Choose who takes the chat.", status=422)
+    try:
+        services.conversation_transfer(
+            conversation=conversation, by=agent, to=to, note=request.POST.get("note", "")
+        )
+    except (services.AlreadyAssigned, ConversationEnded, PermissionDenied) as exc:
+        return _pane_header(request, agent, pk, error=str(exc), status=409)
+    except ValidationError as exc:
+        return _pane_header(request, agent, pk, error=" ".join(exc.messages), status=422)
+    return _pane_header(request, agent, pk)
+
+
+@require_GET
+@agent_required
+def conversation_transfer_targets(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+    conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
+    return render(
+        request,
+        "agents/dashboard.html#transfer_options",
+        {"transfer_targets": selectors.transfer_targets(conversation)},
     )
 
 
@@ -72,8 +141,8 @@ def conversation_claim(request: HttpRequest, agent: Agent, pk: int) -> HttpRespo
     try:
         services.conversation_claim(conversation=conversation, agent=agent)
     except (services.AlreadyAssigned, ConversationEnded) as exc:
-        return _pane_header(request, conversation.pk, error=str(exc), status=409)
-    return _pane_header(request, conversation.pk)
+        return _pane_header(request, agent, conversation.pk, error=str(exc), status=409)
+    return _pane_header(request, agent, conversation.pk)
 
 
 @require_POST
@@ -83,29 +152,42 @@ def conversation_end_view(request: HttpRequest, agent: Agent, pk: int) -> HttpRe
     try:
         conversation_end(conversation=conversation, by=agent)
     except ConversationEnded as exc:
-        return _pane_header(request, conversation.pk, error=str(exc), status=409)
-    return _pane_header(request, conversation.pk)
+        return _pane_header(request, agent, conversation.pk, error=str(exc), status=409)
+    return _pane_header(request, agent, conversation.pk)
 
 
 def _pane_header(
-    request: HttpRequest, pk: int, *, error: str = "", status: int = 200
+    request: HttpRequest, agent: Agent, pk: int, *, error: str = "", status: int = 200
 ) -> HttpResponse:
     return render(
         request,
         "agents/dashboard.html#pane_header",
-        {"conversation": conversation_summary(pk), "error": error},
+        {"conversation": conversation_summary(pk), "error": error, "me": agent.pk},
         status=status,
     )
+
+
+def _is_partial(request: HttpRequest) -> bool:
+    """An htmx swap of the workspace (not a history restore, which wants the whole page)."""
+    return bool(request.htmx and not request.htmx.history_restore_request)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return 0
 
 
 def _page_context(agent: Agent, *, conversation_id: int | None) -> dict[str, Any]:
     context: dict[str, Any] = {
         "agent": agent,
+        "me": agent.pk,
         "lists": selectors.conversation_lists(agent=agent),
+        "team": selectors.team(agent),
         "open_id": conversation_id,
     }
     if conversation_id is not None:
-        context.update(
-            pane_context(selectors.conversation_for_agent(agent=agent, pk=conversation_id))
-        )
+        conversation = selectors.conversation_for_agent(agent=agent, pk=conversation_id)
+        context.update(pane_context(conversation, agent=agent))
     return context

@@ -25,8 +25,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from agents.presence import inbox_has_agent_online
 from chat.events import ChatMessageEvent, ConversationData, MessageData
-from chat.groups import visitor_group
+from chat.groups import inbox_widgets_group, visitor_group
 from chat.models import Conversation, Visitor
 from chat.rendering import Viewer, render_messages
 from chat.selectors import conversation_summary, conversations_last_seq, messages_after
@@ -96,11 +97,15 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         kind = content.get("type")
         if kind == "ping":
             await self.send_json({"type": "pong"})
+            await self.on_ping()
             await self.resync_if_due()
         elif kind == "resume":
             await self.resume(content.get("conversation"), content.get("after", 0))
         else:
             await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
+
+    async def on_ping(self) -> None:
+        """Hook: a client's heartbeat arrived (the agent socket keeps presence with it)."""
 
     async def resync_if_due(self) -> None:
         """The safety net under the doorbell. If the last ring of a conversation was lost (Redis
@@ -128,7 +133,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
     async def resume(self, conversation_id: Any, after: Any) -> None:
         if conversation_id is None:
             return
-        if not _is_count(conversation_id) or not _is_count(after):
+        if not is_count(conversation_id) or not is_count(after):
             await self.send_error("bad_frame", "resume needs integer conversation and after.")
             return
         if not await self.may_follow(conversation_id):
@@ -221,7 +226,23 @@ class VisitorConsumer(CursorConsumer):
             )
         except InvalidVisitorToken:
             return None
-        return [visitor_group(self.visitor.pk)]
+        return [visitor_group(self.visitor.pk), inbox_widgets_group(self.visitor.inbox_id)]
+
+    async def connect(self) -> None:
+        await super().connect()
+        if getattr(self, "visitor", None) is not None:
+            online = await database_sync_to_async(inbox_has_agent_online)(self.visitor.inbox_id)
+            await self.send_availability(online, version=int(time.time() * 1000))
+
+    async def inbox_availability(self, event: dict[str, Any]) -> None:
+        await self.send_availability(event["online"], version=event["version"])
+
+    async def send_availability(self, online: bool, *, version: int) -> None:
+        await self.send_html(
+            render_to_string(
+                "chat/widget/page.html#availability", {"online": online, "version": version}
+            )
+        )
 
     async def may_follow(self, conversation_id: int) -> bool:
         return await Conversation.objects.filter(pk=conversation_id, visitor=self.visitor).aexists()
@@ -235,5 +256,5 @@ class VisitorConsumer(CursorConsumer):
         self.cursors.setdefault(event["conversation"]["id"], 0)
 
 
-def _is_count(value: Any) -> bool:
+def is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0

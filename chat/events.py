@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Literal, TypedDict
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -123,22 +124,35 @@ def publish_on_commit(message: Message) -> None:
 
 def publish(event: ChatMessageEvent) -> None:
     conversation = event["conversation"]
-    groups = [inbox_group(conversation["inbox_id"]), visitor_group(conversation["visitor_id"])]
+    publish_event([inbox_group(conversation["inbox_id"])], event)
+    publish_event([visitor_group(conversation["visitor_id"])], for_visitor(event))
+
+
+def for_visitor(event: ChatMessageEvent) -> ChatMessageEvent:
+    """The event as the visitor's sockets may see it: an internal note keeps its seq (their
+    cursor stays gap-free) but its text and author never leave the agents' side."""
+    if event["message"]["sender_kind"] != Message.SenderKind.NOTE:
+        return event
+    return {
+        **event,
+        "message": {**event["message"], "body": "", "author_name": ""},
+        "conversation": {**event["conversation"], "preview": ""},
+    }
+
+
+def publish_event(groups: list[str], event: Mapping[str, Any]) -> None:
+    """Ring `groups` from sync code. Never raises: the write it announces is committed, and
+    sockets that missed the ring catch up from the database when they resync."""
     try:
-        async_to_sync(_send_to_groups)(groups, event)
+        async_to_sync(send_to_groups)(groups, event)
     except Exception:
-        # The write is committed; sockets that missed the ring resync from the database.
-        logger.exception(
-            "publish failed for conversation %s seq %s",
-            conversation["id"],
-            event["message"]["seq"],
-        )
+        logger.exception("publish of %s to %s failed", event.get("type"), groups)
 
 
-async def _send_to_groups(groups: list[str], event: ChatMessageEvent) -> None:
+async def send_to_groups(groups: list[str], event: Mapping[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
         for group in groups:
-            await layer.group_send(group, event)
+            await layer.group_send(group, dict(event))

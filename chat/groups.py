@@ -15,3 +15,13 @@ def inbox_group(inbox_id: int) -> str:
 
 def visitor_group(visitor_id: int) -> str:
     return f"visitor.{visitor_id}"
+
+
+def inbox_widgets_group(inbox_id: int) -> str:
+    """Every visitor socket of the inbox: whether anyone is online to answer."""
+    return f"inbox.{inbox_id}.widgets"
+
+
+def agent_group(agent_id: int) -> str:
+    """Every dashboard tab of one agent: what they read in one tab is read in all."""
+    return f"agent.{agent_id}"

@@ -35,6 +35,20 @@ class Inbox(models.Model):
             "One origin per line, e.g. https://www.example.com. Empty: any site may embed."
         ),
     )
+
+    class Assignment(models.TextChoices):
+        MANUAL = "manual", _("Manual: agents claim chats")
+        AUTO = "auto", _("Automatic: the least busy online agent gets the next chat")
+
+    assignment = models.CharField(
+        _("assignment"), max_length=10, choices=Assignment.choices, default=Assignment.MANUAL
+    )
+    auto_end_minutes = models.PositiveIntegerField(
+        _("end chats after visitor inactivity (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: chats stay open until an agent ends them."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -58,6 +72,14 @@ class Visitor(models.Model):
     name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the widget reports as the visitor moves around the host site (agents see it live).
+    current_url = models.CharField(max_length=2000, blank=True)
+    page_title = models.CharField(max_length=300, blank=True)
+    referrer = models.CharField(max_length=2000, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    language = models.CharField(max_length=35, blank=True)
+    context_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["inbox", "created_at"])]
@@ -96,6 +118,8 @@ class Conversation(models.Model):
     # The seq of the newest message; the next message gets last_seq + 1 under a row lock.
     last_seq = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # The visitor's newest message: the clock for the inbox's auto-end after inactivity.
+    last_visitor_message_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -106,6 +130,8 @@ class Conversation(models.Model):
             models.Index(fields=["visitor", "-created_at"]),
             # A dashboard socket's resync: the newest activity in an agent's inboxes.
             models.Index(fields=["inbox", "last_message_at"]),
+            # Auto-end: open conversations whose visitor has been quiet longest.
+            models.Index(fields=["status", "last_visitor_message_at"]),
         ]
         constraints = [
             models.CheckConstraint(
@@ -138,6 +164,9 @@ class Message(models.Model):
         VISITOR = "visitor", _("Visitor")
         AGENT = "agent", _("Agent")
         SYSTEM = "system", _("System")
+        # An internal note: agents only. Visitors get an empty placeholder with its seq, so
+        # their cursor stays gap-free and the note's text never leaves the server for them.
+        NOTE = "note", _("Internal note")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -162,7 +191,7 @@ class Message(models.Model):
             ),
             models.CheckConstraint(condition=Q(seq__gte=1), name="message_seq_positive"),
             models.CheckConstraint(
-                condition=Q(sender_kind__in=["visitor", "agent", "system"]),
+                condition=Q(sender_kind__in=["visitor", "agent", "system", "note"]),
                 name="message_sender_kind_valid",
             ),
             models.CheckConstraint(
@@ -173,3 +202,7 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq} {self.sender_kind}: {self.body[:40]}"
+
+    @property
+    def visible_to_visitor(self) -> bool:
+        return self.sender_kind != self.SenderKind.NOTE

@@ -8,18 +8,21 @@ and no client ever sees a message that was not stored.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agents.models import Agent
-from chat.events import publish_on_commit
+from agents.models import Activity, Agent
+from chat.events import publish_event, publish_on_commit
+from chat.groups import inbox_group
 from chat.models import Conversation, Inbox, Message, Visitor
+from chat.signals import assignment_needed
 
 
 class ConversationEnded(Exception):
@@ -73,7 +76,15 @@ def conversation_start(*, visitor: Visitor) -> Conversation:
         conversation = Conversation.objects.create(
             inbox_id=visitor.inbox_id, visitor=visitor, previous=previous
         )
+        request_assignment(conversation.inbox_id)
     return conversation
+
+
+def request_assignment(inbox_id: int) -> None:
+    """Once the transaction commits, let automatic assignment look at the inbox's queue."""
+    transaction.on_commit(
+        lambda: assignment_needed.send(sender=Conversation, inbox_id=inbox_id), robust=True
+    )
 
 
 @transaction.atomic
@@ -138,19 +149,81 @@ def message_create(
 
 
 @transaction.atomic
-def conversation_end(*, conversation: Conversation, by: Agent) -> Conversation:
+def conversation_end(*, conversation: Conversation, by: Agent | None) -> Conversation:
+    """End an open conversation: by an agent, or (`by=None`) by the inbox's auto-end."""
     locked = conversation_lock(conversation)
     if locked.status == Conversation.Status.ENDED:
         raise ConversationEnded(_("This chat has already ended."))
     locked.status = Conversation.Status.ENDED
     locked.ended_at = timezone.now()
     locked.save(update_fields=["status", "ended_at"])
-    append_message(
-        locked,
-        sender_kind=Message.SenderKind.SYSTEM,
-        body=_("%(name)s ended the chat.") % {"name": by.display_name},
-    )
+    if by is not None:
+        body = _("%(name)s ended the chat.") % {"name": by.display_name}
+        Activity.objects.create(actor=by, verb=Activity.Verb.END, conversation=locked)
+    else:
+        body = _("This chat was closed after %(minutes)d minutes without a message.") % {
+            "minutes": locked.inbox.auto_end_minutes or 0
+        }
+        Activity.objects.create(verb=Activity.Verb.END, conversation=locked, detail="inactivity")
+    append_message(locked, sender_kind=Message.SenderKind.SYSTEM, body=body)
+    if locked.assigned_agent_id is not None:
+        request_assignment(locked.inbox_id)  # the agent has room for the next chat
     return locked
+
+
+def conversations_auto_end() -> int:
+    """End open conversations whose visitor has been quiet longer than their inbox allows."""
+    ended = 0
+    now = timezone.now()
+    for inbox in Inbox.objects.filter(auto_end_minutes__isnull=False):
+        cutoff = now - timedelta(minutes=inbox.auto_end_minutes or 0)
+        quiet = (
+            Conversation.objects.filter(inbox=inbox)
+            .exclude(status=Conversation.Status.ENDED)
+            .filter(
+                Q(last_visitor_message_at__lt=cutoff)
+                | Q(last_visitor_message_at__isnull=True, created_at__lt=cutoff)
+            )
+        )
+        for conversation in quiet.only("pk"):
+            try:
+                conversation_end(conversation=conversation, by=None)
+                ended += 1
+            except ConversationEnded:
+                pass  # an agent ended it meanwhile
+    return ended
+
+
+VISITOR_CONTEXT_FIELDS = {
+    "current_url": 2000,
+    "page_title": 300,
+    "referrer": 2000,
+    "user_agent": 500,
+    "timezone": 64,
+    "language": 35,
+}
+
+
+def visitor_context_update(*, visitor: Visitor, context: dict[str, str]) -> Visitor:
+    """Record where the visitor is (page, title, referrer, browser, time zone, language) and
+    show it live to the agents of the inbox. Unknown keys are ignored; long values cut; the
+    first referrer is kept (it says how the visitor found the site)."""
+    changes: dict[str, str] = {}
+    for field, limit in VISITOR_CONTEXT_FIELDS.items():
+        value = context.get(field)
+        if not isinstance(value, str):
+            continue
+        value = value.replace("\x00", "").strip()[:limit]
+        if field == "referrer" and (visitor.referrer or not value):
+            continue
+        changes[field] = value
+    for field, value in changes.items():
+        setattr(visitor, field, value)
+    visitor.context_updated_at = timezone.now()
+    visitor.save(update_fields=[*changes, "context_updated_at"])
+    event = {"type": "visitor.context", "visitor_id": visitor.pk, "inbox_id": visitor.inbox_id}
+    transaction.on_commit(lambda: publish_event([inbox_group(visitor.inbox_id)], event))
+    return visitor
 
 
 def append_message(
@@ -169,7 +242,11 @@ def append_message(
     now = timezone.now()
     locked.last_seq += 1
     locked.last_message_at = now
-    locked.save(update_fields=["last_seq", "last_message_at"])
+    fields = ["last_seq", "last_message_at"]
+    if sender_kind == Message.SenderKind.VISITOR:
+        locked.last_visitor_message_at = now
+        fields.append("last_visitor_message_at")
+    locked.save(update_fields=fields)
     message = Message.objects.create(
         conversation=locked,
         seq=locked.last_seq,

@@ -16,5 +16,6 @@ urlpatterns = [
         name="widget_conversation",
     ),
     path("widget/<str:public_key>/messages", views.widget_send, name="widget_send"),
+    path("widget/<str:public_key>/context", views.widget_context, name="widget_context"),
     path("demo/", views.demo_page, name="demo"),
 ]

@@ -21,6 +21,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from agents.presence import inbox_has_agent_online
 from chat import selectors, services
 from chat.events import conversation_data, message_data
 from chat.models import Inbox, Visitor
@@ -77,8 +78,10 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
                 "session": reverse("chat:widget_session", args=[public_key]),
                 "conversation": reverse("chat:widget_conversation", args=[public_key]),
                 "send": reverse("chat:widget_send", args=[public_key]),
+                "context": reverse("chat:widget_context", args=[public_key]),
                 "socket": f"/ws/widget/{public_key}/",
             },
+            "online": inbox_has_agent_online(inbox),
         },
     )
     ancestors = " ".join(inbox.allowed_origin_list) or "*"
@@ -137,6 +140,18 @@ def widget_send(request: HttpRequest, visitor: Visitor) -> HttpResponse:
             visitor=visitor, body=body, client_id=client_id
         ),
     )
+
+
+@csrf_exempt
+@require_POST
+@visitor_required
+def widget_context(request: HttpRequest, visitor: Visitor) -> HttpResponse:
+    """Where the visitor is on the host site (page, title, referrer) and what they use (browser,
+    time zone, language): shown live beside the conversation in the dashboard."""
+    services.visitor_context_update(
+        visitor=visitor, context={k: request.POST.get(k, "") for k in request.POST}
+    )
+    return HttpResponse(status=204)
 
 
 def handle_send(

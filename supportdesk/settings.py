@@ -154,6 +154,17 @@ SUPPORTDESK_MAX_MESSAGE_LENGTH = int(os.environ.get("SUPPORTDESK_MAX_MESSAGE_LEN
 SUPPORTDESK_HEARTBEAT_SECONDS = float(os.environ.get("SUPPORTDESK_HEARTBEAT_SECONDS", "20"))
 # How often (at most) a socket checks, on a client's heartbeat, that it missed nothing.
 SUPPORTDESK_RESYNC_SECONDS = float(os.environ.get("SUPPORTDESK_RESYNC_SECONDS", "15"))
+# Presence: a dashboard tab that closed counts for this long (a reload does not flicker the
+# agent offline); a tab whose server vanished counts until its last heartbeat is this old.
+SUPPORTDESK_PRESENCE_GRACE_SECONDS = float(
+    os.environ.get("SUPPORTDESK_PRESENCE_GRACE_SECONDS", "10")
+)
+SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS = float(
+    os.environ.get("SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS", str(SUPPORTDESK_HEARTBEAT_SECONDS * 2.5))
+)
+# Housekeeping (stale presence, auto-end, assignment catch-up) runs at most this often per
+# server process, driven by dashboard heartbeats; `manage.py housekeeping` runs it from cron.
+SUPPORTDESK_HOUSEKEEPING_SECONDS = float(os.environ.get("SUPPORTDESK_HOUSEKEEPING_SECONDS", "15"))
 SUPPORTDESK_VISITOR_TOKEN_MAX_AGE = int(
     os.environ.get("SUPPORTDESK_VISITOR_TOKEN_MAX_AGE", str(365 * 24 * 3600))
 )

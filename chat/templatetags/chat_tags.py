@@ -32,3 +32,9 @@ def epoch_ms(value: str | datetime | None) -> int:
     """Milliseconds since the epoch: a sort key the client can compare as a number."""
     moment = _parse(value)
     return int(moment.timestamp() * 1000) if moment else 0
+
+
+@register.filter
+def lookup(mapping: dict | None, key: object) -> object:
+    """`mapping|lookup:key`: a dict entry by a variable key (0 if absent)."""
+    return (mapping or {}).get(key, 0)

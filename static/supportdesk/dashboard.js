@@ -1,15 +1,34 @@
 /**
- * The agent dashboard: one socket for the lists and the open conversation. Opening a
- * conversation (htmx swaps #workspace) tells the socket to follow it from its last seq.
+ * The agent dashboard: one socket for the lists, the team's presence and the open conversation.
+ * Opening a conversation (htmx swaps #workspace) tells the socket to follow it from its last
+ * seq; what the agent sees in a visible tab is reported as read (all their tabs clear the badge).
+ * Also here: list tabs, notifications (desktop, tab title, sound), saved replies ("/"), the
+ * reply/note switch and keyboard shortcuts (the "?" overlay lists them).
  */
 (function () {
   "use strict";
 
   const body = document.body;
   const statusEl = document.getElementById("connection-status");
+  const sidebar = document.querySelector(".sidebar");
+  const agentKey = `supportdesk:agent:${body.dataset.agent}`;
+  const baseTitle = document.title;
+
+  function store(key, value) {
+    try {
+      if (value === undefined) return localStorage.getItem(`${agentKey}:${key}`);
+      localStorage.setItem(`${agentKey}:${key}`, value);
+    } catch (_) { /* storage blocked: settings last for the page */ }
+    return null;
+  }
 
   function openLog() {
     return document.querySelector("#pane .log");
+  }
+
+  function openId() {
+    const log = openLog();
+    return log ? Number(log.dataset.conversation) : null;
   }
 
   function follow(c) {
@@ -21,14 +40,27 @@
     });
   }
 
-  function markOpenRow() {
+  // ---- Read state: what a visible pane shows is read -------------------------------------
+  let readSent = { conversation: null, seq: 0 };
+
+  function reportRead() {
     const log = openLog();
+    if (!log || document.visibilityState !== "visible") return;
+    const conversation = Number(log.dataset.conversation);
+    const seq = window.Realtime.lastSeq(log);
+    if (readSent.conversation === conversation && readSent.seq >= seq) return;
+    if (conn.send({ type: "read", conversation, seq })) readSent = { conversation, seq };
+  }
+
+  function markOpenRow() {
+    const id = openId();
     for (const link of document.querySelectorAll(".row__link[aria-current]")) link.removeAttribute("aria-current");
-    if (!log) return;
-    const row = document.getElementById(`conv-row-${log.dataset.conversation}`);
+    if (id === null) return;
+    const row = document.getElementById(`conv-row-${id}`);
     if (row) row.querySelector(".row__link").setAttribute("aria-current", "page");
   }
 
+  // ---- Composer: replies and internal notes share one outbox --------------------------------
   let composer = null;
 
   function goToLogin() {
@@ -39,27 +71,309 @@
     return JSON.parse(body.getAttribute("hx-headers"))["X-CSRFToken"];
   }
 
+  function setMode(form, mode) {
+    form.dataset.mode = mode;
+    form.action = mode === "note" ? form.dataset.noteUrl : form.dataset.replyUrl;
+    const input = form.querySelector("textarea");
+    input.placeholder =
+      mode === "note"
+        ? "Write an internal note… only agents see it"
+        : "Write a reply… (Enter sends, Shift+Enter for a new line, / for saved replies)";
+    form.querySelector(`input[name=mode][value=${mode}]`).checked = true;
+    form.querySelector(`label[for=${input.id}]`).textContent = mode === "note" ? "Internal note" : "Reply";
+  }
+
   function attachComposer() {
     const form = document.querySelector("#pane .composer");
     if (!form || form.dataset.attached) return;
     form.dataset.attached = "1";
-    // One outbox for all of this agent's replies; each entry is bound to its conversation's URL.
+    // One outbox for all of this agent's replies and notes; each entry keeps its own URL.
     composer = window.Composer.attach(form, {
       // Per user: replies queued by one agent are never sent under another's login.
-      outboxKey: `supportdesk:agent:${body.dataset.agent}:outbox`,
+      outboxKey: `${agentKey}:outbox`,
       log: openLog,
       headers: async () => ({ "X-CSRFToken": csrfToken() }),
       async onUnauthorized() {
         goToLogin(); // the queued reply stays in the outbox and goes after logging in again
       },
     });
+    for (const radio of form.querySelectorAll("input[name=mode]")) {
+      radio.addEventListener("change", () => setMode(form, radio.value));
+    }
+    attachCanned(form);
     const log = openLog();
     log.scrollTop = log.scrollHeight;
   }
 
+  // ---- Saved replies: "/" + shortcut in the reply box ---------------------------------------
+  function attachCanned(form) {
+    const input = form.querySelector("textarea");
+    const list = form.querySelector(".canned");
+    const data = document.getElementById("canned-data");
+    const canned = data ? JSON.parse(data.textContent) : [];
+    let matches = [];
+    let active = 0;
+
+    function close() {
+      list.hidden = true;
+      matches = [];
+      input.removeAttribute("aria-activedescendant");
+    }
+
+    function render() {
+      list.replaceChildren(
+        ...matches.map((c, i) => {
+          const li = document.createElement("li");
+          li.id = `canned-${i}`;
+          li.setAttribute("role", "option");
+          li.setAttribute("aria-selected", String(i === active));
+          const key = document.createElement("strong");
+          key.textContent = `/${c.shortcut}`;
+          const text = document.createElement("span");
+          text.textContent = ` ${c.body}`;
+          li.append(key, text);
+          li.addEventListener("mousedown", (event) => {
+            event.preventDefault();
+            choose(i);
+          });
+          return li;
+        })
+      );
+      list.hidden = matches.length === 0;
+      if (matches.length) input.setAttribute("aria-activedescendant", `canned-${active}`);
+    }
+
+    function choose(i) {
+      input.value = matches[i].body;
+      close();
+      input.focus();
+      input.setSelectionRange(input.value.length, input.value.length);
+    }
+
+    input.addEventListener("input", () => {
+      const typed = /^\/(\S*)$/.exec(input.value);
+      if (!typed || !canned.length) return close();
+      const prefix = typed[1].toLowerCase();
+      matches = canned.filter((c) => c.shortcut.toLowerCase().startsWith(prefix));
+      active = 0;
+      render();
+    });
+    input.addEventListener("blur", close);
+    // Capture phase on the form: runs before the composer's Enter-to-send on the textarea.
+    form.addEventListener(
+      "keydown",
+      (event) => {
+        if (list.hidden || event.target !== input) return;
+        if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+          active = (active + (event.key === "ArrowDown" ? 1 : matches.length - 1)) % matches.length;
+          render();
+        } else if (event.key === "Enter" || event.key === "Tab") {
+          choose(active);
+        } else if (event.key === "Escape") {
+          close();
+        } else {
+          return;
+        }
+        event.preventDefault();
+        event.stopPropagation();
+      },
+      true
+    );
+  }
+
+  // ---- List tabs ------------------------------------------------------------------------
+  const VIEWS = ["waiting", "mine", "open", "ended"];
+
+  function showView(view) {
+    if (!VIEWS.includes(view)) view = "open";
+    sidebar.dataset.view = view;
+    for (const tab of document.querySelectorAll("[data-view-button]")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.viewButton === view));
+    }
+    store("view", view);
+  }
+
+  for (const tab of document.querySelectorAll("[data-view-button]")) {
+    tab.addEventListener("click", () => showView(tab.dataset.viewButton));
+  }
+
+  // ---- Notifications: desktop, tab title, sound ------------------------------------------
+  const notifyButton = document.getElementById("notify-toggle");
+  const soundButton = document.getElementById("sound-toggle");
+  let soundOn = store("sound") === "on";
+  let known = null; // conversation id -> unread count, as last seen; null until the first list
+  let knownWaiting = new Set();
+
+  function renderSound() {
+    soundButton.textContent = soundOn ? "Sound on" : "Sound off";
+    soundButton.setAttribute("aria-pressed", String(soundOn));
+  }
+
+  soundButton.addEventListener("click", () => {
+    soundOn = !soundOn;
+    store("sound", soundOn ? "on" : "off");
+    renderSound();
+    if (soundOn) beep();
+  });
+
+  if ("Notification" in window && Notification.permission === "default") {
+    notifyButton.hidden = false;
+    notifyButton.addEventListener("click", () => {
+      Notification.requestPermission().finally(() => {
+        notifyButton.hidden = Notification.permission !== "default";
+      });
+    });
+  }
+
+  let audio = null;
+  function beep() {
+    try {
+      audio = audio || new AudioContext();
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.08, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
+      osc.connect(gain).connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.25);
+    } catch (_) { /* no audio: the title and the notification still tell */ }
+  }
+
+  function rowSummary(row) {
+    return {
+      name: row.querySelector(".row__name").textContent,
+      preview: row.querySelector(".row__preview").textContent,
+    };
+  }
+
+  function notify(row, title) {
+    const attention = document.hidden || Number(row.dataset.conversation) !== openId();
+    if (!attention) return;
+    if (soundOn) beep();
+    if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+      const { name, preview } = rowSummary(row);
+      const n = new Notification(`${title}: ${name}`, { body: preview, tag: `conv-${row.dataset.conversation}` });
+      n.onclick = () => {
+        window.focus();
+        row.querySelector(".row__link").click();
+        n.close();
+      };
+    }
+  }
+
+  /** After every change to the lists: the tab title count, and a notification for each new
+   *  chat in the queue and each new unread message. */
+  function onListsChanged() {
+    const rows = document.querySelectorAll("#list-waiting > [data-conversation], #list-active > [data-conversation]");
+    const unread = new Map();
+    const waiting = new Set();
+    for (const row of rows) {
+      const id = Number(row.dataset.conversation);
+      const badge = row.querySelector(".unread");
+      unread.set(id, badge ? Number(badge.dataset.unread) : 0);
+      if (row.parentElement.id === "list-waiting") waiting.add(id);
+    }
+    if (known !== null) {
+      for (const row of rows) {
+        const id = Number(row.dataset.conversation);
+        if (waiting.has(id) && !knownWaiting.has(id) && !known.has(id)) notify(row, "New chat");
+        else if ((unread.get(id) || 0) > (known.get(id) || 0)) notify(row, "New message");
+      }
+    }
+    known = unread;
+    knownWaiting = waiting;
+    const needing = new Set([...waiting, ...[...unread].filter(([, n]) => n > 0).map(([id]) => id)]);
+    document.title = needing.size ? `(${needing.size}) ${baseTitle}` : baseTitle;
+  }
+
+  // ---- Visitor's local time ----------------------------------------------------------------
+  function tickLocalTimes() {
+    for (const el of document.querySelectorAll("[data-local-time]")) {
+      try {
+        el.textContent = new Date().toLocaleTimeString([], {
+          timeZone: el.dataset.localTime,
+          hour: "2-digit",
+          minute: "2-digit",
+        });
+      } catch (_) {
+        el.textContent = "—"; // an unknown zone name
+      }
+    }
+  }
+  setInterval(tickLocalTimes, 30000);
+
+  // ---- Keyboard shortcuts ------------------------------------------------------------------
+  const help = document.getElementById("help");
+  document.getElementById("help-open").addEventListener("click", () => help.showModal());
+
+  function visibleRows() {
+    return Array.from(document.querySelectorAll(".list > [data-conversation]")).filter(
+      (row) => row.offsetParent !== null
+    );
+  }
+
+  function moveInList(step) {
+    const rows = visibleRows();
+    if (!rows.length) return;
+    const at = rows.findIndex((row) => Number(row.dataset.conversation) === openId());
+    const next = rows[Math.min(rows.length - 1, Math.max(0, at === -1 ? 0 : at + step))];
+    next.querySelector(".row__link").click();
+    next.scrollIntoView({ block: "nearest" });
+  }
+
+  function focusComposer(mode) {
+    const form = document.querySelector("#pane .composer");
+    if (!form) return;
+    setMode(form, mode);
+    form.querySelector("textarea").focus();
+  }
+
+  function clickAction(name) {
+    const el = document.querySelector(`#pane [data-action=${name}]`);
+    if (!el) return;
+    if (el.tagName === "DETAILS") {
+      el.open = true;
+      el.querySelector("select").focus();
+    } else {
+      el.click();
+    }
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    const typing = event.target.closest("input, textarea, select, [contenteditable]");
+    if (event.key === "Escape" && typing) {
+      event.target.blur();
+      return;
+    }
+    if (typing || help.open) return;
+    const actions = {
+      j: () => moveInList(1),
+      k: () => moveInList(-1),
+      r: () => focusComposer("reply"),
+      n: () => focusComposer("note"),
+      c: () => clickAction("claim"),
+      t: () => clickAction("transfer"),
+      e: () => clickAction("end"),
+      "/": () => document.getElementById("search-input").focus(),
+      "?": () => help.showModal(),
+      1: () => showView("waiting"),
+      2: () => showView("mine"),
+      3: () => showView("open"),
+      4: () => showView("ended"),
+    };
+    const action = actions[event.key];
+    if (!action) return;
+    event.preventDefault();
+    action();
+  });
+
+  // ---- The socket --------------------------------------------------------------------------
   const conn = window.Realtime.connect({
     url: () => window.Realtime.socketUrl(body.dataset.socketPath),
     onOpen(c) {
+      readSent = { conversation: null, seq: 0 };
       follow(c);
       if (composer) composer.flush();
     },
@@ -68,19 +382,29 @@
       if (frame.type === "html") {
         window.Realtime.apply(frame.html);
         markOpenRow();
+        if (frame.conversation && frame.conversation === openId()) reportRead();
+      } else if (frame.type === "synced" && frame.conversation === openId()) {
+        reportRead();
       }
     },
     onStatus: (state) => window.Realtime.showStatus(statusEl, state),
     onDenied: goToLogin,
   });
 
+  document.addEventListener("realtime:applied", onListsChanged);
+  document.addEventListener("visibilitychange", reportRead);
   document.body.addEventListener("htmx:afterSettle", (event) => {
     if (event.target.id === "workspace") {
       follow(conn);
       attachComposer();
       markOpenRow();
+      tickLocalTimes();
     }
   });
+  showView(store("view") || "open");
+  renderSound();
   attachComposer();
   markOpenRow();
+  tickLocalTimes();
+  onListsChanged();
 })();

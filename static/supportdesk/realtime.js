@@ -193,6 +193,7 @@
       settle(el);
     }
     updateCounts();
+    document.dispatchEvent(new CustomEvent("realtime:applied"));
   }
 
   function supersedes(incoming, current) {
@@ -232,10 +233,10 @@
     }
   }
 
+  /** Counters say how many elements match their `data-count` selector (e.g. list rows). */
   function updateCounts() {
-    for (const counter of document.querySelectorAll("[data-count-of]")) {
-      const list = document.getElementById(counter.dataset.countOf);
-      if (list) counter.textContent = String(list.querySelectorAll(":scope > [data-sort]").length);
+    for (const counter of document.querySelectorAll("[data-count]")) {
+      counter.textContent = String(document.querySelectorAll(counter.dataset.count).length);
     }
   }
 

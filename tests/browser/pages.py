@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.test import Client
-from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, Page, expect
 
 from tests.browser.conftest import ARTIFACTS, Desk
 
@@ -60,3 +60,8 @@ def bubbles(log: Any) -> list[str]:
     return log.locator(
         "li.msg[data-seq] .msg__bubble, li.msg[data-seq] .msg__system"
     ).all_inner_texts()
+
+
+def tab_count(dashboard: Page, view: str) -> Locator:
+    """The count on a list tab of the dashboard: waiting, mine, open or ended."""
+    return dashboard.locator(f"[data-view-button={view}] .count")

@@ -10,7 +10,14 @@ from playwright.sync_api import Browser, expect
 from agents.models import Agent
 from chat.models import Inbox, Message
 from tests.browser.conftest import Desk
-from tests.browser.pages import agent_page, new_page, open_widget, screenshot, send_as_visitor
+from tests.browser.pages import (
+    agent_page,
+    new_page,
+    open_widget,
+    screenshot,
+    send_as_visitor,
+    tab_count,
+)
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,15 +49,15 @@ def test_visitor_and_agent_chat_both_ways_without_a_reload(
     # The new chat appears in the agent's Waiting list by itself.
     row = dashboard.get_by_role("link", name=re.compile("Hello, has my order shipped"))
     expect(row).to_be_visible()
-    expect(dashboard.locator("[data-count-of=list-waiting]")).to_have_text("1")
+    expect(tab_count(dashboard, "waiting")).to_have_text("1")
     row.click()
     log = dashboard.get_by_role("log")
     expect(log).to_contain_text("Hello, has my order shipped?")
 
     dashboard.get_by_role("button", name="Claim").click()
     expect(dashboard.get_by_text("Active · Alice")).to_be_visible()
-    expect(dashboard.locator("[data-count-of=list-active]")).to_have_text("1")
-    expect(dashboard.locator("[data-count-of=list-waiting]")).to_have_text("0")
+    expect(tab_count(dashboard, "mine")).to_have_text("1")
+    expect(tab_count(dashboard, "waiting")).to_have_text("0")
     expect(chat.get_by_role("log")).to_contain_text("Alice joined the chat.")
 
     dashboard.get_by_role("textbox", name="Reply").fill("Yes, it left this morning.")

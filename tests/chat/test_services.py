@@ -155,13 +155,18 @@ def test_every_service_write_registers_exactly_one_publish(
 ) -> None:
     with django_capture_on_commit_callbacks() as sent:
         conversation = send(visitor).message.conversation
-    assert len(sent) == 1
+    assert len(publishes(sent)) == 1
     with django_capture_on_commit_callbacks() as claimed:
         conversation_claim(conversation=conversation, agent=agent)
-    assert len(claimed) == 1
+    assert len(publishes(claimed)) == 1
     with django_capture_on_commit_callbacks() as ended:
         conversation_end(conversation=conversation, by=agent)
-    assert len(ended) == 1
+    assert len(publishes(ended)) == 1
+
+
+def publishes(callbacks: list) -> list:
+    """The on-commit callbacks that publish a message (others ask for assignment)."""
+    return [c for c in callbacks if c.__qualname__.startswith("publish_on_commit")]
 
 
 def test_a_rolled_back_write_registers_no_publish(
@@ -241,4 +246,7 @@ def test_a_write_succeeds_when_redis_is_down_and_the_failed_publish_is_logged(
         finally:
             channel_layers.backends.clear()
     assert Message.objects.get(pk=result.message.pk).body == "stored anyway"
-    assert any("publish failed" in r.getMessage() for r in caplog.records)
+    assert any(
+        "publish of chat.message" in r.getMessage() and "failed" in r.getMessage()
+        for r in caplog.records
+    )

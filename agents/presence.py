@@ -1,0 +1,182 @@
+"""Presence: online, away or offline, per agent, whatever the number of tabs or server processes.
+
+- A dashboard socket registers an AgentConnection on connect, refreshes `last_seen_at` on every
+  heartbeat, and deletes it on disconnect. An agent is *connected* while one of their
+  connections was seen within SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS (a server that died without
+  saying goodbye stops counting by itself).
+- A connected agent is online or away by their own choice (`Agent.availability`); anyone else is
+  offline. Closing the last tab makes the agent offline only after a grace period, so a reload
+  does not flicker.
+- Every change is published to the agent's inboxes (dashboards show the team live) and to the
+  inboxes' widgets (whether anyone is online to answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Literal, TypedDict
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from agents.models import Activity, Agent, AgentConnection
+from chat.events import publish_event
+from chat.groups import inbox_group, inbox_widgets_group
+from chat.models import Inbox
+
+Presence = Literal["online", "away", "offline"]
+
+
+class PresenceEvent(TypedDict):
+    type: Literal["agent.presence"]
+    agent_id: int
+    name: str
+    presence: Presence
+    version: int  # milliseconds; a newer state replaces an older one, never the reverse
+
+
+class AvailabilityEvent(TypedDict):
+    type: Literal["inbox.availability"]
+    inbox_id: int
+    online: bool
+    version: int
+
+
+def _fresh_since() -> timezone.datetime:
+    return timezone.now() - timedelta(seconds=settings.SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS)
+
+
+def connected_agents() -> QuerySet[Agent]:
+    """Agents with at least one live dashboard socket."""
+    live = AgentConnection.objects.filter(agent=OuterRef("pk"), last_seen_at__gte=_fresh_since())
+    return Agent.objects.filter(Exists(live), user__is_active=True)
+
+
+def agent_presence(agent: Agent) -> Presence:
+    if not connected_agents().filter(pk=agent.pk).exists():
+        return "offline"
+    return "away" if agent.availability == Agent.Availability.AWAY else "online"
+
+
+def presence_map(agents: Iterable[Agent]) -> dict[int, Presence]:
+    """Presence of many agents in one query."""
+    agents = list(agents)
+    connected = set(
+        connected_agents().filter(pk__in=[a.pk for a in agents]).values_list("pk", flat=True)
+    )
+    return {
+        a.pk: ("offline" if a.pk not in connected else a.availability)  # type: ignore[misc]
+        for a in agents
+    }
+
+
+def inbox_has_agent_online(inbox: Inbox | int) -> bool:
+    inbox_id = inbox if isinstance(inbox, int) else inbox.pk
+    return (
+        connected_agents().filter(inboxes=inbox_id, availability=Agent.Availability.ONLINE).exists()
+    )
+
+
+def connection_open(*, agent: Agent, channel_name: str) -> None:
+    """A dashboard socket opened. Publishes (and assigns waiting chats) if the agent came online."""
+    was = agent_presence(agent)
+    AgentConnection.objects.update_or_create(
+        channel_name=channel_name, defaults={"agent": agent, "last_seen_at": timezone.now()}
+    )
+    _changed(agent, was)
+
+
+def connection_seen(*, channel_name: str) -> bool:
+    """A heartbeat. False if the row is gone (swept as stale): the caller re-registers."""
+    return bool(
+        AgentConnection.objects.filter(channel_name=channel_name).update(
+            last_seen_at=timezone.now()
+        )
+    )
+
+
+def connection_close(*, channel_name: str) -> None:
+    """A socket closed. Whether the agent went offline is decided after the grace period
+    (`presence_settle`), so that a reload does not count."""
+    AgentConnection.objects.filter(channel_name=channel_name).delete()
+
+
+def presence_settle(*, agent_id: int, was: Presence) -> None:
+    """After a close and the grace period: publish if the agent is now offline."""
+    agent = Agent.objects.filter(pk=agent_id).first()
+    if agent is not None:
+        _changed(agent, was)
+
+
+@transaction.atomic
+def availability_set(*, agent: Agent, availability: str) -> Agent:
+    """The agent's own choice: online (takes chats) or away (keeps their chats, gets no new)."""
+    if availability not in Agent.Availability.values:
+        raise ValueError(f"unknown availability {availability!r}")
+    locked = Agent.objects.select_for_update().get(pk=agent.pk)
+    was = agent_presence(locked)
+    if locked.availability != availability:
+        locked.availability = availability
+        locked.save(update_fields=["availability"])
+        Activity.objects.create(actor=locked, verb=Activity.Verb.STATUS, detail=availability)
+    transaction.on_commit(lambda: _changed(locked, was, record=False))
+    return locked
+
+
+def presence_sweep() -> None:
+    """Forget connections whose server vanished, and tell everyone those agents are offline."""
+    stale = AgentConnection.objects.filter(last_seen_at__lt=_fresh_since())
+    agent_ids = set(stale.values_list("agent_id", flat=True))
+    if not agent_ids:
+        return
+    stale.delete()
+    for agent in Agent.objects.filter(pk__in=agent_ids):
+        # They were connected until now (their rows counted a moment ago, or just expired).
+        _changed(agent, "online" if agent.availability == "online" else "away")
+
+
+def _changed(agent: Agent, was: Presence, *, record: bool = True) -> None:
+    now_presence = agent_presence(agent)
+    if now_presence == was:
+        return
+    if record and (was == "offline" or now_presence == "offline"):
+        Activity.objects.create(
+            actor=agent,
+            verb=Activity.Verb.STATUS,
+            detail="offline" if now_presence == "offline" else "connected",
+        )
+    presence_publish(agent, now_presence)
+    if now_presence == "online":
+        from agents.assignment import auto_assign  # assignment imports presence
+
+        auto_assign(inbox_ids=agent_inbox_ids(agent))
+
+
+def agent_inbox_ids(agent: Agent) -> list[int]:
+    if agent.is_admin:
+        return list(Inbox.objects.values_list("pk", flat=True))
+    return list(agent.inboxes.values_list("pk", flat=True))
+
+
+def presence_publish(agent: Agent, presence: Presence) -> None:
+    version = int(timezone.now().timestamp() * 1000)
+    inbox_ids = agent_inbox_ids(agent)
+    event: PresenceEvent = {
+        "type": "agent.presence",
+        "agent_id": agent.pk,
+        "name": agent.display_name,
+        "presence": presence,
+        "version": version,
+    }
+    publish_event([inbox_group(pk) for pk in inbox_ids], event)
+    for inbox_id in inbox_ids:
+        availability: AvailabilityEvent = {
+            "type": "inbox.availability",
+            "inbox_id": inbox_id,
+            "online": inbox_has_agent_online(inbox_id),
+            "version": version,
+        }
+        publish_event([inbox_widgets_group(inbox_id)], availability)

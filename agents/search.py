@@ -1,0 +1,110 @@
+"""Message search across the conversations an agent may see.
+
+PostgreSQL: full-text search (`websearch_to_tsquery`: words, "quoted phrases", -exclusions),
+ranked by `ts_rank` and highlighted by `ts_headline`, over the GIN index of migration
+chat.0005 (the expression here must stay identical to the index's for the planner to use it).
+SQLite: every word as a case-insensitive substring, newest first, highlighted in Python.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from agents.models import Agent
+from agents.selectors import conversations_for_agent
+from chat.models import Message
+
+RESULT_LIMIT = 30
+MAX_QUERY_LENGTH = 200
+# Highlight markers from Unicode's private use area: the body is escaped first, then only
+# these become <mark>, so a message's own HTML can never reach the page as markup.
+START, STOP = "\ue000", "\ue001"
+VECTOR = "to_tsvector('english'::regconfig, chat_message.body)"
+QUERY = "websearch_to_tsquery('english'::regconfig, %s)"
+SNIPPET_CHARS = 160
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    message_id: int
+    conversation_id: int
+    seq: int
+    visitor_name: str
+    sender_kind: str
+    created_at: str
+    snippet: SafeString
+
+
+def message_search(*, agent: Agent, query: str) -> list[SearchHit]:
+    query = query.strip()[:MAX_QUERY_LENGTH]
+    if not query:
+        return []
+    messages = (
+        Message.objects.filter(conversation__in=conversations_for_agent(agent))
+        .exclude(sender_kind=Message.SenderKind.SYSTEM)
+        .select_related("conversation__visitor")
+    )
+    if connection.vendor == "postgresql":
+        rows = _postgres(messages, query)
+    else:
+        rows = _fallback(messages, query)
+    return [
+        SearchHit(
+            message_id=m.pk,
+            conversation_id=m.conversation_id,
+            seq=m.seq,
+            visitor_name=m.conversation.visitor.display_name,
+            sender_kind=m.sender_kind,
+            created_at=m.created_at.isoformat(),
+            snippet=_marked(snippet),
+        )
+        for m, snippet in rows
+    ]
+
+
+def _postgres(messages: QuerySet[Message], query: str) -> list[tuple[Message, str]]:
+    options = f"StartSel={START}, StopSel={STOP}, MaxWords=35, MinWords=12, MaxFragments=2"
+    found = (
+        messages.extra(where=[f"{VECTOR} @@ {QUERY}"], params=[query])  # noqa: S610 - bound
+        .annotate(
+            rank=RawSQL(f"ts_rank({VECTOR}, {QUERY})", [query]),  # noqa: S611 - bound param
+            headline=RawSQL(  # noqa: S611 - bound params
+                f"ts_headline('english'::regconfig, chat_message.body, {QUERY}, %s)",
+                [query, options],
+            ),
+        )
+        .order_by("-rank", "-created_at")[:RESULT_LIMIT]
+    )
+    return [(m, m.headline) for m in found]
+
+
+def _fallback(messages: QuerySet[Message], query: str) -> list[tuple[Message, str]]:
+    words = [w for w in re.findall(r"\w+", query) if w][:8]
+    if not words:
+        return []
+    for word in words:
+        messages = messages.filter(body__icontains=word)
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    found = messages.order_by("-created_at")[:RESULT_LIMIT]
+    return [(m, _highlight(m.body, pattern)) for m in found]
+
+
+def _highlight(body: str, pattern: re.Pattern[str]) -> str:
+    first = pattern.search(body)
+    start = max(0, (first.start() if first else 0) - SNIPPET_CHARS // 3)
+    excerpt = body[start : start + SNIPPET_CHARS]
+    marked = pattern.sub(lambda m: f"{START}{m.group(0)}{STOP}", excerpt)
+    return ("…" if start else "") + marked + ("…" if start + SNIPPET_CHARS < len(body) else "")
+
+
+def _marked(text: str) -> SafeString:
+    return mark_safe(  # noqa: S308 - escaped first; only our own markers become tags
+        escape(text).replace(START, "<mark>").replace(STOP, "</mark>")
+    )
