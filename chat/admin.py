@@ -15,10 +15,13 @@ from chat.models import Conversation, Inbox, Message, Visitor
 
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
-    list_display = ["name", "public_key", "created_at"]
     search_fields = ["name", "public_key"]
     readonly_fields = ["public_key", "embed_snippet", "created_at"]
-    fields = ["name", "greeting", "allowed_origins", "public_key", "embed_snippet", "created_at"]
+    list_display = ["name", "assignment", "auto_end_minutes", "public_key", "created_at"]
+    fields = [
+        "name", "greeting", "allowed_origins", "assignment", "auto_end_minutes",
+        "public_key", "embed_snippet", "created_at",
+    ]  # fmt: skip
 
     @admin.display(description="Embed snippet")
     def embed_snippet(self, inbox: Inbox) -> str:
@@ -33,10 +36,13 @@ class InboxAdmin(admin.ModelAdmin):
 
 @admin.register(Visitor)
 class VisitorAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "inbox", "email", "created_at"]
+    list_display = ["__str__", "inbox", "email", "current_url", "created_at"]
     list_filter = ["inbox"]
     search_fields = ["name", "email"]
-    readonly_fields = ["created_at"]
+    readonly_fields = [
+        "created_at", "current_url", "page_title", "referrer", "user_agent", "timezone",
+        "language", "context_updated_at",
+    ]  # fmt: skip
 
 
 class MessageInline(admin.TabularInline):

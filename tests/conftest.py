@@ -75,3 +75,13 @@ def channel_layer_of_our_own() -> Iterator[str]:
         channel_layers.backends.clear()
         yield prefix
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def admin_agent(db: None) -> Agent:
+    """An admin: a member of no inbox, yet sees and manages all."""
+    user = get_user_model().objects.create_user(username="ada", password=PASSWORD)
+    agent = agent_create(user=user, display_name="Ada")
+    agent.role = Agent.Role.ADMIN
+    agent.save(update_fields=["role"])
+    return agent

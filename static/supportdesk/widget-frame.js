@@ -41,6 +41,7 @@
         .then((data) => {
           saveToken(data.token);
           follow();
+          sendContext();
           return token;
         })
         .finally(() => {
@@ -134,12 +135,42 @@
     },
   });
 
+  // ---- Visitor context: the host page tells us where the visitor is; agents see it live ----
+  let page = null;
+  let sentPage = null;
+
+  function sendContext() {
+    if (!page || !token || sentPage === page) return;
+    const current = page;
+    const data = new URLSearchParams({
+      current_url: current.url,
+      page_title: current.title,
+      referrer: current.referrer,
+      user_agent: navigator.userAgent,
+      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || "",
+      language: navigator.language || "",
+    });
+    fetch(body.dataset.contextUrl, { method: "POST", headers: { "X-Visitor-Token": token }, body: data })
+      .then((r) => {
+        if (r.ok) sentPage = current;
+      })
+      .catch(() => {}); // best effort: the next page view tells again
+  }
+
   document.querySelector("[data-close]").addEventListener("click", () => {
     window.parent.postMessage({ type: "supportdesk:close" }, "*");
   });
   window.addEventListener("message", (event) => {
-    if (event.source === window.parent && event.data && event.data.type === "supportdesk:opened") {
+    if (event.source !== window.parent || !event.data) return;
+    if (event.data.type === "supportdesk:opened") {
       document.getElementById("composer-input").focus();
+    } else if (event.data.type === "supportdesk:page" && typeof event.data.url === "string") {
+      page = {
+        url: event.data.url,
+        title: String(event.data.title || ""),
+        referrer: String(event.data.referrer || ""),
+      };
+      sendContext();
     }
   });
 
@@ -150,6 +181,8 @@
       loadConversation().catch(() => {}).then(follow);
     }
   });
+
+  window.parent.postMessage({ type: "supportdesk:ready" }, "*"); // "tell me where we are"
 
   if (token) {
     // A returning visitor: load the conversation first, then follow it from its last seq; if

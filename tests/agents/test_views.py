@@ -33,12 +33,22 @@ def conversation_urls(pk: int) -> list[tuple[str, str]]:
         ("post", reverse("agents:reply", args=[pk])),
         ("post", reverse("agents:claim", args=[pk])),
         ("post", reverse("agents:end", args=[pk])),
+        ("post", reverse("agents:note", args=[pk])),
+        ("post", reverse("agents:transfer", args=[pk])),
+        ("get", reverse("agents:transfer_targets", args=[pk])),
     ]
+
+
+AGENT_URLS = [
+    ("get", reverse("agents:dashboard")),
+    ("get", reverse("agents:search") + "?q=help"),
+    ("post", reverse("agents:availability")),
+]
 
 
 def test_anonymous_users_are_sent_to_login(client: Client, visitor: Visitor) -> None:
     conversation = start_chat(visitor)
-    for method, url in [("get", reverse("agents:dashboard")), *conversation_urls(conversation.pk)]:
+    for method, url in [*AGENT_URLS, *conversation_urls(conversation.pk)]:
         response = getattr(client, method)(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith("/accounts/login/")
@@ -48,7 +58,7 @@ def test_a_user_who_is_not_an_agent_is_forbidden(visitor: Visitor) -> None:
     conversation = start_chat(visitor)
     client = Client()
     client.force_login(get_user_model().objects.create_user("plain", password="x"))
-    for method, url in [("get", reverse("agents:dashboard")), *conversation_urls(conversation.pk)]:
+    for method, url in [*AGENT_URLS, *conversation_urls(conversation.pk)]:
         assert getattr(client, method)(url).status_code == 403, url
 
 

@@ -65,9 +65,24 @@
       }
     }
     button.addEventListener("click", function () { toggle(!open); });
+    // Where the visitor is, for the agents: told to the frame when it asks (it has loaded) and
+    // whenever the address changes (single-page sites navigate without reloading us).
+    var lastUrl = null;
+    function reportPage(force) {
+      if (!force && location.href === lastUrl) return;
+      lastUrl = location.href;
+      frame.contentWindow.postMessage(
+        { type: "supportdesk:page", url: location.href, title: document.title, referrer: document.referrer },
+        origin
+      );
+    }
+    window.addEventListener("popstate", function () { reportPage(false); });
+    window.addEventListener("hashchange", function () { reportPage(false); });
+    setInterval(function () { reportPage(false); }, 2000);
     window.addEventListener("message", function (event) {
       if (event.origin !== origin || event.source !== frame.contentWindow) return;
       if (event.data && event.data.type === "supportdesk:close") toggle(false);
+      if (event.data && event.data.type === "supportdesk:ready") reportPage(true);
     });
     render();
     shell.appendChild(frame);

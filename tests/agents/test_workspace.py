@@ -1,0 +1,482 @@
+"""The agent workspace's rules: presence, automatic assignment, transfer, notes, unread counts,
+auto-end, search, saved replies, visitor context and the activity log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from agents import presence
+from agents.assignment import auto_assign
+from agents.models import Activity, Agent, AgentConnection, CannedResponse
+from agents.search import message_search
+from agents.selectors import canned_responses, conversation_lists, unread_count
+from agents.services import (
+    AlreadyAssigned,
+    conversation_claim,
+    conversation_transfer,
+    note_create,
+    read_mark,
+)
+from chat.events import chat_message_event, for_visitor
+from chat.models import Conversation, Inbox, Message, Visitor
+from chat.services import (
+    ConversationEnded,
+    conversation_end,
+    visitor_create,
+    visitor_message_send,
+)
+from chat.tokens import visitor_token
+from chat.useragent import describe_user_agent
+from tests.conftest import make_agent
+
+pytestmark = pytest.mark.django_db
+
+
+def connect(agent: Agent) -> str:
+    """Open a dashboard 'socket' for `agent` as the consumer does; its channel name."""
+    channel = f"test.{uuid.uuid4().hex}"
+    presence.connection_open(agent=agent, channel_name=channel)
+    return channel
+
+
+def chat(visitor: Visitor, body: str = "Help please") -> Conversation:
+    return visitor_message_send(
+        visitor=visitor, body=body, client_id=uuid.uuid4()
+    ).message.conversation
+
+
+def logged_in(agent: Agent) -> Client:
+    client = Client()
+    client.force_login(agent.user)
+    return client
+
+
+# ---- Presence -----------------------------------------------------------------------------
+
+
+def test_presence_follows_the_sockets_and_counts_many_tabs_as_one(agent: Agent) -> None:
+    assert presence.agent_presence(agent) == "offline"
+    first, second = connect(agent), connect(agent)
+    assert presence.agent_presence(agent) == "online"
+    presence.connection_close(channel_name=first)
+    presence.presence_settle(agent_id=agent.pk, was="online")
+    assert presence.agent_presence(agent) == "online"  # the other tab still counts
+    presence.connection_close(channel_name=second)
+    presence.presence_settle(agent_id=agent.pk, was="online")
+    assert presence.agent_presence(agent) == "offline"
+    verbs = list(Activity.objects.filter(actor=agent).values_list("detail", flat=True))
+    assert verbs == ["offline", "connected"]  # newest first: one of each, not one per tab
+
+
+def test_away_is_the_agents_choice_and_offline_wins_over_it(agent: Agent, inbox: Inbox) -> None:
+    channel = connect(agent)
+    assert presence.inbox_has_agent_online(inbox)
+    agent = presence.availability_set(agent=agent, availability="away")
+    assert presence.agent_presence(agent) == "away"
+    assert not presence.inbox_has_agent_online(inbox)
+    presence.connection_close(channel_name=channel)
+    assert presence.agent_presence(agent) == "offline"
+    with pytest.raises(ValueError):
+        presence.availability_set(agent=agent, availability="asleep")
+
+
+def test_a_tab_whose_server_died_stops_counting_and_is_swept(agent: Agent) -> None:
+    connect(agent)
+    stale = timezone.now() - timedelta(minutes=5)
+    AgentConnection.objects.filter(agent=agent).update(last_seen_at=stale)
+    assert presence.agent_presence(agent) == "offline"  # by derivation, before any sweep
+    presence.presence_sweep()
+    assert not AgentConnection.objects.filter(agent=agent).exists()
+
+
+def test_a_heartbeat_keeps_a_tab_alive(agent: Agent) -> None:
+    channel = connect(agent)
+    AgentConnection.objects.update(last_seen_at=timezone.now() - timedelta(minutes=5))
+    assert presence.connection_seen(channel_name=channel)
+    assert presence.agent_presence(agent) == "online"
+    assert not presence.connection_seen(channel_name="gone")
+
+
+# ---- Automatic assignment -----------------------------------------------------------------
+
+
+@pytest.fixture
+def auto_inbox(inbox: Inbox) -> Inbox:
+    inbox.assignment = Inbox.Assignment.AUTO
+    inbox.save()
+    return inbox
+
+
+def new_visitor(inbox: Inbox) -> Visitor:
+    return visitor_create(inbox=inbox)
+
+
+def test_auto_assignment_gives_the_least_busy_online_agent_and_round_robins_ties(
+    auto_inbox: Inbox, agent: Agent, second_agent: Agent, django_capture_on_commit_callbacks
+) -> None:
+    connect(agent)
+    connect(second_agent)
+    owners = []
+    for _ in range(4):
+        with django_capture_on_commit_callbacks(execute=True):
+            conversation = chat(new_visitor(auto_inbox))
+        conversation.refresh_from_db()
+        assert conversation.status == Conversation.Status.ACTIVE
+        owners.append(conversation.assigned_agent.display_name)
+    # Alternating: equal load, and the one assigned longest ago goes first.
+    assert owners[0] != owners[1] and owners[2] != owners[3]
+    assert sorted(owners) == ["Alice", "Alice", "Bob", "Bob"]
+    assert Activity.objects.filter(verb=Activity.Verb.ASSIGN).count() == 4
+
+
+def test_when_nobody_is_free_chats_wait_and_the_oldest_goes_to_whoever_frees_up(
+    auto_inbox: Inbox, agent: Agent, django_capture_on_commit_callbacks
+) -> None:
+    agent.capacity = 1
+    agent.save()
+    connect(agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = chat(new_visitor(auto_inbox))
+        second = chat(new_visitor(auto_inbox))
+        third = chat(new_visitor(auto_inbox))
+    statuses = {c.pk: c.status for c in Conversation.objects.all()}
+    assert statuses == {first.pk: "active", second.pk: "waiting", third.pk: "waiting"}
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_end(conversation=first, by=agent)
+    second.refresh_from_db()
+    third.refresh_from_db()
+    assert (second.status, second.assigned_agent) == ("active", agent)  # the oldest first
+    assert third.status == "waiting"
+
+
+def test_an_agent_coming_online_takes_the_queue_and_an_away_one_does_not(
+    auto_inbox: Inbox, agent: Agent, second_agent: Agent, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = chat(new_visitor(auto_inbox))
+    queued.refresh_from_db()
+    assert queued.status == "waiting"  # nobody online
+    connect(presence.availability_set(agent=second_agent, availability="away"))
+    queued.refresh_from_db()
+    assert queued.status == "waiting"
+    with django_capture_on_commit_callbacks(execute=True):
+        connect(agent)
+    queued.refresh_from_db()
+    assert queued.assigned_agent == agent
+
+
+def test_a_manual_inbox_is_never_auto_assigned(
+    inbox: Inbox, agent: Agent, django_capture_on_commit_callbacks
+) -> None:
+    connect(agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation = chat(new_visitor(inbox))
+    assert auto_assign(inbox_ids=[inbox.pk]) == []
+    conversation.refresh_from_db()
+    assert conversation.status == "waiting"
+
+
+def test_assignment_respects_capacity_across_inboxes(
+    auto_inbox: Inbox, other_inbox: Inbox, agent: Agent
+) -> None:
+    other_inbox.assignment = Inbox.Assignment.AUTO
+    other_inbox.save()
+    agent.inboxes.add(other_inbox)
+    agent.capacity = 2
+    agent.save()
+    connect(agent)
+    for box in (auto_inbox, other_inbox, auto_inbox, other_inbox):
+        chat(new_visitor(box))
+    auto_assign(inbox_ids=[auto_inbox.pk, other_inbox.pk])
+    assert agent.assigned_conversations.filter(status="active").count() == 2
+    assert Conversation.objects.filter(status="waiting").count() == 2
+
+
+# ---- Transfer, notes, claims by admins --------------------------------------------------
+
+
+def test_transfer_hands_over_with_a_note_only_agents_see(
+    visitor: Visitor, agent: Agent, second_agent: Agent
+) -> None:
+    conversation = chat(visitor)
+    conversation_claim(conversation=conversation, agent=agent)
+    conversation_transfer(
+        conversation=conversation, by=agent, to=second_agent, note="VIP, refund approved"
+    )
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == second_agent
+    lines = list(conversation.messages.order_by("seq").values_list("sender_kind", "body"))
+    assert lines[-2:] == [
+        ("system", "Alice transferred the chat to Bob."),
+        ("note", "VIP, refund approved"),
+    ]
+    activity = Activity.objects.get(verb=Activity.Verb.TRANSFER)
+    assert (activity.actor, activity.target_agent) == (agent, second_agent)
+    with pytest.raises(AlreadyAssigned):
+        conversation_transfer(conversation=conversation, by=agent, to=second_agent)
+
+
+def test_transfer_only_to_an_agent_of_the_inbox_and_never_of_an_ended_chat(
+    visitor: Visitor, agent: Agent, outsider_agent: Agent, second_agent: Agent
+) -> None:
+    conversation = chat(visitor)
+    with pytest.raises(PermissionDenied):
+        conversation_transfer(conversation=conversation, by=agent, to=outsider_agent)
+    with pytest.raises(PermissionDenied):
+        conversation_transfer(conversation=conversation, by=outsider_agent, to=second_agent)
+    conversation_end(conversation=conversation, by=agent)
+    with pytest.raises(ConversationEnded):
+        conversation_transfer(conversation=conversation, by=agent, to=second_agent)
+
+
+def test_an_admin_sees_every_inbox_and_may_reassign(
+    visitor: Visitor, agent: Agent, second_agent: Agent, admin_agent: Agent
+) -> None:
+    conversation = chat(visitor)
+    conversation_claim(conversation=conversation, agent=agent)
+    lists = conversation_lists(agent=admin_agent)
+    assert [c["id"] for c in lists["active"]] == [conversation.pk]
+    conversation_transfer(conversation=conversation, by=admin_agent, to=second_agent)
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == second_agent
+    response = logged_in(admin_agent).get(reverse("agents:conversation", args=[conversation.pk]))
+    assert response.status_code == 200
+
+
+def test_a_note_reaches_agents_but_the_visitor_gets_only_its_seq(
+    visitor: Visitor, agent: Agent
+) -> None:
+    conversation = chat(visitor)
+    note = note_create(
+        conversation=conversation, agent=agent, body="card declined twice", client_id=uuid.uuid4()
+    ).message
+    event = chat_message_event(note)
+    assert event["message"]["body"] == "card declined twice"
+    redacted = for_visitor(event)
+    assert redacted["message"]["body"] == "" and redacted["conversation"]["preview"] == ""
+    assert redacted["message"]["seq"] == note.seq
+    widget = Client().get(
+        reverse("chat:widget_conversation", args=[visitor.inbox.public_key]),
+        headers={"X-Visitor-Token": visitor_token(visitor)},
+    )
+    html = widget.content.decode()
+    assert "card declined" not in html
+    assert f'id="msg-{conversation.pk}-{note.seq}"' in html  # the placeholder keeps the seq
+    dashboard = logged_in(agent).get(reverse("agents:conversation", args=[conversation.pk]))
+    assert "card declined twice" in dashboard.content.decode()
+    assert Activity.objects.filter(verb=Activity.Verb.NOTE, actor=agent).count() == 1
+
+
+def test_the_note_view_stores_a_note_idempotently(visitor: Visitor, agent: Agent) -> None:
+    conversation = chat(visitor)
+    client = logged_in(agent)
+    data = {"body": "check the order id", "client_id": str(uuid.uuid4())}
+    url = reverse("agents:note", args=[conversation.pk])
+    assert client.post(url, data).status_code == 201
+    assert client.post(url, data).status_code == 200
+    assert conversation.messages.filter(sender_kind="note").count() == 1
+
+
+def test_the_transfer_view_answers_with_the_new_header_or_a_clear_error(
+    visitor: Visitor, agent: Agent, second_agent: Agent, outsider_agent: Agent
+) -> None:
+    conversation = chat(visitor)
+    client = logged_in(agent)
+    url = reverse("agents:transfer", args=[conversation.pk])
+    refused = client.post(url, {"to": outsider_agent.pk})
+    assert refused.status_code == 409
+    assert "Mallory does not work in this inbox" in refused.content.decode()
+    assert client.post(url, {"to": "nobody"}).status_code == 422
+    done = client.post(url, {"to": second_agent.pk, "note": "over to you"})
+    assert done.status_code == 200
+    assert "Active · Bob" in done.content.decode()
+    targets = client.get(reverse("agents:transfer_targets", args=[conversation.pk]))
+    assert "Alice" in targets.content.decode() and "Bob" not in targets.content.decode()
+
+
+# ---- Unread counts ----------------------------------------------------------------------
+
+
+def test_unread_counts_the_visitors_messages_after_the_agents_watermark(
+    visitor: Visitor, agent: Agent, second_agent: Agent
+) -> None:
+    conversation = chat(visitor, "one")
+    chat(visitor, "two")
+    assert conversation_lists(agent=agent)["unread"] == {conversation.pk: 2}
+    assert read_mark(agent=agent, conversation_id=conversation.pk, seq=1) == 1
+    assert unread_count(agent=agent, conversation_id=conversation.pk) == 1
+    assert read_mark(agent=agent, conversation_id=conversation.pk, seq=99) == 2  # capped
+    assert read_mark(agent=agent, conversation_id=conversation.pk, seq=0) == 2  # never back
+    assert unread_count(agent=agent, conversation_id=conversation.pk) == 0
+    # Agents' own lines do not count, and each agent has their own watermark.
+    conversation_claim(conversation=conversation, agent=agent)
+    assert unread_count(agent=agent, conversation_id=conversation.pk) == 0
+    assert unread_count(agent=second_agent, conversation_id=conversation.pk) == 2
+
+
+# ---- Auto-end ---------------------------------------------------------------------------
+
+
+def test_housekeeping_ends_chats_whose_visitor_went_quiet(
+    inbox: Inbox, visitor: Visitor, visitor_b: Visitor
+) -> None:
+    inbox.auto_end_minutes = 30
+    inbox.save()
+    quiet, lively = chat(visitor), chat(visitor_b)
+    Conversation.objects.filter(pk=quiet.pk).update(
+        last_visitor_message_at=timezone.now() - timedelta(minutes=31)
+    )
+    call_command("housekeeping")
+    quiet.refresh_from_db()
+    lively.refresh_from_db()
+    assert quiet.status == "ended" and lively.status == "waiting"
+    assert quiet.messages.order_by("-seq").first().body == (
+        "This chat was closed after 30 minutes without a message."
+    )
+    # The visitor writing again starts a new chat linked to the closed one.
+    assert chat(visitor).previous == quiet
+
+
+def test_without_an_auto_end_setting_chats_stay_open(inbox: Inbox, visitor: Visitor) -> None:
+    conversation = chat(visitor)
+    Conversation.objects.update(last_visitor_message_at=timezone.now() - timedelta(days=3))
+    call_command("housekeeping")
+    conversation.refresh_from_db()
+    assert conversation.status == "waiting"
+
+
+# ---- Search -----------------------------------------------------------------------------
+
+
+def test_search_finds_ranked_highlighted_messages_of_the_agents_inboxes_only(
+    inbox: Inbox, other_inbox: Inbox, agent: Agent, outsider_agent: Agent
+) -> None:
+    chat(new_visitor(inbox), "My invoice for March is wrong")
+    chat(new_visitor(inbox), "Where is my parcel? <script>alert(1)</script> invoice")
+    chat(new_visitor(other_inbox), "Another company's invoice question")
+    hits = message_search(agent=agent, query="invoice")
+    assert len(hits) == 2
+    assert all("<mark>" in hit.snippet for hit in hits)
+    joined = " ".join(hit.snippet for hit in hits)
+    # Shown as text (SQLite escapes it; PostgreSQL's headline parser drops the tags): never markup.
+    assert "<script" not in joined and "alert(1)" in joined
+    assert "Another company" not in joined
+    assert message_search(agent=outsider_agent, query="March") == []
+    assert message_search(agent=agent, query="   ") == []
+    page = logged_in(agent).get(reverse("agents:search"), {"q": "invoice"})
+    assert "2 results for" in page.content.decode()
+
+
+# ---- Saved replies, visitor context -------------------------------------------------------
+
+
+def test_saved_replies_are_the_inboxes_and_ones_own_a_personal_one_winning(
+    inbox: Inbox, other_inbox: Inbox, agent: Agent, second_agent: Agent
+) -> None:
+    CannedResponse.objects.create(inbox=inbox, shortcut="hi", body="Hello! How can I help?")
+    CannedResponse.objects.create(inbox=inbox, shortcut="bye", body="Have a nice day.")
+    CannedResponse.objects.create(inbox=other_inbox, shortcut="theirs", body="Not ours.")
+    CannedResponse.objects.create(agent=agent, shortcut="hi", body="Hi, Alice here!")
+    mine = {c["shortcut"]: c["body"] for c in canned_responses(agent=agent, inbox_id=inbox.pk)}
+    assert mine == {"bye": "Have a nice day.", "hi": "Hi, Alice here!"}
+    theirs = canned_responses(agent=second_agent, inbox_id=inbox.pk)
+    assert {c["shortcut"]: c["body"] for c in theirs}["hi"] == "Hello! How can I help?"
+
+
+def test_the_widget_reports_where_the_visitor_is_and_agents_see_it(
+    visitor: Visitor, agent: Agent
+) -> None:
+    conversation = chat(visitor)
+    url = reverse("chat:widget_context", args=[visitor.inbox.public_key])
+    headers = {"X-Visitor-Token": visitor_token(visitor)}
+    ua = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+    )
+    first = {
+        "current_url": "https://shop.example/pricing",
+        "page_title": "Pricing",
+        "referrer": "https://www.google.com/",
+        "user_agent": ua,
+        "timezone": "Europe/Berlin",
+        "language": "de-DE",
+        "unknown": "ignored",
+    }
+    assert Client().post(url, first, headers=headers).status_code == 204
+    second = {"current_url": "https://shop.example/checkout" + "x" * 3000, "referrer": "later"}
+    assert Client().post(url, second, headers=headers).status_code == 204
+    visitor.refresh_from_db()
+    assert visitor.current_url.startswith("https://shop.example/checkout")
+    assert len(visitor.current_url) == 2000
+    assert visitor.referrer == "https://www.google.com/"  # the first referrer is kept
+    assert Client().post(url, first).status_code == 401  # no token, no write
+    page = logged_in(agent).get(reverse("agents:conversation", args=[conversation.pk]))
+    html = page.content.decode()
+    assert "Chrome 131 on Windows" in html and "Europe/Berlin" in html
+
+
+@pytest.mark.parametrize(
+    ("ua", "expected"),
+    [
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+            "Safari 17 on macOS",
+        ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
+            "Firefox 132 on Linux",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/130.0.0.0 Mobile Safari/537.36 EdgA/130.0.0.0",
+            "Edge 130 on Android",
+        ),
+        ("", ""),
+        ("curl/8.0", "Unknown browser"),
+    ],
+)
+def test_user_agents_are_described_briefly(ua: str, expected: str) -> None:
+    assert describe_user_agent(ua) == expected
+
+
+# ---- Activity log -----------------------------------------------------------------------
+
+
+def test_every_agent_action_is_in_the_activity_log_and_the_admin(
+    visitor: Visitor, agent: Agent, second_agent: Agent
+) -> None:
+    client = Client()
+    assert client.login(username="alice", password="correct horse battery staple")
+    conversation = chat(visitor)
+    client.post(reverse("agents:claim", args=[conversation.pk]))
+    client.post(reverse("agents:availability"), {"availability": "away"})
+    client.post(
+        reverse("agents:transfer", args=[conversation.pk]), {"to": second_agent.pk, "note": "hi"}
+    )
+    conversation_end(conversation=conversation, by=second_agent)
+    client.post(reverse("logout"))
+    verbs = list(Activity.objects.order_by("pk").values_list("actor__display_name", "verb"))
+    assert verbs == [
+        ("Alice", "login"),
+        ("Alice", "claim"),
+        ("Alice", "status"),
+        ("Alice", "transfer"),
+        ("Bob", "end"),
+        ("Alice", "logout"),
+    ]
+    admin = make_agent(username="root", display_name="Root", inbox=visitor.inbox).user
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    staff = Client()
+    staff.force_login(admin)
+    page = staff.get(reverse("admin:agents_activity_changelist"))
+    assert page.status_code == 200 and "transferred" in page.content.decode()
