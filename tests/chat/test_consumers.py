@@ -46,6 +46,10 @@ class Communicator(WebsocketCommunicator):
             if not is_ambient(frame):
                 return frame
 
+    async def receive_any_json(self) -> Any:
+        """The next frame, ambient or not."""
+        return await super().receive_json_from(timeout=5)
+
     async def receive_nothing(self, timeout: float = 0.1, interval: float = 0.01) -> bool:  # noqa: ASYNC109
         while not await super().receive_nothing(timeout, interval):
             if not is_ambient(await super().receive_json_from()):

@@ -1,0 +1,163 @@
+"""The workspace over real sockets: presence live for the team and the widget, read state shared
+by an agent's tabs, notes kept from visitors, admins hearing every inbox, visitor context live."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
+from django.urls import reverse
+
+from agents.models import Agent
+from agents.services import note_create
+from chat.models import Visitor
+from chat.tokens import visitor_token
+from tests.chat.test_consumers import (
+    agent_socket,
+    connect,
+    frames_until,
+    send,
+    visitor_path,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def raw_frames_until(communicator, predicate, limit: int = 20) -> dict[str, Any]:
+    """Read frames (ambient ones included) until one satisfies `predicate`."""
+    for _ in range(limit):
+        frame = await communicator.receive_any_json()
+        if predicate(frame):
+            return frame
+    raise AssertionError("no such frame")
+
+
+def member_frame(agent: Agent, presence: str):
+    return lambda f: (
+        f'id="member-{agent.pk}"' in f.get("html", "")
+        and f'data-presence="{presence}"' in f.get("html", "")
+    )
+
+
+async def test_colleagues_see_an_agent_come_online_go_away_and_go_offline(
+    agent: Agent, second_agent: Agent, settings
+) -> None:
+    settings.SUPPORTDESK_PRESENCE_GRACE_SECONDS = 0.2
+    watcher = await agent_socket(agent)
+    bob = await agent_socket(second_agent)
+    await raw_frames_until(watcher, member_frame(second_agent, "online"))
+    client = Client()
+    await database_sync_to_async(client.force_login)(second_agent.user)
+    await database_sync_to_async(client.post)(
+        reverse("agents:availability"), {"availability": "away"}
+    )
+    await raw_frames_until(watcher, member_frame(second_agent, "away"))
+    await bob.disconnect()
+    await raw_frames_until(watcher, member_frame(second_agent, "offline"))
+    await watcher.disconnect()
+
+
+async def test_the_widget_learns_live_whether_anyone_is_online(
+    agent: Agent, visitor: Visitor, settings
+) -> None:
+    settings.SUPPORTDESK_PRESENCE_GRACE_SECONDS = 0.2
+    widget = await connect(visitor_path(visitor))
+    first = await raw_frames_until(widget, lambda f: 'id="availability"' in f.get("html", ""))
+    assert 'data-online="false"' in first["html"]
+    dashboard = await agent_socket(agent)
+    online = await raw_frames_until(widget, lambda f: 'id="availability"' in f.get("html", ""))
+    assert 'data-online="true"' in online["html"]
+    assert "online" in online["html"]
+    await dashboard.disconnect()
+    gone = await raw_frames_until(widget, lambda f: 'id="availability"' in f.get("html", ""))
+    assert 'data-online="false"' in gone["html"]
+    await widget.disconnect()
+
+
+async def test_reading_in_one_tab_clears_the_unread_badge_in_every_tab(
+    agent: Agent, visitor: Visitor
+) -> None:
+    message = await send(visitor, "are you there?")
+    conversation_id = message.conversation_id
+    one, two = await agent_socket(agent), await agent_socket(agent)
+    await one.send_json_to({"type": "read", "conversation": conversation_id, "seq": message.seq})
+    for tab in (one, two):
+        badge = await tab.receive_json_from(timeout=5)
+        assert f'id="unread-{conversation_id}"' in badge["html"]
+        assert 'data-unread="0"' in badge["html"]
+    await one.disconnect()
+    await two.disconnect()
+
+
+async def test_unread_counts_rise_live_and_read_frames_are_checked(
+    agent: Agent, outsider_agent: Agent, visitor: Visitor
+) -> None:
+    socket = await agent_socket(agent)
+    first = await send(visitor, "one")
+    row = await socket.receive_json_from(timeout=5)
+    assert 'data-unread="1"' in row["html"]
+    await send(visitor, "two")
+    row = await socket.receive_json_from(timeout=5)
+    assert 'data-unread="2"' in row["html"]
+    for bad in ({"conversation": "1", "seq": 1}, {"conversation": 1, "seq": -1}):
+        await socket.send_json_to({"type": "read", **bad})
+        assert (await socket.receive_json_from(timeout=5))["code"] == "bad_frame"
+    outsider = await agent_socket(outsider_agent)
+    await outsider.send_json_to({"type": "read", "conversation": first.conversation_id, "seq": 1})
+    assert (await outsider.receive_json_from(timeout=5))["code"] == "not_found"
+    await socket.disconnect()
+    await outsider.disconnect()
+
+
+async def test_a_note_reaches_the_visitors_socket_as_an_empty_placeholder(
+    agent: Agent, visitor: Visitor
+) -> None:
+    message = await send(visitor, "hello")
+    widget = await connect(visitor_path(visitor))
+    await widget.send_json_to(
+        {"type": "resume", "conversation": message.conversation_id, "after": message.seq}
+    )
+    await frames_until(widget, "synced")
+    await widget.receive_json_from(timeout=5)  # the state line
+    await database_sync_to_async(note_create)(
+        conversation=message.conversation,
+        agent=agent,
+        body="secret internal remark",
+        client_id=uuid.uuid4(),
+    )
+    frame = await widget.receive_json_from(timeout=5)
+    assert frame["seq"] == message.seq + 1
+    assert "hidden" in frame["html"]
+    assert "secret internal remark" not in frame["html"]
+    assert "Alice" not in frame["html"]
+    await widget.disconnect()
+
+
+async def test_an_admin_hears_every_inbox(admin_agent: Agent, visitor: Visitor) -> None:
+    socket = await agent_socket(admin_agent)
+    message = await send(visitor, "anyone?")
+    row = await socket.receive_json_from(timeout=5)
+    assert f'id="conv-row-{message.conversation_id}"' in row["html"]
+    await socket.disconnect()
+
+
+async def test_the_pane_shows_the_visitors_page_change_live(agent: Agent, visitor: Visitor) -> None:
+    message = await send(visitor, "which plan?")
+    socket = await agent_socket(agent)
+    await socket.send_json_to(
+        {"type": "resume", "conversation": message.conversation_id, "after": message.seq}
+    )
+    await frames_until(socket, "synced")
+    await socket.receive_json_from(timeout=5)  # row + header
+    await database_sync_to_async(Client().post)(
+        reverse("chat:widget_context", args=[visitor.inbox.public_key]),
+        {"current_url": "https://shop.example/plans", "page_title": "Plans"},
+        headers={"X-Visitor-Token": visitor_token(visitor)},
+    )
+    frame = await socket.receive_json_from(timeout=5)
+    assert f'id="visitor-context-{visitor.pk}"' in frame["html"]
+    assert "https://shop.example/plans" in frame["html"]
+    await socket.disconnect()
