@@ -56,9 +56,12 @@ class AgentConsumer(CursorConsumer):
             return None
         # The newest activity this socket has shown; a resync compares it with the database.
         self.latest_seen: str | None = None
-        # Unread counts of the rows this socket shows, and the newest seq counted for each.
-        self.unread: dict[int, int] = {}
-        self.counted: dict[int, int] = {}
+        # Unread counts of the rows this socket shows: a count from the database as of a seq,
+        # plus the visitor's messages after that seq heard since. A set, not a counter: events
+        # may arrive out of order (several server processes) or twice (a resync), and each
+        # message counts once.
+        self.unread_base: dict[int, tuple[int, int]] = {}
+        self.unread_new: dict[int, set[int]] = {}
         self.pane_visitor: int | None = None
         return await self.agent_groups(self.agent)
 
@@ -88,8 +91,11 @@ class AgentConsumer(CursorConsumer):
     async def send_lists(self) -> None:
         self.latest_seen = await database_sync_to_async(inboxes_last_activity)(self.agent)
         lists = await database_sync_to_async(conversation_lists)(agent=self.agent)
-        self.unread = dict(lists["unread"])
-        self.counted = {c["id"]: c["last_seq"] for c in lists["waiting"] + lists["active"]}
+        self.unread_base = {
+            c["id"]: (lists["unread"].get(c["id"], 0), c["last_seq"])
+            for c in lists["waiting"] + lists["active"]
+        }
+        self.unread_new = {}
         await self.send_html(render_lists(lists, me=self.agent.pk))
 
     async def may_follow(self, conversation_id: int) -> bool:
@@ -120,11 +126,18 @@ class AgentConsumer(CursorConsumer):
     async def agent_read(self, event: dict[str, Any]) -> None:
         """This agent read a conversation, in this tab or another: recount its unread."""
         conversation_id = event["conversation_id"]
-        count = await database_sync_to_async(unread_count)(
+        count, as_of = await database_sync_to_async(unread_count)(
             agent=self.agent, conversation_id=conversation_id
         )
-        self.unread[conversation_id] = count
-        await self.send_html(render_unread(conversation_id, count))
+        self.unread_base[conversation_id] = (count, as_of)
+        self.unread_new[conversation_id] = {
+            seq for seq in self.unread_new.get(conversation_id, ()) if seq > as_of
+        }
+        await self.send_html(render_unread(conversation_id, self.unread_of(conversation_id)))
+
+    def unread_of(self, conversation_id: int) -> int:
+        base, _ = self.unread_base.get(conversation_id, (0, 0))
+        return base + len(self.unread_new.get(conversation_id, ()))
 
     async def resume(self, conversation_id: Any, after: Any) -> None:
         # The pane shows one conversation: opening another stops following the previous one.
@@ -189,17 +202,14 @@ class AgentConsumer(CursorConsumer):
             self.latest_seen = seen
         conversation_id = conversation["id"]
         seq = event["message"]["seq"]
-        if seq > self.counted.get(conversation_id, 0):
-            self.counted[conversation_id] = seq
-            if event["message"]["sender_kind"] == Message.SenderKind.VISITOR:
-                self.unread[conversation_id] = self.unread.get(conversation_id, 0) + 1
+        _, as_of = self.unread_base.get(conversation_id, (0, 0))
+        if event["message"]["sender_kind"] == Message.SenderKind.VISITOR and seq > as_of:
+            self.unread_new.setdefault(conversation_id, set()).add(seq)
         if conversation_id not in self.cursors:
             await self.send_html(self.row_html(conversation))
 
     def row_html(self, conversation: ConversationData) -> str:
-        return render_row(
-            conversation, me=self.agent.pk, unread=self.unread.get(conversation["id"], 0)
-        )
+        return render_row(conversation, me=self.agent.pk, unread=self.unread_of(conversation["id"]))
 
     def state_html(self, conversation: ConversationData) -> str:
         return self.row_html(conversation) + render_pane_header(conversation, me=self.agent.pk)

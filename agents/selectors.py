@@ -64,9 +64,13 @@ def with_unread(queryset: QuerySet[Conversation], agent: Agent) -> QuerySet[Conv
     )
 
 
-def unread_count(*, agent: Agent, conversation_id: int) -> int:
-    row = with_unread(Conversation.objects.filter(pk=conversation_id), agent).values("unread")
-    return next(iter(row), {"unread": 0})["unread"]
+def unread_count(*, agent: Agent, conversation_id: int) -> tuple[int, int]:
+    """The agent's unread count of a conversation, and the conversation's last seq it covers."""
+    rows = with_unread(Conversation.objects.filter(pk=conversation_id), agent).values(
+        "unread", "last_seq"
+    )
+    row = next(iter(rows), {"unread": 0, "last_seq": 0})
+    return row["unread"], row["last_seq"]
 
 
 def conversation_for_agent(*, agent: Agent, pk: int) -> Conversation:

@@ -15,10 +15,5 @@ urlpatterns = [
     path("conversations/<int:pk>/notes", views.conversation_note, name="note"),
     path("conversations/<int:pk>/claim", views.conversation_claim, name="claim"),
     path("conversations/<int:pk>/transfer", views.conversation_transfer, name="transfer"),
-    path(
-        "conversations/<int:pk>/transfer-targets",
-        views.conversation_transfer_targets,
-        name="transfer_targets",
-    ),
     path("conversations/<int:pk>/end", views.conversation_end_view, name="end"),
 ]

@@ -110,17 +110,6 @@ def conversation_transfer(request: HttpRequest, agent: Agent, pk: int) -> HttpRe
     return _pane_header(request, agent, pk)
 
 
-@require_GET
-@agent_required
-def conversation_transfer_targets(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
-    conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
-    return render(
-        request,
-        "agents/dashboard.html#transfer_options",
-        {"transfer_targets": selectors.transfer_targets(conversation)},
-    )
-
-
 @require_POST
 @agent_required
 def conversation_reply(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:

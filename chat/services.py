@@ -76,7 +76,6 @@ def conversation_start(*, visitor: Visitor) -> Conversation:
         conversation = Conversation.objects.create(
             inbox_id=visitor.inbox_id, visitor=visitor, previous=previous
         )
-        request_assignment(conversation.inbox_id)
     return conversation
 
 
@@ -103,7 +102,7 @@ def visitor_message_send(*, visitor: Visitor, body: str, client_id: uuid.UUID) -
     if existing is not None:
         return MessageResult(existing, created=False)
     try:
-        return message_create(
+        result = message_create(
             conversation=conversation,
             sender_kind=Message.SenderKind.VISITOR,
             body=text,
@@ -112,12 +111,17 @@ def visitor_message_send(*, visitor: Visitor, body: str, client_id: uuid.UUID) -
     except ConversationEnded:
         # An agent ended the chat between our two statements: the visitor's message starts
         # the next conversation, as it would have a moment later.
-        return message_create(
+        result = message_create(
             conversation=conversation_start(visitor=visitor),
             sender_kind=Message.SenderKind.VISITOR,
             body=text,
             client_id=client_id,
         )
+    if result.created and result.message.seq == 1:
+        # A new chat joins the queue. Registered after the message's publish, so on commit
+        # everyone sees the chat before the "Alice joined" that assignment may add.
+        request_assignment(conversation.inbox_id)
+    return result
 
 
 @transaction.atomic

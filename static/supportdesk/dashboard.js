@@ -332,13 +332,21 @@
   function clickAction(name) {
     const el = document.querySelector(`#pane [data-action=${name}]`);
     if (!el) return;
-    if (el.tagName === "DETAILS") {
-      el.open = true;
-      el.querySelector("select").focus();
-    } else {
-      el.click();
-    }
+    // A pane swapped in a moment ago may not be wired up by htmx yet (it does so on settle);
+    // processing twice is harmless, a shortcut that does nothing is not.
+    window.htmx.process(el);
+    el.click();
   }
+
+  // The Transfer button (in the header, which the socket re-renders) opens the form below it.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-action=transfer]");
+    if (!button) return;
+    const panel = document.getElementById(button.getAttribute("aria-controls"));
+    if (!panel) return;
+    panel.hidden = !panel.hidden;
+    if (!panel.hidden) panel.querySelector("select").focus();
+  });
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;

@@ -172,6 +172,12 @@
       if (!el.id) continue;
       const current = document.getElementById(el.id);
       if (current && !supersedes(el, current)) continue;
+      if (current && el.dataset.contentKey && el.dataset.contentKey === current.dataset.contentKey) {
+        // Newer, but showing the same thing: keep the element (a button in it may be mid-click,
+        // waiting on a confirm dialog; replacing it would drop that click's request).
+        current.dataset.version = el.dataset.version;
+        continue;
+      }
       if (!current && el.dataset.clientId) {
         const pending = document.querySelector(
           `[data-pending][data-client-id="${CSS.escape(el.dataset.clientId)}"]`

@@ -70,11 +70,12 @@
   function adopt(conversationId) {
     const current = log();
     const id = String(conversationId);
-    if (Number(current.dataset.conversation || 0) >= Number(id)) return;
+    if (Number(current.dataset.conversation || 0) >= Number(id)) return false;
     for (const old of current.querySelectorAll("[data-seq]")) old.remove();
     document.getElementById("conversation-state").replaceChildren();
     current.id = `log-${id}`;
     current.dataset.conversation = id;
+    return true;
   }
 
   function resume(c) {
@@ -127,7 +128,9 @@
     headers: async () => ({ "X-Visitor-Token": await ensureSession() }),
     onStored(response) {
       const id = response.headers.get("X-Conversation-Id");
-      if (id) adopt(id);
+      // A new conversation: follow it now. What happened to it before this socket knew of it
+      // (an agent assigned at once) rang for nobody here; the resume fetches it.
+      if (id && adopt(id) && conn) resume(conn);
     },
     async onUnauthorized() {
       saveToken(null);
@@ -164,6 +167,9 @@
     if (event.source !== window.parent || !event.data) return;
     if (event.data.type === "supportdesk:opened") {
       document.getElementById("composer-input").focus();
+      // Opening the chat starts the session (a page view alone stores nothing), so the
+      // socket tells the visitor live whether anyone is online to answer.
+      ensureSession().catch(() => {}); // offline: the first message tries again
     } else if (event.data.type === "supportdesk:page" && typeof event.data.url === "string") {
       page = {
         url: event.data.url,

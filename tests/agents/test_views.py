@@ -35,7 +35,6 @@ def conversation_urls(pk: int) -> list[tuple[str, str]]:
         ("post", reverse("agents:end", args=[pk])),
         ("post", reverse("agents:note", args=[pk])),
         ("post", reverse("agents:transfer", args=[pk])),
-        ("get", reverse("agents:transfer_targets", args=[pk])),
     ]
 
 

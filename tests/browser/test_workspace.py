@@ -1,0 +1,190 @@
+"""The agent workspace as agents use it all day, in a real browser: automatic assignment,
+presence, unread counts and the tab title, notes, saved replies, transfer, shortcuts, search,
+and the visitor's context, all live and without a reload."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from agents.models import Agent, CannedResponse
+from chat.models import Inbox, Message
+from tests.browser.conftest import Desk
+from tests.browser.pages import (
+    agent_page,
+    new_page,
+    open_widget,
+    screenshot,
+    send_as_visitor,
+    tab_count,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def member(dashboard: Page, name: str):
+    return dashboard.locator(".member", has_text=name)
+
+
+def test_assignment_notes_saved_replies_transfer_and_end_live(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent, second_agent: Agent
+) -> None:
+    inbox.assignment = Inbox.Assignment.AUTO
+    inbox.save()
+    CannedResponse.objects.create(
+        inbox=inbox, shortcut="refund", body="Refunds take 3-5 business days."
+    )
+    alice = agent_page(browser, desk, "alice")
+    alice.evaluate("window.__sameDocument = true")
+    bob = agent_page(browser, desk, "bob")
+    expect(member(alice, "Bob")).to_have_attribute("data-presence", "online")
+
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    expect(chat.locator("#availability")).to_have_text(re.compile("We're online"))
+    send_as_visitor(chat, "I need a refund for order 1234")
+
+    # Automatic assignment: Alice (equally free, never assigned) gets it, live on both sides.
+    expect(chat.get_by_role("log")).to_contain_text("Alice joined the chat.")
+    expect(tab_count(alice, "mine")).to_have_text("1")
+    expect(tab_count(bob, "mine")).to_have_text("0")
+    # Unread until Alice opens it: a badge on the row and a count in the tab title.
+    expect(alice.locator(".unread:not([hidden])")).to_have_text(re.compile("^1"))
+    expect(alice).to_have_title("(1) Supportdesk")
+    alice.keyboard.press("2")  # the Mine tab
+    expect(alice.get_by_role("tab", name=re.compile("Mine"))).to_have_attribute(
+        "aria-selected", "true"
+    )
+    alice.locator("#list-active .row__link").click()
+    expect(alice.get_by_role("log")).to_contain_text("I need a refund")
+    expect(alice).to_have_title("Supportdesk")
+    expect(alice.locator(".unread:not([hidden])")).to_have_count(0)
+
+    # An internal note ("n"): agents see it, the visitor never does.
+    alice.keyboard.press("n")
+    note_box = alice.get_by_role("textbox", name="Internal note")
+    expect(note_box).to_be_focused()
+    note_box.fill("Customer is a VIP, approve at once")
+    note_box.press("Enter")
+    expect(alice.locator(".msg--note")).to_contain_text("Customer is a VIP")
+
+    # A saved reply: "/" and the start of its shortcut, Enter picks it, Enter sends it.
+    alice.keyboard.press("Escape")  # leave the note box, then "r" for a reply
+    alice.keyboard.press("r")
+    reply = alice.get_by_role("textbox", name="Reply")
+    reply.press_sequentially("/ref")
+    expect(alice.get_by_role("option", name=re.compile("refund Refunds take"))).to_be_visible()
+    reply.press("Enter")
+    expect(reply).to_have_value("Refunds take 3-5 business days.")
+    reply.press("Enter")
+    expect(chat.get_by_role("log")).to_contain_text("Refunds take 3-5 business days.")
+    expect(chat.get_by_role("log")).not_to_contain_text("VIP")
+
+    # Transfer to Bob with a note for him.
+    alice.keyboard.press("Escape")
+    alice.keyboard.press("t")
+    alice.get_by_label("Transfer to").select_option(label="Bob (online)")
+    alice.get_by_label("Note for them").fill("Please finish the refund")
+    screenshot(alice, "workspace-transfer")
+    alice.locator(".transfer__form").get_by_role("button", name="Transfer").click()
+    expect(chat.get_by_role("log")).to_contain_text("Alice transferred the chat to Bob.")
+    expect(tab_count(bob, "mine")).to_have_text("1")
+    expect(tab_count(alice, "mine")).to_have_text("0")
+    bob.keyboard.press("2")
+    bob.locator("#list-active .row__link").click()
+    expect(bob.locator(".msg--note")).to_contain_text(
+        ["Customer is a VIP, approve at once", "Please finish the refund"]
+    )
+
+    # Bob ends it with "e" (after confirming); both sides see it at once.
+    asked: list[str] = []
+    bob.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    bob.keyboard.press("e")
+    expect(chat.locator(".chat-state")).to_contain_text("This chat has ended")
+    expect(alice.locator("#list-ended .row")).to_have_count(1)
+    assert asked == ["End this chat?"]
+    screenshot(bob, "workspace-ended")
+    screenshot(visitor, "workspace-visitor")
+    assert alice.evaluate("window.__sameDocument") is True
+    kinds = list(Message.objects.order_by("seq").values_list("sender_kind", flat=True))
+    assert kinds == ["visitor", "system", "note", "agent", "system", "note", "system"]
+
+
+def test_presence_is_live_and_closing_every_tab_makes_an_agent_offline(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent, second_agent: Agent
+) -> None:
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    expect(chat.locator("#availability")).to_have_text(re.compile("We're away"))
+    alice = agent_page(browser, desk, "alice")
+    expect(chat.locator("#availability")).to_have_text(re.compile("We're online"))
+    bob_one = agent_page(browser, desk, "bob")
+    bob_two = agent_page(browser, desk, "bob")
+    expect(member(alice, "Bob")).to_have_attribute("data-presence", "online")
+
+    bob_two.get_by_label("My status").select_option("away")
+    expect(bob_two.locator("#availability .dot--away")).to_be_visible()  # saved
+    expect(member(alice, "Bob")).to_have_attribute("data-presence", "away")
+    bob_two.get_by_label("My status").select_option("online")
+    expect(member(alice, "Bob")).to_have_attribute("data-presence", "online")
+
+    bob_one.context.close()  # one of two tabs: Bob stays online
+    alice.wait_for_timeout(2000)  # past the grace period
+    expect(member(alice, "Bob")).to_have_attribute("data-presence", "online")
+    bob_two.context.close()
+    expect(member(alice, "Bob")).to_have_attribute("data-presence", "offline")
+    screenshot(alice, "workspace-presence")
+
+    alice.context.close()  # the last agent leaves: the widget says so
+    expect(chat.locator("#availability")).to_have_text(re.compile("We're away"))
+
+
+def test_the_visitors_page_browser_and_local_time_show_beside_the_chat(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor = new_page(browser, timezone_id="Asia/Tokyo", locale="fr-FR")
+    chat = open_widget(visitor, desk.url)
+    send_as_visitor(chat, "Which plan suits me?")
+    alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("link", name=re.compile("Which plan suits me")).click()
+    context = alice.get_by_role("complementary", name="Visitor")
+    page_link = context.locator(".context__page a")
+    expect(page_link).to_have_text("Acme Widgets — demo shop")  # the host page's title
+    expect(page_link).to_have_attribute("href", re.compile(r"/demo/$"))
+    expect(context).to_contain_text("Asia/Tokyo")
+    expect(context).to_contain_text(re.compile(r"Chrome \d+ on Linux"))
+    expect(context).to_contain_text("fr-FR")
+    expect(context.locator("[data-local-time]")).to_have_text(re.compile(r"\d\d:\d\d"))
+    # The visitor moves on (a single-page site: no reload); the panel follows.
+    visitor.evaluate("history.pushState({}, '', '/demo/?page=pricing')")
+    expect(page_link).to_have_attribute("href", re.compile(r"/demo/\?page=pricing$"))
+    screenshot(alice, "workspace-context")
+
+
+def test_search_and_the_shortcut_help(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    send_as_visitor(chat, "My invoice shows the wrong address")
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+    alice = agent_page(browser, desk, "alice")
+    alice.keyboard.press("?")
+    help_dialog = alice.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_dialog).to_be_visible()
+    expect(help_dialog).to_contain_text("Transfer the open chat")
+    screenshot(alice, "workspace-help")
+    help_dialog.get_by_role("button", name="Close").click()
+    alice.keyboard.press("/")
+    search = alice.get_by_role("searchbox", name="Search messages")
+    expect(search).to_be_focused()
+    search.fill("invoice")
+    search.press("Enter")
+    result = alice.locator(".result")
+    expect(result).to_have_count(1)
+    expect(result.locator("mark")).to_have_text(re.compile("invoice", re.IGNORECASE))
+    screenshot(alice, "workspace-search")
+    result.get_by_role("link").click()
+    expect(alice.get_by_role("log")).to_contain_text("My invoice shows the wrong address")
