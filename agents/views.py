@@ -75,8 +75,8 @@ def availability(request: HttpRequest, agent: Agent) -> HttpResponse:
     choice = request.POST.get("availability", "")
     if choice not in Agent.Availability.values:
         return json_error(422, "bad_availability", "Choose online or away.")
-    agent = availability_set(agent=agent, availability=choice)
-    return render(request, "agents/dashboard.html#availability", {"agent": agent})
+    availability_set(agent=agent, availability=choice)
+    return HttpResponse(status=204)  # the menu already shows the choice
 
 
 @require_POST

@@ -399,7 +399,10 @@
     onDenied: goToLogin,
   });
 
-  document.addEventListener("realtime:applied", onListsChanged);
+  document.addEventListener("realtime:applied", () => {
+    onListsChanged();
+    tickLocalTimes(); // a visitor panel pushed by the socket shows its time at once
+  });
   document.addEventListener("visibilitychange", reportRead);
   document.body.addEventListener("htmx:afterSettle", (event) => {
     if (event.target.id === "workspace") {

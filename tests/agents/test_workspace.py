@@ -487,3 +487,12 @@ def test_every_agent_action_is_in_the_activity_log_and_the_admin(
     page = staff.get(reverse("admin:agents_activity_changelist"))
     assert page.status_code == 200
     assert "transferred" in page.content.decode()
+
+
+def test_the_status_menu_accepts_online_or_away_only(agent: Agent) -> None:
+    client = logged_in(agent)
+    url = reverse("agents:availability")
+    assert client.post(url, {"availability": "asleep"}).status_code == 422
+    assert client.post(url, {"availability": "away"}).status_code == 204
+    agent.refresh_from_db()
+    assert agent.availability == "away"

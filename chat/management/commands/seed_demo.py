@@ -13,10 +13,16 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from agents.models import Agent, CannedResponse
 from agents.services import agent_create
 from chat.models import Inbox
 
 DEMO_INBOX = "Demo inbox"
+CANNED = [
+    ("hi", "Hi! Thanks for reaching out. How can I help you today?"),
+    ("refund", "Refunds go back to the original payment method within 3-5 business days."),
+    ("bye", "Glad I could help. Have a great day!"),
+]
 
 
 class Command(BaseCommand):
@@ -33,7 +39,13 @@ class Command(BaseCommand):
             agent_create(user=demo, display_name="Demo Agent", inboxes=[inbox])
         if not users.filter(username="admin").exists():
             admin = users.create_superuser(username="admin", password="admin", email="")  # noqa: S106
-            agent_create(user=admin, display_name="Admin", inboxes=[inbox])
+            agent = agent_create(user=admin, display_name="Admin", inboxes=[inbox])
+            agent.role = Agent.Role.ADMIN
+            agent.save(update_fields=["role"])
+        for shortcut, body in CANNED:
+            CannedResponse.objects.get_or_create(
+                inbox=inbox, shortcut=shortcut, defaults={"body": body}
+            )
         self.stdout.write(
             f"Demo inbox key {inbox.public_key}\n"
             "Agent login: demo / demo   Admin login: admin / admin\n"
