@@ -64,7 +64,7 @@ class ChatMessageEvent(TypedDict):
 
 def message_data(message: Message) -> MessageData:
     """Serialize a message; needs `author_agent` and `conversation.visitor` (select_related)."""
-    if message.sender_kind == Message.SenderKind.AGENT and message.author_agent is not None:
+    if message.author_agent is not None:  # a reply or an internal note
         author_name = message.author_agent.display_name
     elif message.sender_kind == Message.SenderKind.VISITOR:
         author_name = message.conversation.visitor.display_name

@@ -261,6 +261,7 @@ def test_a_note_reaches_agents_but_the_visitor_gets_only_its_seq(
     ).message
     event = chat_message_event(note)
     assert event["message"]["body"] == "card declined twice"
+    assert event["message"]["author_name"] == "Alice"
     redacted = for_visitor(event)
     assert redacted["message"]["body"] == ""
     assert redacted["conversation"]["preview"] == ""
