@@ -23,6 +23,7 @@ from agents.models import Activity, Agent
 from agents.presence import connected_agents
 from agents.services import AlreadyAssigned, conversation_assign
 from chat.models import Conversation, Inbox
+from chat.services import ConversationEnded
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,10 @@ def free_agents(inbox_id: int):
 
 @transaction.atomic
 def _assign_next(inbox_id: int) -> Conversation | object | None:
-    Inbox.objects.select_for_update().filter(pk=inbox_id).values_list("pk").get()
+    # FOR NO KEY UPDATE (PostgreSQL): still one round per inbox, but inserts that reference
+    # the inbox or the agent (a new chat, a claim's Activity) are not blocked, and a claim
+    # holding the conversation's lock cannot deadlock against us.
+    Inbox.objects.select_for_update(no_key=True).filter(pk=inbox_id).values_list("pk").get()
     waiting = (
         Conversation.objects.filter(inbox_id=inbox_id, status=Conversation.Status.WAITING)
         .order_by("created_at", "pk")
@@ -67,7 +71,7 @@ def _assign_next(inbox_id: int) -> Conversation | object | None:
     if waiting is None:
         return None
     for candidate in free_agents(inbox_id)[:5]:
-        agent = Agent.objects.select_for_update().get(pk=candidate.pk)
+        agent = Agent.objects.select_for_update(no_key=True).get(pk=candidate.pk)
         # Recount under the agent's lock: another inbox's round may just have given them one.
         active = agent.assigned_conversations.filter(status=Conversation.Status.ACTIVE).count()
         if active >= agent.capacity:
@@ -76,8 +80,8 @@ def _assign_next(inbox_id: int) -> Conversation | object | None:
             conversation = conversation_assign(
                 conversation=waiting, agent=agent, only_if_waiting=True
             )
-        except AlreadyAssigned:
-            return RETRY
+        except (AlreadyAssigned, ConversationEnded):
+            return RETRY  # claimed or ended meanwhile: look at the queue again
         agent.last_assigned_at = timezone.now()
         agent.save(update_fields=["last_assigned_at"])
         Activity.objects.create(

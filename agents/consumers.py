@@ -70,21 +70,41 @@ class AgentConsumer(CursorConsumer):
         return [inbox_group(pk) async for pk in inboxes] + [agent_group(agent.pk)]
 
     async def connect(self) -> None:
+        self.keepalive: asyncio.Task[None] | None = None
         await super().connect()
         if self.agent is not None:
-            await database_sync_to_async(presence.connection_open)(
-                agent=self.agent, channel_name=self.channel_name
-            )
+            await self.register()
+            self.keepalive = asyncio.create_task(self.keep_presence())
             await self.send_lists()  # whatever the lists missed while the socket was down
+
+    async def register(self) -> None:
+        await database_sync_to_async(presence.connection_open)(
+            agent=self.agent, channel_name=self.channel_name
+        )
+
+    async def keep_presence(self) -> None:
+        """While the socket is open, keep its presence row fresh (server-side: a background
+        tab's throttled timers cannot make the agent flicker offline)."""
+        interval = settings.SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                seen = await database_sync_to_async(presence.connection_seen)(
+                    channel_name=self.channel_name
+                )
+                if not seen:  # swept after a long stall (a suspended laptop): count again
+                    await self.register()
+            except Exception:
+                logger.exception("presence refresh failed for %s", self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
-        agent = getattr(self, "agent", None)
-        if agent is None:
+        if getattr(self, "keepalive", None) is not None:
+            self.keepalive.cancel()
+        if getattr(self, "agent", None) is None:
             return
-        was = await database_sync_to_async(presence.agent_presence)(agent)
         await database_sync_to_async(presence.connection_close)(channel_name=self.channel_name)
-        task = asyncio.create_task(_settle_later(agent.pk, was))
+        task = asyncio.create_task(_settle_later(self.channel_name))
         _settling.add(task)
         task.add_done_callback(_settling.discard)
 
@@ -155,14 +175,8 @@ class AgentConsumer(CursorConsumer):
     async def on_ping(self) -> None:
         if self.agent is None:
             return
-        alive = await database_sync_to_async(presence.connection_seen)(
-            channel_name=self.channel_name
-        )
-        if not alive:  # swept as stale (a long pause): count this tab again
-            await database_sync_to_async(presence.connection_open)(
-                agent=self.agent, channel_name=self.channel_name
-            )
-        await database_sync_to_async(housekeeping_if_due)()
+        # Not on the shared sync thread: a long run must not stall every socket's queries.
+        await database_sync_to_async(housekeeping_if_due, thread_sensitive=False)()
 
     async def resync(self) -> None:
         """Rights are checked again, not only at connect. A socket whose session changed (a
@@ -223,18 +237,23 @@ class AgentConsumer(CursorConsumer):
         if event["visitor_id"] != self.pane_visitor or not self.cursors:
             return
         conversation_id = next(iter(self.cursors))
-        conversation = await Conversation.objects.select_related("visitor", "inbox").aget(
-            pk=conversation_id
+        conversation = await (
+            Conversation.objects.select_related("visitor", "inbox")
+            .filter(pk=conversation_id)
+            .afirst()
         )
+        if conversation is None:  # deleted meanwhile (an admin)
+            return
         await self.send_html(await database_sync_to_async(render_context)(conversation))
 
 
-async def _settle_later(agent_id: int, was: presence.Presence) -> None:
-    await asyncio.sleep(settings.SUPPORTDESK_PRESENCE_GRACE_SECONDS)
+async def _settle_later(channel_name: str) -> None:
+    # A moment past the grace, so the row has expired when we look.
+    await asyncio.sleep(settings.SUPPORTDESK_PRESENCE_GRACE_SECONDS + 0.1)
     try:
-        await database_sync_to_async(presence.presence_settle)(agent_id=agent_id, was=was)
+        await database_sync_to_async(presence.presence_settle)(channel_name=channel_name)
     except Exception:
-        logger.exception("presence of agent %s could not settle", agent_id)
+        logger.exception("presence of %s could not settle", channel_name)
 
 
 def _is_new(conversation_id: Any, cursors: dict[int, int]) -> bool:

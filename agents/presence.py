@@ -1,12 +1,17 @@
 """Presence: online, away or offline, per agent, whatever the number of tabs or server processes.
 
-- A dashboard socket registers an AgentConnection on connect, refreshes `last_seen_at` on every
-  heartbeat, and deletes it on disconnect. An agent is *connected* while one of their
-  connections was seen within SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS (a server that died without
-  saying goodbye stops counting by itself).
+- A dashboard socket registers an AgentConnection on connect and, while it is open, the server
+  refreshes its `last_seen_at` on a timer of its own (a background tab's throttled pings do not
+  matter; daphne's own keepalive closes a socket whose client vanished). An agent is
+  *connected* while one of their rows was seen within SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS, so a
+  server that died without saying goodbye stops counting by itself.
+- A closed socket's row is not deleted but set to expire after the grace period: a reload (a
+  new row within the grace) changes nothing, and if the process stops before the grace ends,
+  the next sweep anywhere still announces the agent offline.
+- The row's deletion decides who announces "offline": whoever deletes an agent's last row
+  (the closing socket's settle task or any process's sweep), exactly once.
 - A connected agent is online or away by their own choice (`Agent.availability`); anyone else is
-  offline. Closing the last tab makes the agent offline only after a grace period, so a reload
-  does not flicker.
+  offline.
 - Every change is published to the agent's inboxes (dashboards show the team live) and to the
   inboxes' widgets (whether anyone is online to answer).
 """
@@ -90,7 +95,8 @@ def connection_open(*, agent: Agent, channel_name: str) -> None:
 
 
 def connection_seen(*, channel_name: str) -> bool:
-    """A heartbeat. False if the row is gone (swept as stale): the caller re-registers."""
+    """The socket is still open. False if its row is gone (swept as stale after a long stall):
+    the caller registers again."""
     return bool(
         AgentConnection.objects.filter(channel_name=channel_name).update(
             last_seen_at=timezone.now()
@@ -99,16 +105,16 @@ def connection_seen(*, channel_name: str) -> bool:
 
 
 def connection_close(*, channel_name: str) -> None:
-    """A socket closed. Whether the agent went offline is decided after the grace period
-    (`presence_settle`), so that a reload does not count."""
-    AgentConnection.objects.filter(channel_name=channel_name).delete()
+    """A socket closed: its row now expires after the grace period (see `presence_settle`)."""
+    expires = timezone.now() + timedelta(seconds=settings.SUPPORTDESK_PRESENCE_GRACE_SECONDS)
+    timeout = timedelta(seconds=settings.SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS)
+    AgentConnection.objects.filter(channel_name=channel_name).update(last_seen_at=expires - timeout)
 
 
-def presence_settle(*, agent_id: int, was: Presence) -> None:
-    """After a close and the grace period: publish if the agent is now offline."""
-    agent = Agent.objects.filter(pk=agent_id).first()
-    if agent is not None:
-        _changed(agent, was)
+def presence_settle(*, channel_name: str) -> None:
+    """After a close and the grace period: remove the row and, if it was the agent's last,
+    announce them offline."""
+    _expire(AgentConnection.objects.filter(channel_name=channel_name))
 
 
 @transaction.atomic
@@ -127,15 +133,21 @@ def availability_set(*, agent: Agent, availability: str) -> Agent:
 
 
 def presence_sweep() -> None:
-    """Forget connections whose server vanished, and tell everyone those agents are offline."""
-    stale = AgentConnection.objects.filter(last_seen_at__lt=_fresh_since())
-    agent_ids = set(stale.values_list("agent_id", flat=True))
-    if not agent_ids:
-        return
-    stale.delete()
-    for agent in Agent.objects.filter(pk__in=agent_ids):
-        # They were connected until now (their rows counted a moment ago, or just expired).
-        _changed(agent, "online" if agent.availability == "online" else "away")
+    """Remove expired rows (closed sockets past their grace, servers that vanished) and
+    announce the agents whose last row that was."""
+    _expire(AgentConnection.objects.all())
+
+
+def _expire(rows: QuerySet[AgentConnection]) -> None:
+    for pk, agent_id in rows.filter(last_seen_at__lt=_fresh_since()).values_list("pk", "agent_id"):
+        deleted, _ = AgentConnection.objects.filter(pk=pk).delete()
+        if not deleted:
+            continue  # another process removed it, and announces it if need be
+        if AgentConnection.objects.filter(agent_id=agent_id).exists():
+            continue  # another tab is open, or still in its own grace period
+        agent = Agent.objects.filter(pk=agent_id).first()
+        if agent is not None:
+            _changed(agent, "away" if agent.availability == "away" else "online")
 
 
 def _changed(agent: Agent, was: Presence, *, record: bool = True) -> None:

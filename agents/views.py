@@ -96,7 +96,7 @@ def conversation_note(request: HttpRequest, agent: Agent, pk: int) -> HttpRespon
 @agent_required
 def conversation_transfer(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
     conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
-    to = Agent.objects.filter(pk=_int(request.POST.get("to"))).first()
+    to = Agent.objects.filter(pk=_int(request.POST.get("to")), user__is_active=True).first()
     if to is None:
         return _pane_header(request, agent, pk, error="Choose who takes the chat.", status=422)
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +48,7 @@ class Inbox(models.Model):
         _("end chats after visitor inactivity (minutes)"),
         null=True,
         blank=True,
+        validators=[MinValueValidator(1)],
         help_text=_("Empty: chats stay open until an agent ends them."),
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -8,8 +8,9 @@ and no client ever sees a message that was not stored.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -153,49 +154,76 @@ def message_create(
 
 
 @transaction.atomic
-def conversation_end(*, conversation: Conversation, by: Agent | None) -> Conversation:
-    """End an open conversation: by an agent, or (`by=None`) by the inbox's auto-end."""
+def conversation_end(*, conversation: Conversation, by: Agent) -> Conversation:
+    """An agent ends an open conversation."""
     locked = conversation_lock(conversation)
     if locked.status == Conversation.Status.ENDED:
         raise ConversationEnded(_("This chat has already ended."))
+    Activity.objects.create(actor=by, verb=Activity.Verb.END, conversation=locked)
+    return _end(locked, _("%(name)s ended the chat.") % {"name": by.display_name})
+
+
+def _end(locked: Conversation, line: str) -> Conversation:
+    """End the locked, open conversation with a closing line for both sides."""
     locked.status = Conversation.Status.ENDED
     locked.ended_at = timezone.now()
     locked.save(update_fields=["status", "ended_at"])
-    if by is not None:
-        body = _("%(name)s ended the chat.") % {"name": by.display_name}
-        Activity.objects.create(actor=by, verb=Activity.Verb.END, conversation=locked)
-    else:
-        body = _("This chat was closed after %(minutes)d minutes without a message.") % {
-            "minutes": locked.inbox.auto_end_minutes or 0
-        }
-        Activity.objects.create(verb=Activity.Verb.END, conversation=locked, detail="inactivity")
-    append_message(locked, sender_kind=Message.SenderKind.SYSTEM, body=body)
+    append_message(locked, sender_kind=Message.SenderKind.SYSTEM, body=line)
     if locked.assigned_agent_id is not None:
         request_assignment(locked.inbox_id)  # the agent has room for the next chat
     return locked
 
 
+AUTO_END_BATCH = 100
+
+
 def conversations_auto_end() -> int:
-    """End open conversations whose visitor has been quiet longer than their inbox allows."""
+    """End open conversations whose visitor has been quiet longer than their inbox allows; at
+    most AUTO_END_BATCH per run (the next run takes the rest)."""
     ended = 0
     now = timezone.now()
-    for inbox in Inbox.objects.filter(auto_end_minutes__isnull=False):
+    for inbox in Inbox.objects.filter(auto_end_minutes__gt=0):
         cutoff = now - timedelta(minutes=inbox.auto_end_minutes or 0)
         quiet = (
             Conversation.objects.filter(inbox=inbox)
             .exclude(status=Conversation.Status.ENDED)
-            .filter(
-                Q(last_visitor_message_at__lt=cutoff)
-                | Q(last_visitor_message_at__isnull=True, created_at__lt=cutoff)
-            )
+            .filter(_quiet_since(cutoff))
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        for conversation in quiet.only("pk"):
-            try:
-                conversation_end(conversation=conversation, by=None)
-                ended += 1
-            except ConversationEnded:
-                pass  # an agent ended it meanwhile
+        for pk in quiet[: AUTO_END_BATCH - ended]:
+            ended += _auto_end(pk, cutoff=cutoff, minutes=inbox.auto_end_minutes or 0)
+        if ended >= AUTO_END_BATCH:
+            break
     return ended
+
+
+def _quiet_since(cutoff: datetime) -> Q:
+    # Chats from before the column existed have no visitor time: their newest message counts.
+    return Q(last_visitor_message_at__lt=cutoff) | Q(
+        last_visitor_message_at__isnull=True, last_message_at__lt=cutoff
+    )
+
+
+@transaction.atomic
+def _auto_end(pk: int, *, cutoff: datetime, minutes: int) -> int:
+    """End one quiet conversation, checking again under its lock (the visitor may just have
+    written, or an agent ended it). 1 if it ended."""
+    Conversation.objects.select_for_update().filter(pk=pk).values_list("pk").get()
+    still_quiet = (
+        Conversation.objects.filter(pk=pk)
+        .exclude(status=Conversation.Status.ENDED)
+        .filter(_quiet_since(cutoff))
+    )
+    if not still_quiet.exists():
+        return 0
+    locked = conversation_lock(Conversation(pk=pk))
+    Activity.objects.create(verb=Activity.Verb.END, conversation=locked, detail="inactivity")
+    line = _("This chat was closed after %(minutes)d minutes without a message.") % {
+        "minutes": minutes
+    }
+    _end(locked, line)
+    return 1
 
 
 VISITOR_CONTEXT_FIELDS = {
@@ -208,6 +236,17 @@ VISITOR_CONTEXT_FIELDS = {
 }
 
 
+URL_FIELDS = {"current_url", "referrer"}
+
+
+def _is_web_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
+
+
 def visitor_context_update(*, visitor: Visitor, context: dict[str, str]) -> Visitor:
     """Record where the visitor is (page, title, referrer, browser, time zone, language) and
     show it live to the agents of the inbox. Unknown keys are ignored; long values cut; the
@@ -218,6 +257,8 @@ def visitor_context_update(*, visitor: Visitor, context: dict[str, str]) -> Visi
         if not isinstance(value, str):
             continue
         value = value.replace("\x00", "").strip()[:limit]
+        if field in URL_FIELDS and not _is_web_url(value):
+            value = ""  # agents click these: never a javascript: or data: link
         if field == "referrer" and (visitor.referrer or not value):
             continue
         changes[field] = value

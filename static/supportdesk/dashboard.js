@@ -145,6 +145,7 @@
 
     function choose(i) {
       input.value = matches[i].body;
+      input.dispatchEvent(new Event("input", { bubbles: true })); // the box grows to fit
       close();
       input.focus();
       input.setSelectionRange(input.value.length, input.value.length);
@@ -229,6 +230,8 @@
   function beep() {
     try {
       audio = audio || new AudioContext();
+      // Made before the agent touched the page, a context starts suspended (autoplay rules).
+      if (audio.state === "suspended") audio.resume();
       const osc = audio.createOscillator();
       const gain = audio.createGain();
       osc.frequency.value = 880;
@@ -248,15 +251,18 @@
   }
 
   function notify(row, title) {
-    const attention = document.hidden || Number(row.dataset.conversation) !== openId();
+    const id = row.dataset.conversation;
+    const attention = document.hidden || Number(id) !== openId();
     if (!attention) return;
     if (soundOn) beep();
     if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
       const { name, preview } = rowSummary(row);
-      const n = new Notification(`${title}: ${name}`, { body: preview, tag: `conv-${row.dataset.conversation}` });
+      const n = new Notification(`${title}: ${name}`, { body: preview, tag: `conv-${id}` });
       n.onclick = () => {
         window.focus();
-        row.querySelector(".row__link").click();
+        // The row has been re-rendered since, most likely: find the current one.
+        const current = document.getElementById(`conv-row-${id}`);
+        if (current) current.querySelector(".row__link").click();
         n.close();
       };
     }
@@ -265,7 +271,8 @@
   /** After every change to the lists: the tab title count, and a notification for each new
    *  chat in the queue and each new unread message. */
   function onListsChanged() {
-    const rows = document.querySelectorAll("#list-waiting > [data-conversation], #list-active > [data-conversation]");
+    // Only what is this agent's to answer: the queue and their own chats, not colleagues'.
+    const rows = document.querySelectorAll("#list-waiting > [data-conversation], #list-active > [data-mine]");
     const unread = new Map();
     const waiting = new Set();
     for (const row of rows) {

@@ -62,18 +62,55 @@ def logged_in(agent: Agent) -> Client:
 # ---- Presence -----------------------------------------------------------------------------
 
 
+def close(channel: str, *, grace_over: bool = True) -> None:
+    """A socket closes; with `grace_over`, its grace period has passed and it settles."""
+    presence.connection_close(channel_name=channel)
+    if grace_over:
+        AgentConnection.objects.filter(channel_name=channel).update(
+            last_seen_at=timezone.now() - timedelta(hours=1)
+        )
+        presence.presence_settle(channel_name=channel)
+
+
+def presence_log(agent: Agent) -> list[str]:
+    return list(
+        Activity.objects.filter(actor=agent).order_by("pk").values_list("detail", flat=True)
+    )
+
+
 def test_presence_follows_the_sockets_and_counts_many_tabs_as_one(agent: Agent) -> None:
     assert presence.agent_presence(agent) == "offline"
     first, second = connect(agent), connect(agent)
     assert presence.agent_presence(agent) == "online"
-    presence.connection_close(channel_name=first)
-    presence.presence_settle(agent_id=agent.pk, was="online")
+    close(first)
     assert presence.agent_presence(agent) == "online"  # the other tab still counts
-    presence.connection_close(channel_name=second)
-    presence.presence_settle(agent_id=agent.pk, was="online")
+    close(second, grace_over=False)
+    assert presence.agent_presence(agent) == "online"  # within the grace period
+    close(second)
     assert presence.agent_presence(agent) == "offline"
-    verbs = list(Activity.objects.filter(actor=agent).values_list("detail", flat=True))
-    assert verbs == ["offline", "connected"]  # newest first: one of each, not one per tab
+    assert presence_log(agent) == ["connected", "offline"]  # one of each, not one per tab
+
+
+def test_a_reload_within_the_grace_period_changes_nothing(agent: Agent) -> None:
+    old = connect(agent)
+    close(old, grace_over=False)
+    connect(agent)  # the reloaded page
+    close(old)  # the old tab's grace ends
+    assert presence.agent_presence(agent) == "online"
+    assert presence_log(agent) == ["connected"]
+
+
+def test_an_agent_whose_server_stopped_during_the_grace_is_still_announced_offline(
+    agent: Agent,
+) -> None:
+    channel = connect(agent)
+    close(channel, grace_over=False)  # ... and the process dies before its settle task runs
+    AgentConnection.objects.update(last_seen_at=timezone.now() - timedelta(hours=1))
+    presence.presence_sweep()  # housekeeping in any other process
+    assert presence_log(agent) == ["connected", "offline"]
+    presence.presence_sweep()  # a second sweep (or a late settle) announces nothing more
+    presence.presence_settle(channel_name=channel)
+    assert presence_log(agent) == ["connected", "offline"]
 
 
 def test_away_is_the_agents_choice_and_offline_wins_over_it(agent: Agent, inbox: Inbox) -> None:
@@ -82,7 +119,7 @@ def test_away_is_the_agents_choice_and_offline_wins_over_it(agent: Agent, inbox:
     agent = presence.availability_set(agent=agent, availability="away")
     assert presence.agent_presence(agent) == "away"
     assert not presence.inbox_has_agent_online(inbox)
-    presence.connection_close(channel_name=channel)
+    close(channel)
     assert presence.agent_presence(agent) == "offline"
     with pytest.raises(ValueError, match="unknown availability"):
         presence.availability_set(agent=agent, availability="asleep")
@@ -497,3 +534,62 @@ def test_the_status_menu_accepts_online_or_away_only(agent: Agent) -> None:
     assert client.post(url, {"availability": "away"}).status_code == 204
     agent.refresh_from_db()
     assert agent.availability == "away"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(document.cookie)", "data:text/html,<script>1</script>", "//evil", "ftp://x"],
+)
+def test_a_page_address_that_is_not_a_web_link_is_never_stored(
+    visitor: Visitor, agent: Agent, url: str
+) -> None:
+    """Agents click the visitor's page and referrer: only http(s) links get that far."""
+    conversation = chat(visitor)
+    Client().post(
+        reverse("chat:widget_context", args=[visitor.inbox.public_key]),
+        {"current_url": url, "referrer": url},
+        headers={"X-Visitor-Token": visitor_token(visitor)},
+    )
+    visitor.refresh_from_db()
+    assert visitor.current_url == ""
+    assert visitor.referrer == ""
+    page = logged_in(agent).get(reverse("agents:conversation", args=[conversation.pk]))
+    assert url.split(":")[0] + ":" not in page.content.decode().split('class="context"')[1]
+
+
+def test_auto_end_ignores_zero_and_times_old_chats_by_their_last_message(
+    inbox: Inbox, visitor: Visitor, visitor_b: Visitor
+) -> None:
+    inbox.auto_end_minutes = 0
+    inbox.save()
+    conversation = chat(visitor)
+    Conversation.objects.update(last_visitor_message_at=timezone.now() - timedelta(days=1))
+    call_command("housekeeping")
+    conversation.refresh_from_db()
+    assert conversation.status == "waiting"  # 0 means off, not "end everything now"
+    inbox.auto_end_minutes = 30
+    inbox.save()
+    # A chat from before the column existed: no visitor time, but a recent message.
+    recent = chat(visitor_b)
+    Conversation.objects.filter(pk=recent.pk).update(
+        last_visitor_message_at=None, created_at=timezone.now() - timedelta(days=1)
+    )
+    call_command("housekeeping")
+    recent.refresh_from_db()
+    conversation.refresh_from_db()
+    assert recent.status == "waiting"
+    assert conversation.status == "ended"
+
+
+def test_a_chat_cannot_be_transferred_to_a_deactivated_agent(
+    visitor: Visitor, agent: Agent, second_agent: Agent
+) -> None:
+    conversation = chat(visitor)
+    second_agent.user.is_active = False
+    second_agent.user.save()
+    response = logged_in(agent).post(
+        reverse("agents:transfer", args=[conversation.pk]), {"to": second_agent.pk}
+    )
+    assert response.status_code == 422
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent is None
