@@ -7,12 +7,12 @@ import uuid
 from collections.abc import Iterable
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agents.models import Activity, Agent, ReadMark
+from agents.models import Activity, Agent, CannedResponse, ReadMark
 from chat.models import Conversation, Inbox, Message
 from chat.services import (
     ConversationEnded,
@@ -184,3 +184,10 @@ def agent_reply(
         client_id=client_id,
         author_agent=agent,
     )
+
+
+def saved_reply_create(*, agent: Agent, shortcut: str, body: str) -> CannedResponse:
+    """A personal saved reply; a clear error if the agent already has that shortcut."""
+    if CannedResponse.objects.filter(agent=agent, shortcut=shortcut).exists():
+        raise ValidationError(_("You already have /%(shortcut)s.") % {"shortcut": shortcut})
+    return CannedResponse.objects.create(agent=agent, shortcut=shortcut, body=body.strip())

@@ -6,14 +6,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_POST
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents import selectors, services
-from agents.models import Agent
+from agents.models import Agent, CannedResponse
 from agents.presence import availability_set
 from agents.rendering import pane_context
 from agents.search import message_search
@@ -143,6 +144,46 @@ def conversation_end_view(request: HttpRequest, agent: Agent, pk: int) -> HttpRe
     except ConversationEnded as exc:
         return _pane_header(request, agent, conversation.pk, error=str(exc), status=409)
     return _pane_header(request, agent, conversation.pk)
+
+
+class SavedReplyForm(forms.ModelForm):
+    class Meta:
+        model = CannedResponse
+        fields = ["shortcut", "body"]
+
+
+@require_http_methods(["GET", "POST"])
+@agent_required
+def saved_replies(request: HttpRequest, agent: Agent) -> HttpResponse:
+    """The agent's own saved replies (add, delete) and the shared ones they can use."""
+    form = SavedReplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.saved_reply_create(agent=agent, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error("shortcut", exc)
+        else:
+            return redirect("agents:replies")
+    personal = CannedResponse.objects.filter(agent=agent).order_by("shortcut")
+    shared = (
+        CannedResponse.objects.filter(inbox__in=selectors.inboxes_for_agent(agent))
+        .select_related("inbox")
+        .order_by("shortcut")
+    )
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request,
+        "agents/replies.html",
+        {"form": form, "personal": personal, "shared": shared},
+        status=status,
+    )
+
+
+@require_POST
+@agent_required
+def saved_reply_delete(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+    get_object_or_404(CannedResponse, pk=pk, agent=agent).delete()  # only one's own
+    return redirect("agents:replies")
 
 
 def _pane_header(

@@ -411,7 +411,8 @@
     tickLocalTimes(); // a visitor panel pushed by the socket shows its time at once
   });
   document.addEventListener("visibilitychange", reportRead);
-  document.body.addEventListener("htmx:afterSettle", (event) => {
+  // On swap, not settle: the composer must be listening before the agent's first keystroke.
+  document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.target.id === "workspace") {
       follow(conn);
       attachComposer();

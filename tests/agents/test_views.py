@@ -42,6 +42,9 @@ AGENT_URLS = [
     ("get", reverse("agents:dashboard")),
     ("get", reverse("agents:search") + "?q=help"),
     ("post", reverse("agents:availability")),
+    ("get", reverse("agents:replies")),
+    ("post", reverse("agents:replies")),
+    ("post", reverse("agents:reply_delete", args=[1])),
 ]
 
 

@@ -593,3 +593,26 @@ def test_a_chat_cannot_be_transferred_to_a_deactivated_agent(
     assert response.status_code == 422
     conversation.refresh_from_db()
     assert conversation.assigned_agent is None
+
+
+def test_an_agent_manages_their_own_saved_replies_and_only_theirs(
+    inbox: Inbox, agent: Agent, second_agent: Agent
+) -> None:
+    shared = CannedResponse.objects.create(inbox=inbox, shortcut="hi", body="Hello!")
+    client = logged_in(agent)
+    url = reverse("agents:replies")
+    assert client.post(url, {"shortcut": "thanks", "body": "Thank you!"}).status_code == 302
+    again = client.post(url, {"shortcut": "thanks", "body": "Twice"})
+    assert again.status_code == 422
+    assert "You already have /thanks." in again.content.decode()
+    assert client.post(url, {"shortcut": "no spaces", "body": "x"}).status_code == 422
+    page = client.get(url).content.decode()
+    assert "/thanks" in page
+    assert "Hello!" in page  # shared, listed read-only
+    mine = CannedResponse.objects.get(agent=agent)
+    theirs = CannedResponse.objects.create(agent=second_agent, shortcut="bob", body="Bob's")
+    for other in (theirs, shared):
+        delete = reverse("agents:reply_delete", args=[other.pk])
+        assert client.post(delete).status_code == 404
+    assert client.post(reverse("agents:reply_delete", args=[mine.pk])).status_code == 302
+    assert set(CannedResponse.objects.values_list("shortcut", flat=True)) == {"hi", "bob"}

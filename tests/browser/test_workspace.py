@@ -187,3 +187,26 @@ def test_search_and_the_shortcut_help(
     screenshot(alice, "workspace-search")
     result.get_by_role("link").click()
     expect(alice.get_by_role("log")).to_contain_text("My invoice shows the wrong address")
+
+
+def test_an_agent_saves_a_reply_and_uses_it(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    send_as_visitor(chat, "Hello?")
+    alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("link", name="Saved replies").click()
+    alice.get_by_label("Shortcut").fill("thanks")
+    alice.get_by_label("Text").fill("Thanks for waiting, I'm on it.")
+    alice.get_by_role("button", name="Add").click()
+    expect(alice.get_by_role("listitem").filter(has_text="/thanks")).to_be_visible()
+    screenshot(alice, "workspace-saved-replies")
+    alice.get_by_role("link", name="Back to the dashboard").click()
+    alice.get_by_role("link", name=re.compile("Hello\\?")).click()
+    reply = alice.get_by_role("textbox", name="Reply")
+    reply.press_sequentially("/th")
+    reply.press("Tab")
+    expect(reply).to_have_value("Thanks for waiting, I'm on it.")
+    reply.press("Enter")
+    expect(chat.get_by_role("log")).to_contain_text("Thanks for waiting, I'm on it.")
