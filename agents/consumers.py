@@ -38,7 +38,7 @@ from agents.selectors import (
 from agents.services import read_mark
 from chat.consumers import CLOSE_RECHECK, CursorConsumer, is_count
 from chat.events import ChatMessageEvent, ConversationData, send_to_groups
-from chat.groups import agent_group, inbox_group
+from chat.groups import agent_group, inbox_group, visitor_group
 from chat.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -227,6 +227,21 @@ class AgentConsumer(CursorConsumer):
 
     def state_html(self, conversation: ConversationData) -> str:
         return self.row_html(conversation) + render_pane_header(conversation, me=self.agent.pk)
+
+    async def typing_groups(self, conversation_id: int) -> list[str]:
+        """The visitor, and colleagues who have the chat open (no two answers at once)."""
+        ids = (
+            await Conversation.objects.filter(pk=conversation_id)
+            .values_list("inbox_id", "visitor_id")
+            .aget()
+        )
+        return [inbox_group(ids[0]), visitor_group(ids[1])]
+
+    def typing_sender(self) -> str:
+        return f"agent.{self.agent.pk}"
+
+    def typing_name(self) -> str:
+        return self.agent.display_name
 
     async def agent_presence(self, event: dict[str, Any]) -> None:
         member = {"id": event["agent_id"], "name": event["name"], "presence": event["presence"]}

@@ -26,8 +26,8 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from agents.presence import inbox_has_agent_online
-from chat.events import ChatMessageEvent, ConversationData, MessageData
-from chat.groups import inbox_widgets_group, visitor_group
+from chat.events import ChatMessageEvent, ConversationData, MessageData, send_to_groups
+from chat.groups import inbox_group, inbox_widgets_group, visitor_group
 from chat.models import Conversation, Visitor
 from chat.rendering import Viewer, render_messages
 from chat.selectors import conversation_summary, conversations_last_seq, messages_after
@@ -36,6 +36,8 @@ from chat.tokens import InvalidVisitorToken, visitor_from_token
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 4096  # Clients send only small control frames; messages go over HTTP.
+TYPING_MIN_INTERVAL = 1.0  # seconds between relayed "typing" frames of one socket
+TYPING_EXPIRES_SECONDS = 6.0  # the receiver hides "X is typing" this long after the last one
 
 # Close codes (4000-4999 are the application's own; see docs/PROTOCOL.md).
 CLOSE_UNAUTHORIZED = 4401
@@ -101,6 +103,8 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.resync_if_due()
         elif kind == "resume":
             await self.resume(content.get("conversation"), content.get("after", 0))
+        elif kind == "typing":
+            await self.typing(content.get("conversation"), content.get("state", "typing"))
         else:
             await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
 
@@ -163,6 +167,57 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self.catch_up(conversation_id)
             await self.send_html(self.state_html(event["conversation"]))
+
+    async def typing(self, conversation_id: Any, state: Any) -> None:
+        """Someone is typing (or stopped). Never stored: relayed to the other side, which shows
+        it until the sender stops or TYPING_EXPIRES_SECONDS pass without a repeat (the sender
+        may vanish mid-word). At most one relay per second per socket."""
+        if not is_count(conversation_id) or state not in ("typing", "stopped"):
+            await self.send_error("bad_frame", "typing needs an integer conversation and a state.")
+            return
+        now = time.monotonic()
+        if state == "typing" and now - getattr(self, "last_typing", 0.0) < TYPING_MIN_INTERVAL:
+            return
+        self.last_typing = now
+        if not await self.may_follow(conversation_id):
+            await self.send_error("not_found", "No such conversation.")
+            return
+        groups = await self.typing_groups(conversation_id)
+        event = {
+            "type": "chat.typing",
+            "conversation_id": conversation_id,
+            "sender": self.typing_sender(),
+            "name": self.typing_name(),
+            "state": state,
+        }
+        await send_to_groups(groups, event)
+
+    async def typing_groups(self, conversation_id: int) -> list[str]:
+        """Hook: who hears this socket's typing."""
+        raise NotImplementedError
+
+    def typing_sender(self) -> str:
+        """Hook: a key for the typist, so their own sockets do not show them typing."""
+        raise NotImplementedError
+
+    def typing_name(self) -> str:
+        raise NotImplementedError
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        conversation_id = event["conversation_id"]
+        if conversation_id not in self.cursors or event["sender"] == self.typing_sender():
+            return
+        await self.send_html(
+            render_to_string(
+                "chat/_message.html#typing",
+                {
+                    "conversation_id": conversation_id,
+                    "name": event["name"],
+                    "typing": event["state"] == "typing",
+                    "expires_ms": int(TYPING_EXPIRES_SECONDS * 1000),
+                },
+            )
+        )
 
     async def on_conversation_event(self, event: ChatMessageEvent) -> None:
         """Hook for what a socket shows about conversations it does not follow (dashboard rows)."""
@@ -249,6 +304,15 @@ class VisitorConsumer(CursorConsumer):
 
     def state_html(self, conversation: ConversationData) -> str:
         return render_to_string("chat/widget/page.html#state", {"conversation": conversation})
+
+    async def typing_groups(self, conversation_id: int) -> list[str]:
+        return [inbox_group(self.visitor.inbox_id)]
+
+    def typing_sender(self) -> str:
+        return f"visitor.{self.visitor.pk}"
+
+    def typing_name(self) -> str:
+        return self.visitor.display_name
 
     async def on_conversation_event(self, event: ChatMessageEvent) -> None:
         # Only this visitor's events reach this group; a conversation started in another tab (or

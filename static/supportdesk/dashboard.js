@@ -101,6 +101,12 @@
       radio.addEventListener("change", () => setMode(form, radio.value));
     }
     attachCanned(form);
+    const input = form.querySelector("textarea");
+    window.Realtime.watchTyping(
+      input,
+      () => (form.dataset.mode === "note" ? null : openId()), // notes are not typing to anyone
+      (frame) => conn.send(frame)
+    );
     const log = openLog();
     log.scrollTop = log.scrollHeight;
   }

@@ -160,6 +160,12 @@
       .catch(() => {}); // best effort: the next page view tells again
   }
 
+  window.Realtime.watchTyping(
+    document.getElementById("composer-input"),
+    () => Number(log().dataset.conversation) || null, // nothing to say before the first message
+    (frame) => (conn ? conn.send(frame) : false)
+  );
+
   document.querySelector("[data-close]").addEventListener("click", () => {
     window.parent.postMessage({ type: "supportdesk:close" }, "*");
   });

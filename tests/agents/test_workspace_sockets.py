@@ -161,3 +161,63 @@ async def test_the_pane_shows_the_visitors_page_change_live(agent: Agent, visito
     assert f'id="visitor-context-{visitor.pk}"' in frame["html"]
     assert "https://shop.example/plans" in frame["html"]
     await socket.disconnect()
+
+
+async def following_agent(agent: Agent, conversation_id: int, seq: int):
+    socket = await agent_socket(agent)
+    await socket.send_json_to({"type": "resume", "conversation": conversation_id, "after": seq})
+    await frames_until(socket, "synced")
+    await socket.receive_json_from(timeout=5)  # row + header
+    return socket
+
+
+async def test_typing_is_relayed_both_ways_and_never_to_oneself(
+    agent: Agent, second_agent: Agent, visitor: Visitor
+) -> None:
+    message = await send(visitor, "hello")
+    conversation_id = message.conversation_id
+    widget = await connect(visitor_path(visitor))
+    await widget.send_json_to({"type": "resume", "conversation": conversation_id, "after": 1})
+    await frames_until(widget, "synced")
+    await widget.receive_json_from(timeout=5)  # the state line
+    alice = await following_agent(agent, conversation_id, 1)
+    bob = await following_agent(second_agent, conversation_id, 1)
+
+    await widget.send_json_to({"type": "typing", "conversation": conversation_id})
+    for socket in (alice, bob):
+        frame = await socket.receive_json_from(timeout=5)
+        assert f"{visitor.display_name} is typing…" in frame["html"]
+        assert 'data-expires-ms="6000"' in frame["html"]
+
+    await alice.send_json_to({"type": "typing", "conversation": conversation_id})
+    assert "Alice is typing…" in (await widget.receive_json_from(timeout=5))["html"]
+    assert "Alice is typing…" in (await bob.receive_json_from(timeout=5))["html"]
+    assert await alice.receive_nothing(timeout=0.3)  # not shown to the typist
+    # A second "typing" within a second is not relayed; "stopped" always is.
+    await alice.send_json_to({"type": "typing", "conversation": conversation_id})
+    await alice.send_json_to(
+        {"type": "typing", "conversation": conversation_id, "state": "stopped"}
+    )
+    stopped = await widget.receive_json_from(timeout=5)
+    assert "hidden" in stopped["html"]
+    assert "is typing" not in stopped["html"]
+    assert await widget.receive_nothing(timeout=0.3)
+    for socket in (widget, alice, bob):
+        await socket.disconnect()
+
+
+async def test_typing_frames_are_checked(
+    agent: Agent, outsider_agent: Agent, visitor: Visitor, visitor_b: Visitor
+) -> None:
+    message = await send(visitor, "hello")
+    other = await connect(visitor_path(visitor_b))
+    await other.send_json_to({"type": "typing", "conversation": message.conversation_id})
+    assert (await other.receive_json_from(timeout=5))["code"] == "not_found"
+    outsider = await agent_socket(outsider_agent)
+    await outsider.send_json_to({"type": "typing", "conversation": message.conversation_id})
+    assert (await outsider.receive_json_from(timeout=5))["code"] == "not_found"
+    for bad in ({"conversation": "1"}, {"conversation": 1, "state": "shouting"}):
+        await other.send_json_to({"type": "typing", **bad})
+        assert (await other.receive_json_from(timeout=5))["code"] == "bad_frame"
+    await other.disconnect()
+    await outsider.disconnect()

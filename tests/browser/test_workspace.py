@@ -210,3 +210,30 @@ def test_an_agent_saves_a_reply_and_uses_it(
     expect(reply).to_have_value("Thanks for waiting, I'm on it.")
     reply.press("Enter")
     expect(chat.get_by_role("log")).to_contain_text("Thanks for waiting, I'm on it.")
+
+
+def test_typing_shows_on_the_other_side_and_goes_away_by_itself(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    send_as_visitor(chat, "Are you there?")
+    alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("link", name=re.compile("Are you there")).click()
+    reply = alice.get_by_role("textbox", name="Reply")
+    expect(alice.get_by_role("log")).to_contain_text("Are you there?")
+
+    reply.press_sequentially("Yes, one mo")
+    indicator = chat.locator(".typing:not([hidden])")
+    expect(indicator).to_have_text(re.compile("Alice is typing…"))
+    screenshot(visitor, "widget-typing")
+    reply.press("Enter")  # sending stops it at once
+    expect(chat.get_by_role("log")).to_contain_text("Yes, one mo")
+    expect(indicator).to_have_count(0)
+
+    chat.get_by_role("textbox", name="Message").press_sequentially("thanks a lot")
+    visitor_typing = alice.locator(".typing:not([hidden])")
+    expect(visitor_typing).to_have_text(re.compile("is typing…"))
+    visitor.context.close()  # the visitor vanishes mid-word: the indicator expires by itself
+    expect(visitor_typing).to_have_count(0, timeout=9000)
+    assert Message.objects.count() == 3  # typing stored nothing
