@@ -36,10 +36,11 @@ from agents.selectors import (
     unread_count,
 )
 from agents.services import read_mark
-from chat.consumers import CLOSE_RECHECK, CursorConsumer, is_count
+from chat.consumers import CLOSE_RECHECK, CursorConsumer
 from chat.events import ChatMessageEvent, ConversationData, send_to_groups
 from chat.groups import agent_group, inbox_group, visitor_group
 from chat.models import Conversation, Message
+from chat.rendering import render_receipt
 
 logger = logging.getLogger(__name__)
 
@@ -121,20 +122,8 @@ class AgentConsumer(CursorConsumer):
     async def may_follow(self, conversation_id: int) -> bool:
         return await conversations_for_agent(self.agent).filter(pk=conversation_id).aexists()
 
-    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
-        if content.get("type") == "read":
-            await self.read(content.get("conversation"), content.get("seq"))
-        else:
-            await super().receive_json(content, **kwargs)
-
-    async def read(self, conversation_id: Any, seq: Any) -> None:
+    async def mark_read(self, conversation_id: int, seq: int) -> None:
         """The agent has seen the conversation up to `seq` (the pane is open, the tab visible)."""
-        if not is_count(conversation_id) or not is_count(seq):
-            await self.send_error("bad_frame", "read needs integer conversation and seq.")
-            return
-        if not await self.may_follow(conversation_id):
-            await self.send_error("not_found", "No such conversation.")
-            return
         mark = await database_sync_to_async(read_mark)(
             agent=self.agent, conversation_id=conversation_id, seq=seq
         )
@@ -226,7 +215,11 @@ class AgentConsumer(CursorConsumer):
         return render_row(conversation, me=self.agent.pk, unread=self.unread_of(conversation["id"]))
 
     def state_html(self, conversation: ConversationData) -> str:
-        return self.row_html(conversation) + render_pane_header(conversation, me=self.agent.pk)
+        return (
+            self.row_html(conversation)
+            + render_pane_header(conversation, me=self.agent.pk)
+            + render_receipt(conversation["id"], "visitor", conversation["visitor_read_seq"])
+        )
 
     async def typing_groups(self, conversation_id: int) -> list[str]:
         """The visitor, and colleagues who have the chat open (no two answers at once)."""

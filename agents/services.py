@@ -20,6 +20,7 @@ from chat.services import (
     append_message,
     clean_body,
     conversation_lock,
+    conversation_read,
     message_create,
     request_assignment,
 )
@@ -158,6 +159,7 @@ def read_mark(*, agent: Agent, conversation_id: int, seq: int) -> int:
     if last_seq is None:
         return 0
     seq = max(0, min(seq, last_seq))
+    conversation_read(conversation_id=conversation_id, reader="agent", seq=seq)
     mark, created = ReadMark.objects.get_or_create(
         agent=agent, conversation_id=conversation_id, defaults={"seq": seq}
     )

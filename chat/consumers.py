@@ -29,8 +29,9 @@ from agents.presence import inbox_has_agent_online
 from chat.events import ChatMessageEvent, ConversationData, MessageData, send_to_groups
 from chat.groups import inbox_group, inbox_widgets_group, visitor_group
 from chat.models import Conversation, Visitor
-from chat.rendering import Viewer, render_messages
+from chat.rendering import Viewer, render_messages, render_receipt
 from chat.selectors import conversation_summary, conversations_last_seq, messages_after
+from chat.services import conversation_read
 from chat.tokens import InvalidVisitorToken, visitor_from_token
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,8 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.resync_if_due()
         elif kind == "resume":
             await self.resume(content.get("conversation"), content.get("after", 0))
+        elif kind == "read":
+            await self.read(content.get("conversation"), content.get("seq"))
         elif kind == "typing":
             await self.typing(content.get("conversation"), content.get("state", "typing"))
         else:
@@ -167,6 +170,26 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self.catch_up(conversation_id)
             await self.send_html(self.state_html(event["conversation"]))
+
+    async def read(self, conversation_id: Any, seq: Any) -> None:
+        """The person on this socket has seen the conversation up to `seq`."""
+        if not is_count(conversation_id) or not is_count(seq):
+            await self.send_error("bad_frame", "read needs integer conversation and seq.")
+            return
+        if not await self.may_follow(conversation_id):
+            await self.send_error("not_found", "No such conversation.")
+            return
+        await self.mark_read(conversation_id, seq)
+
+    async def mark_read(self, conversation_id: int, seq: int) -> None:
+        raise NotImplementedError
+
+    async def chat_read(self, event: dict[str, Any]) -> None:
+        """A read watermark moved: the ticks of the other side's messages follow."""
+        if event["conversation_id"] in self.cursors and event["reader"] != self.viewer:
+            await self.send_html(
+                render_receipt(event["conversation_id"], event["reader"], event["seq"])
+            )
 
     async def typing(self, conversation_id: Any, state: Any) -> None:
         """Someone is typing (or stopped). Never stored: relayed to the other side, which shows
@@ -303,7 +326,14 @@ class VisitorConsumer(CursorConsumer):
         return await Conversation.objects.filter(pk=conversation_id, visitor=self.visitor).aexists()
 
     def state_html(self, conversation: ConversationData) -> str:
-        return render_to_string("chat/widget/page.html#state", {"conversation": conversation})
+        return render_to_string(
+            "chat/widget/page.html#state", {"conversation": conversation}
+        ) + render_receipt(conversation["id"], "agent", conversation["agent_read_seq"])
+
+    async def mark_read(self, conversation_id: int, seq: int) -> None:
+        await database_sync_to_async(conversation_read)(
+            conversation_id=conversation_id, reader="visitor", seq=seq
+        )
 
     async def typing_groups(self, conversation_id: int) -> list[str]:
         return [inbox_group(self.visitor.inbox_id)]

@@ -53,6 +53,8 @@ class ConversationData(TypedDict):
     last_seq: int
     last_message_at: str | None
     preview: str
+    visitor_read_seq: int
+    agent_read_seq: int
 
 
 class ChatMessageEvent(TypedDict):
@@ -100,6 +102,8 @@ def conversation_data(conversation: Conversation, *, preview: str | None) -> Con
             conversation.last_message_at.isoformat() if conversation.last_message_at else None
         ),
         "preview": (preview or "")[:PREVIEW_LENGTH],
+        "visitor_read_seq": conversation.visitor_read_seq,
+        "agent_read_seq": conversation.agent_read_seq,
     }
 
 

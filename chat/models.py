@@ -120,6 +120,10 @@ class Conversation(models.Model):
     # The seq of the newest message; the next message gets last_seq + 1 under a row lock.
     last_seq = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Read receipts: how far the visitor, and (the furthest of) the agents, have read. Watermarks,
+    # not a row per message; they only move forward.
+    visitor_read_seq = models.PositiveIntegerField(default=0)
+    agent_read_seq = models.PositiveIntegerField(default=0)
     # The visitor's newest message: the clock for the inbox's auto-end after inactivity.
     last_visitor_message_at = models.DateTimeField(null=True, blank=True)
 

@@ -16,3 +16,11 @@ def render_messages(messages: list[MessageData], *, viewer: Viewer) -> str:
         render_to_string("chat/_message.html#message", {"message": m, "viewer": viewer})
         for m in messages
     )
+
+
+def render_receipt(conversation_id: int, reader: str, seq: int) -> str:
+    """How far `reader` ("visitor" or "agent") has read: the other side's ticks follow it."""
+    return render_to_string(
+        "chat/_message.html#receipt",
+        {"conversation_id": conversation_id, "reader": reader, "seq": seq},
+    )

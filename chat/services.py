@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Literal, NamedTuple, TypedDict
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from agents.models import Activity, Agent
 from chat.events import publish_event, publish_on_commit
-from chat.groups import inbox_group
+from chat.groups import inbox_group, visitor_group
 from chat.models import Conversation, Inbox, Message, Visitor
 from chat.signals import assignment_needed
 
@@ -234,6 +234,44 @@ VISITOR_CONTEXT_FIELDS = {
     "timezone": 64,
     "language": 35,
 }
+
+
+class ReadEvent(TypedDict):
+    type: Literal["chat.read"]
+    conversation_id: int
+    reader: Literal["visitor", "agent"]
+    seq: int
+
+
+@transaction.atomic
+def conversation_read(
+    *, conversation_id: int, reader: Literal["visitor", "agent"], seq: int
+) -> int:
+    """Move a side's read watermark forward to `seq` (capped at the last message; never back)
+    and tell both sides, for the ticks. The watermark afterwards."""
+    field = f"{reader}_read_seq"
+    row = (
+        Conversation.objects.filter(pk=conversation_id)
+        .values("last_seq", "inbox_id", "visitor_id", field)
+        .first()
+    )
+    if row is None:
+        return 0
+    seq = min(seq, row["last_seq"])
+    moved = Conversation.objects.filter(pk=conversation_id, **{f"{field}__lt": seq}).update(
+        **{field: seq}
+    )
+    if not moved:
+        return max(seq, row[field])
+    event: ReadEvent = {
+        "type": "chat.read",
+        "conversation_id": conversation_id,
+        "reader": reader,
+        "seq": seq,
+    }
+    groups = [inbox_group(row["inbox_id"]), visitor_group(row["visitor_id"])]
+    transaction.on_commit(lambda: publish_event(groups, event))
+    return seq
 
 
 URL_FIELDS = {"current_url", "referrer"}

@@ -199,7 +199,27 @@
       settle(el);
     }
     updateCounts();
+    applyReceipts();
     document.dispatchEvent(new CustomEvent("realtime:applied"));
+  }
+
+  /** Read receipts: a watermark element (`data-read-watermark`, one per conversation and
+   *  reader) turns the reader's counterpart's messages up to it from ✓ (stored) to ✓✓ (read). */
+  function applyReceipts() {
+    for (const mark of document.querySelectorAll("[data-read-watermark]")) {
+      const log = document.getElementById(`log-${mark.dataset.conversation}`);
+      if (!log) continue;
+      const upTo = Number(mark.dataset.readWatermark);
+      for (const msg of log.querySelectorAll(".msg--mine[data-seq]:not(.msg--read)")) {
+        if (Number(msg.dataset.seq) > upTo) continue;
+        msg.classList.add("msg--read");
+        const state = msg.querySelector(".msg__state");
+        if (state) {
+          state.textContent = "✓✓";
+          state.setAttribute("aria-label", "Read");
+        }
+      }
+    }
   }
 
   function supersedes(incoming, current) {
@@ -302,6 +322,7 @@
   document.addEventListener("htmx:afterSettle", (event) => {
     localize(event.target);
     updateCounts();
+    applyReceipts();
   });
 
   /**

@@ -97,9 +97,11 @@
       },
       onResync: resume,
       onFrame(frame) {
+        if (frame.type === "synced") reportRead();
         if (frame.type !== "html") return;
         if (frame.conversation) adopt(frame.conversation);
         window.Realtime.apply(frame.html);
+        if (frame.conversation) reportRead();
       },
       onStatus: (state) => window.Realtime.showStatus(statusEl, state),
       onDenied() {
@@ -160,6 +162,20 @@
       .catch(() => {}); // best effort: the next page view tells again
   }
 
+  // ---- Read receipts: what the visitor sees with the chat open counts as read ----------------
+  let isOpen = false;
+  let readSent = { conversation: 0, seq: 0 };
+
+  function reportRead() {
+    const current = log();
+    const conversation = Number(current.dataset.conversation);
+    if (!conn || !isOpen || !conversation || document.visibilityState !== "visible") return;
+    const seq = window.Realtime.lastSeq(current);
+    if (readSent.conversation === conversation && readSent.seq >= seq) return;
+    if (conn.send({ type: "read", conversation, seq })) readSent = { conversation, seq };
+  }
+  document.addEventListener("visibilitychange", reportRead);
+
   window.Realtime.watchTyping(
     document.getElementById("composer-input"),
     () => Number(log().dataset.conversation) || null, // nothing to say before the first message
@@ -171,7 +187,11 @@
   });
   window.addEventListener("message", (event) => {
     if (event.source !== window.parent || !event.data) return;
-    if (event.data.type === "supportdesk:opened") {
+    if (event.data.type === "supportdesk:closed") {
+      isOpen = false;
+    } else if (event.data.type === "supportdesk:opened") {
+      isOpen = true;
+      reportRead();
       document.getElementById("composer-input").focus();
       // Opening the chat starts the session (a page view alone stores nothing), so the
       // socket tells the visitor live whether anyone is online to answer.

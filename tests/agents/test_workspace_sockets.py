@@ -221,3 +221,36 @@ async def test_typing_frames_are_checked(
         assert (await other.receive_json_from(timeout=5))["code"] == "bad_frame"
     await other.disconnect()
     await outsider.disconnect()
+
+
+async def test_read_receipts_move_both_ways_and_only_forward(
+    agent: Agent, visitor: Visitor
+) -> None:
+    message = await send(visitor, "hello")
+    conversation_id = message.conversation_id
+    widget = await connect(visitor_path(visitor))
+    await widget.send_json_to({"type": "resume", "conversation": conversation_id, "after": 1})
+    await frames_until(widget, "synced")
+    state = await widget.receive_json_from(timeout=5)
+    assert f'id="read-{conversation_id}-agent"' in state["html"]  # sent with the state
+    alice = await following_agent(agent, conversation_id, 1)
+
+    await alice.send_json_to({"type": "read", "conversation": conversation_id, "seq": 1})
+    receipt = await widget.receive_json_from(timeout=5)
+    assert 'data-read-watermark="1"' in receipt["html"]
+    assert "-agent" in receipt["html"]
+
+    badge = await alice.receive_json_from(timeout=5)  # her own read clears her badge
+    assert f'id="unread-{conversation_id}"' in badge["html"]
+    await widget.send_json_to({"type": "read", "conversation": conversation_id, "seq": 99})
+    receipt = await alice.receive_json_from(timeout=5)
+    assert f'id="read-{conversation_id}-visitor"' in receipt["html"]
+    assert 'data-read-watermark="1"' in receipt["html"]  # capped at the last message
+    await widget.send_json_to({"type": "read", "conversation": conversation_id, "seq": 0})
+    assert await alice.receive_nothing(timeout=0.3)  # never back, so nothing to say
+    conversation = await database_sync_to_async(
+        lambda: type(message.conversation).objects.get(pk=conversation_id)
+    )()
+    assert (conversation.visitor_read_seq, conversation.agent_read_seq) == (1, 1)
+    for socket in (widget, alice):
+        await socket.disconnect()

@@ -237,3 +237,35 @@ def test_typing_shows_on_the_other_side_and_goes_away_by_itself(
     visitor.context.close()  # the visitor vanishes mid-word: the indicator expires by itself
     expect(visitor_typing).to_have_count(0, timeout=9000)
     assert Message.objects.count() == 3  # typing stored nothing
+
+
+def test_read_receipts_turn_one_tick_into_two_live(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    send_as_visitor(chat, "Did you get my order?")
+    mine = chat.locator(".msg--mine", has_text="Did you get my order?")
+    expect(mine.locator(".msg__state")).to_have_text("✓")  # stored, not yet read
+    alice = agent_page(browser, desk, "alice")
+    expect(mine.locator(".msg__state")).to_have_text("✓")  # a list row is not reading
+    alice.get_by_role("link", name=re.compile("Did you get my order")).click()
+    expect(mine.locator(".msg__state")).to_have_text("✓✓")
+    expect(mine.locator(".msg__state")).to_have_attribute("aria-label", "Read")
+
+    reply = alice.get_by_role("textbox", name="Reply")
+    reply.fill("Yes, it ships today.")
+    reply.press("Enter")
+    answer = alice.locator(".msg--mine", has_text="Yes, it ships today.")
+    expect(answer.locator(".msg__state")).to_have_text("✓✓")  # the chat is open: read at once
+    screenshot(visitor, "widget-receipts")
+
+    visitor.get_by_role("button", name="Close chat").click()
+    reply.fill("Anything else?")
+    reply.press("Enter")
+    later = alice.locator(".msg--mine", has_text="Anything else?")
+    expect(later.locator(".msg__state")).to_have_text("✓")
+    alice.wait_for_timeout(500)
+    expect(later.locator(".msg__state")).to_have_text("✓")  # closed widget: not read
+    visitor.get_by_role("button", name="Open chat").click()
+    expect(later.locator(".msg__state")).to_have_text("✓✓")

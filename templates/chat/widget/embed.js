@@ -61,6 +61,7 @@
         frame.contentWindow.postMessage({ type: "supportdesk:opened" }, origin);
         frame.focus();
       } else {
+        frame.contentWindow.postMessage({ type: "supportdesk:closed" }, origin);
         button.focus();
       }
     }
