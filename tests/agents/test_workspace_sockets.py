@@ -18,6 +18,7 @@ from chat.tokens import visitor_token
 from tests.chat.test_consumers import (
     agent_socket,
     connect,
+    following,
     frames_until,
     send,
     visitor_path,
@@ -176,10 +177,7 @@ async def test_typing_is_relayed_both_ways_and_never_to_oneself(
 ) -> None:
     message = await send(visitor, "hello")
     conversation_id = message.conversation_id
-    widget = await connect(visitor_path(visitor))
-    await widget.send_json_to({"type": "resume", "conversation": conversation_id, "after": 1})
-    await frames_until(widget, "synced")
-    await widget.receive_json_from(timeout=5)  # the state line
+    widget = await following(visitor, conversation_id, 1)
     alice = await following_agent(agent, conversation_id, 1)
     bob = await following_agent(second_agent, conversation_id, 1)
 
@@ -228,11 +226,7 @@ async def test_read_receipts_move_both_ways_and_only_forward(
 ) -> None:
     message = await send(visitor, "hello")
     conversation_id = message.conversation_id
-    widget = await connect(visitor_path(visitor))
-    await widget.send_json_to({"type": "resume", "conversation": conversation_id, "after": 1})
-    await frames_until(widget, "synced")
-    state = await widget.receive_json_from(timeout=5)
-    assert f'id="read-{conversation_id}-agent"' in state["html"]  # sent with the state
+    widget = await following(visitor, conversation_id, 1)  # its state carries the watermark
     alice = await following_agent(agent, conversation_id, 1)
 
     await alice.send_json_to({"type": "read", "conversation": conversation_id, "seq": 1})

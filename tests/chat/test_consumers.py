@@ -118,7 +118,8 @@ async def following(visitor: Visitor, conversation_id: int, after: int) -> Webso
         {"type": "resume", "conversation": conversation_id, "after": after}
     )
     await frames_until(communicator, "synced")
-    await communicator.receive_json_from(timeout=5)  # the state line
+    state = await communicator.receive_json_from(timeout=5)  # the state line
+    assert f'id="read-{conversation_id}-agent"' in state["html"]  # and the agents' read mark
     return communicator
 
 
