@@ -166,7 +166,31 @@
   let isOpen = false;
   let readSent = { conversation: 0, seq: 0 };
 
+  /** The launcher's badge (drawn by the embed script on the host page): agent messages the
+   *  visitor has not seen. Seen means shown with the chat open, here or in an earlier visit. */
+  let badgeSent = -1;
+  function postUnread() {
+    const current = log();
+    const conversation = Number(current.dataset.conversation);
+    let count = 0;
+    if (!isOpen && conversation) {
+      const seen = Math.max(
+        Number(current.dataset.visitorRead || 0),
+        readSent.conversation === conversation ? readSent.seq : 0
+      );
+      for (const msg of current.querySelectorAll(".msg--agent[data-seq]")) {
+        if (Number(msg.dataset.seq) > seen) count += 1;
+      }
+    }
+    if (count === badgeSent) return;
+    badgeSent = count;
+    window.parent.postMessage({ type: "supportdesk:unread", count }, "*");
+  }
+  document.addEventListener("realtime:applied", postUnread);
+  document.body.addEventListener("htmx:afterSettle", postUnread);
+
   function reportRead() {
+    postUnread();
     const current = log();
     const conversation = Number(current.dataset.conversation);
     if (!conn || !isOpen || !conversation || document.visibilityState !== "visible") return;
@@ -189,6 +213,7 @@
     if (event.source !== window.parent || !event.data) return;
     if (event.data.type === "supportdesk:closed") {
       isOpen = false;
+      postUnread();
     } else if (event.data.type === "supportdesk:opened") {
       isOpen = true;
       reportRead();

@@ -269,3 +269,34 @@ def test_read_receipts_turn_one_tick_into_two_live(
     expect(later.locator(".msg__state")).to_have_text("✓")  # closed widget: not read
     visitor.get_by_role("button", name="Open chat").click()
     expect(later.locator(".msg__state")).to_have_text("✓✓")
+
+
+def test_the_launcher_counts_unseen_agent_messages_and_leaves_the_page_title_alone(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    send_as_visitor(chat, "Ping me when it's done")
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+    title = visitor.title()
+    visitor.get_by_role("button", name="Close chat").click()
+    launcher = visitor.get_by_role("button", name=re.compile("^Open chat"))
+    alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("link", name=re.compile("Ping me")).click()
+    for text in ("Done!", "Anything else?"):
+        reply = alice.get_by_role("textbox", name="Reply")
+        reply.fill(text)
+        reply.press("Enter")
+        expect(alice.get_by_role("log")).to_contain_text(text)
+    expect(launcher).to_have_accessible_name("Open chat, 2 unread messages")
+    expect(visitor.locator("#supportdesk-widget .badge")).to_have_text("2")
+    screenshot(visitor, "widget-launcher-badge")
+    assert visitor.title() == title
+    # A reload keeps the count (it comes from the server's read mark), opening clears it.
+    visitor.reload()
+    expect(launcher).to_have_accessible_name("Open chat, 2 unread messages")
+    launcher.click()
+    expect(chat.get_by_role("log")).to_contain_text("Anything else?")
+    visitor.get_by_role("button", name="Close chat").click()
+    expect(visitor.get_by_role("button", name="Open chat", exact=True)).to_be_visible()
+    assert visitor.title() == title

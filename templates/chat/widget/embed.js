@@ -24,6 +24,9 @@
     ".frame{position:fixed;right:20px;bottom:88px;width:380px;height:600px;max-height:calc(100vh - 108px);" +
     "border:0;border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.25);background:#fff;z-index:2147483647}" +
     ".frame[hidden]{display:none}" +
+    ".badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;" +
+    "background:#e03131;color:#fff;font:700 12px/20px system-ui,sans-serif;text-align:center;box-sizing:border-box}" +
+    ".badge[hidden]{display:none}" +
     "@media (max-width:480px){.frame{right:0;bottom:0;width:100vw;height:100%;max-height:none;border-radius:0}" +
     ".open .launcher{display:none}}";
 
@@ -46,13 +49,23 @@
     frame.hidden = true;
     frame.src = origin + "/widget/" + encodeURIComponent(key) + "/";
     var open = false;
+    var unread = 0;
 
     function render() {
       shell.className = open ? "open" : "";
       frame.hidden = !open;
-      button.setAttribute("aria-label", open ? "Close chat" : "Open chat");
+      var label = open ? "Close chat" : "Open chat";
+      if (!open && unread) label += ", " + unread + " unread message" + (unread > 1 ? "s" : "");
+      button.setAttribute("aria-label", label);
       button.setAttribute("aria-expanded", String(open));
       button.innerHTML = open ? closeIcon : chatIcon;
+      if (!open && unread) {
+        var badge = document.createElement("span");
+        badge.className = "badge";
+        badge.setAttribute("aria-hidden", "true");
+        badge.textContent = unread > 99 ? "99+" : String(unread);
+        button.appendChild(badge);
+      }
     }
     function toggle(next) {
       open = next;
@@ -84,6 +97,10 @@
       if (event.origin !== origin || event.source !== frame.contentWindow) return;
       if (event.data && event.data.type === "supportdesk:close") toggle(false);
       if (event.data && event.data.type === "supportdesk:ready") reportPage(true);
+      if (event.data && event.data.type === "supportdesk:unread") {
+        unread = Math.max(0, Number(event.data.count) || 0);
+        render();
+      }
     });
     render();
     shell.appendChild(frame);
