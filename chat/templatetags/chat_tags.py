@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import template
+from django.utils.html import urlize
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -38,3 +40,13 @@ def epoch_ms(value: str | datetime | None) -> int:
 def lookup(mapping: dict | None, key: object) -> object:
     """`mapping|lookup:key`: a dict entry by a variable key (0 if absent)."""
     return (mapping or {}).get(key, 0)
+
+
+@register.filter(needs_autoescape=True)
+def linkify(text: str, autoescape: bool = True) -> SafeString:
+    """Escape the text and make its http(s)/www links and email addresses clickable, opening in
+    a new tab without handing the page to it (noopener) or vouching for it (nofollow)."""
+    html = urlize(text, nofollow=True, autoescape=autoescape)
+    return mark_safe(  # noqa: S308 - urlize escaped the text; we only add attributes
+        html.replace('rel="nofollow"', 'rel="nofollow noopener noreferrer" target="_blank"')
+    )

@@ -190,7 +190,10 @@
         if (!container) continue; // not shown on this page (another conversation)
         const atBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 80;
         insertSorted(container, el);
-        if (atBottom && container.getAttribute("role") === "log") container.scrollTop = container.scrollHeight;
+        if (container.getAttribute("role") === "log" && el.dataset.seq) {
+          if (atBottom) container.scrollTop = container.scrollHeight;
+          else if (!el.classList.contains("msg--mine")) showNewMessages(container);
+        }
       } else if (current) {
         current.replaceWith(el);
       } else {
@@ -200,7 +203,58 @@
     }
     updateCounts();
     applyReceipts();
+    labelDays(document);
     document.dispatchEvent(new CustomEvent("realtime:applied"));
+  }
+
+  /** The reader scrolled up to read history and a message arrived below: say so, with a
+   *  button that brings them down, instead of moving the page under their eyes. */
+  function showNewMessages(log) {
+    let button = log.parentElement.querySelector(`.new-messages[data-for="${log.id}"]`);
+    if (!button) {
+      button = document.createElement("button");
+      button.type = "button";
+      button.className = "new-messages";
+      button.dataset.for = log.id;
+      button.textContent = "New messages ↓";
+      button.addEventListener("click", () => {
+        log.scrollTop = log.scrollHeight;
+        button.hidden = true;
+        log.focus({ preventScroll: true });
+      });
+      log.addEventListener("scroll", () => {
+        if (log.scrollHeight - log.scrollTop - log.clientHeight < 80) button.hidden = true;
+      });
+      log.after(button);
+    }
+    button.hidden = false;
+  }
+
+  /** Day labels: the first message of each day (in the reader's time zone) carries
+   *  `data-day` ("Today", "Yesterday", or the date), shown above it by the stylesheet. */
+  function labelDays(root) {
+    const logs = root.matches && root.matches(".log") ? [root] : (root || document).querySelectorAll(".log");
+    const today = new Date();
+    const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    const sameDay = (a, b) => a.toDateString() === b.toDateString();
+    for (const log of logs) {
+      let previous = null;
+      for (const msg of log.querySelectorAll(":scope > [data-seq]:not([hidden])")) {
+        const time = msg.querySelector("time[datetime]");
+        if (!time) continue;
+        const day = new Date(time.dateTime);
+        if (Number.isNaN(day.getTime())) continue;
+        let label = "";
+        if (!previous || !sameDay(previous, day)) {
+          if (sameDay(day, today)) label = "Today";
+          else if (sameDay(day, yesterday)) label = "Yesterday";
+          else label = day.toLocaleDateString([], { weekday: "short", day: "numeric", month: "long", year: "numeric" });
+        }
+        if (label) msg.dataset.day = label;
+        else delete msg.dataset.day;
+        previous = day;
+      }
+    }
   }
 
   /** Read receipts: a watermark element (`data-read-watermark`, one per conversation and
@@ -318,11 +372,13 @@
   document.addEventListener("DOMContentLoaded", () => {
     localize(document);
     updateCounts();
+    labelDays(document);
   });
   document.addEventListener("htmx:afterSettle", (event) => {
     localize(event.target);
     updateCounts();
     applyReceipts();
+    labelDays(document);
   });
 
   /**

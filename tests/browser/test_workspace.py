@@ -300,3 +300,44 @@ def test_the_launcher_counts_unseen_agent_messages_and_leaves_the_page_title_alo
     visitor.get_by_role("button", name="Close chat").click()
     expect(visitor.get_by_role("button", name="Open chat", exact=True)).to_be_visible()
     assert visitor.title() == title
+
+
+def test_the_widget_labels_days_links_safely_and_never_scrolls_under_the_reader(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    visitor = new_page(browser, viewport={"width": 1000, "height": 700})
+    chat = open_widget(visitor, desk.url)
+    send_as_visitor(chat, "Yesterday's question")
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+    Message.objects.update(created_at=timezone.now() - timedelta(days=1))
+    alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("link", name=re.compile("Yesterday's question")).click()
+    reply = alice.get_by_role("textbox", name="Reply")
+    for n in range(14):
+        reply.fill(f"Line {n} of a long answer, see https://example.com/docs/{n}")
+        reply.press("Enter")
+    log = chat.get_by_role("log")
+    expect(log).to_contain_text("Line 13 of a long answer")
+    visitor.reload()  # the old message shows under "Yesterday", today's under "Today"
+    visitor.get_by_role("button", name=re.compile("^Open chat")).click()
+    expect(log.locator("[data-day]")).to_have_count(2)
+    expect(log.locator("[data-day]").first).to_have_attribute("data-day", "Yesterday")
+    expect(log.locator("[data-day]").nth(1)).to_have_attribute("data-day", "Today")
+    link = log.get_by_role("link", name="https://example.com/docs/13")
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "nofollow noopener noreferrer")
+
+    log.evaluate("el => { el.scrollTop = 0; }")  # the visitor reads back
+    reply.fill("One more thing")
+    reply.press("Enter")
+    new_messages = chat.get_by_role("button", name="New messages")
+    expect(new_messages).to_be_visible()
+    assert log.evaluate("el => el.scrollTop") == 0  # not moved under the reader's eyes
+    screenshot(visitor, "widget-new-messages")
+    new_messages.click()
+    expect(new_messages).to_be_hidden()
+    expect(log.get_by_text("One more thing")).to_be_in_viewport()
