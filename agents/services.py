@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from agents.models import Activity, Agent, CannedResponse, ReadMark
 from chat.models import Conversation, Inbox, Message
+from chat.queue import queue_changed
 from chat.services import (
     ConversationEnded,
     MessageResult,
@@ -63,6 +64,8 @@ def conversation_assign(
         return locked
     if only_if_waiting and locked.status != Conversation.Status.WAITING:
         raise AlreadyAssigned(locked)
+    if locked.status == Conversation.Status.WAITING:
+        queue_changed(locked.inbox_id)  # out of the line: those behind it move up
     locked.status = Conversation.Status.ACTIVE
     locked.assigned_agent = agent
     locked.assigned_at = timezone.now()

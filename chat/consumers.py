@@ -29,7 +29,8 @@ from agents.presence import inbox_has_agent_online
 from chat.events import ChatMessageEvent, ConversationData, MessageData, send_to_groups
 from chat.groups import inbox_group, inbox_widgets_group, visitor_group
 from chat.models import Conversation, Visitor
-from chat.rendering import Viewer, render_messages, render_receipt
+from chat.queue import QueueEvent, queue_event, queue_place
+from chat.rendering import Viewer, render_messages, render_queue, render_receipt
 from chat.selectors import conversation_summary, conversations_last_seq, messages_after
 from chat.services import conversation_read
 from chat.tokens import InvalidVisitorToken, visitor_from_token
@@ -311,6 +312,19 @@ class VisitorConsumer(CursorConsumer):
         if getattr(self, "visitor", None) is not None:
             online = await database_sync_to_async(inbox_has_agent_online)(self.visitor.inbox_id)
             await self.send_availability(online, version=int(time.time() * 1000))
+
+    async def inbox_queue(self, event: QueueEvent) -> None:
+        """The line moved: show this visitor their place in each chat of theirs still waiting."""
+        for conversation_id in self.cursors:
+            if conversation_id in event["waiting"]:
+                await self.send_html(render_queue(queue_place(event, conversation_id)))
+
+    async def resume(self, conversation_id: Any, after: Any) -> None:
+        await super().resume(conversation_id, after)
+        if conversation_id in self.cursors:  # accepted: where is it in the line, if waiting?
+            event = await database_sync_to_async(queue_event)(self.visitor.inbox_id)
+            if conversation_id in event["waiting"]:
+                await self.send_html(render_queue(queue_place(event, conversation_id)))
 
     async def inbox_availability(self, event: dict[str, Any]) -> None:
         await self.send_availability(event["online"], version=event["version"])

@@ -7,6 +7,7 @@ from typing import Literal
 from django.template.loader import render_to_string
 
 from chat.events import MessageData
+from chat.queue import QueuePlace
 
 Viewer = Literal["visitor", "agent"]
 
@@ -24,3 +25,8 @@ def render_receipt(conversation_id: int, reader: str, seq: int) -> str:
         "chat/_message.html#receipt",
         {"conversation_id": conversation_id, "reader": reader, "seq": seq},
     )
+
+
+def render_queue(place: QueuePlace) -> str:
+    """The visitor's place in line and the estimated wait, under a waiting conversation."""
+    return render_to_string("chat/widget/page.html#queue", {"q": place})

@@ -23,6 +23,7 @@ from agents.models import Activity, Agent
 from chat.events import publish_event, publish_on_commit
 from chat.groups import inbox_group, visitor_group
 from chat.models import Conversation, Inbox, Message, Visitor
+from chat.queue import queue_changed
 from chat.signals import assignment_needed
 
 
@@ -122,6 +123,7 @@ def visitor_message_send(*, visitor: Visitor, body: str, client_id: uuid.UUID) -
         # A new chat joins the queue. Registered after the message's publish, so on commit
         # everyone sees the chat before the "Alice joined" that assignment may add.
         request_assignment(conversation.inbox_id)
+        queue_changed(conversation.inbox_id)
     return result
 
 
@@ -165,6 +167,8 @@ def conversation_end(*, conversation: Conversation, by: Agent) -> Conversation:
 
 def _end(locked: Conversation, line: str) -> Conversation:
     """End the locked, open conversation with a closing line for both sides."""
+    if locked.status == Conversation.Status.WAITING:
+        queue_changed(locked.inbox_id)  # those behind it move up
     locked.status = Conversation.Status.ENDED
     locked.ended_at = timezone.now()
     locked.save(update_fields=["status", "ended_at"])

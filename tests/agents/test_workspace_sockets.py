@@ -248,3 +248,47 @@ async def test_read_receipts_move_both_ways_and_only_forward(
     assert (conversation.visitor_read_seq, conversation.agent_read_seq) == (1, 1)
     for socket in (widget, alice):
         await socket.disconnect()
+
+
+async def test_a_waiting_visitor_sees_their_place_and_wait_move_up_live(
+    agent: Agent, inbox, visitor: Visitor, visitor_b: Visitor
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents.services import conversation_claim
+    from chat.models import Conversation
+
+    @database_sync_to_async
+    def past_chat_waited(seconds: int) -> None:
+        """A chat from earlier today that waited `seconds` for an agent."""
+        past = Visitor.objects.create(inbox=inbox)
+        created = timezone.now() - timedelta(hours=1)
+        chat = Conversation.objects.create(
+            inbox=inbox,
+            visitor=past,
+            status="ended",
+            assigned_agent=agent,
+            assigned_at=created + timedelta(seconds=seconds),
+            ended_at=created + timedelta(minutes=10),
+        )
+        Conversation.objects.filter(pk=chat.pk).update(created_at=created)  # auto_now_add
+
+    await past_chat_waited(120)
+    await past_chat_waited(120)
+    first = await send(visitor, "first in line")
+    second = await send(visitor_b, "second in line")
+    widget = await connect(visitor_path(visitor_b))
+    await widget.send_json_to(
+        {"type": "resume", "conversation": second.conversation_id, "after": 1}
+    )
+    await frames_until(widget, "synced")
+    place = await raw_frames_until(widget, lambda f: 'id="queue-' in f.get("html", ""))
+    assert "You are number 2 in line · estimated wait about 4 minutes." in place["html"]
+
+    await database_sync_to_async(conversation_claim)(conversation=first.conversation, agent=agent)
+    # Median of the waits 120 s, 120 s and ~0 s (the chat just taken): 2 minutes for place 1.
+    moved = await raw_frames_until(widget, lambda f: 'id="queue-' in f.get("html", ""))
+    assert "You are number 1 in line · estimated wait about 2 minutes." in moved["html"]
+    await widget.disconnect()

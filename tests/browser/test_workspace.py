@@ -341,3 +341,29 @@ def test_the_widget_labels_days_links_safely_and_never_scrolls_under_the_reader(
     new_messages.click()
     expect(new_messages).to_be_hidden()
     expect(log.get_by_text("One more thing")).to_be_in_viewport()
+
+
+def test_a_waiting_visitor_sees_their_place_in_line_move_up(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    first = new_page(browser)
+    first_chat = open_widget(first, desk.url)
+    send_as_visitor(first_chat, "First!")
+    expect(first_chat.locator(".queue")).to_have_text("You are number 1 in line.")
+    second = new_page(browser)
+    second_chat = open_widget(second, desk.url)
+    send_as_visitor(second_chat, "Second!")
+    queue = second_chat.locator(".queue")
+    expect(queue).to_have_text("You are number 2 in line.")
+    screenshot(second, "widget-queue")
+    alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("link", name=re.compile("First!")).click()
+    alice.get_by_role("button", name="Claim").click()
+    # The first chat waited seconds: now there is a real wait to estimate from.
+    expect(queue).to_have_text("You are number 1 in line · estimated wait under a minute.")
+    alice.get_by_role("link", name=re.compile("Second!")).click()
+    alice.get_by_role("button", name="Claim").click()
+    expect(second_chat.locator(".chat-state[data-status]")).to_have_text(
+        re.compile("You're chatting with Alice")
+    )
+    expect(queue).to_be_hidden()

@@ -29,11 +29,12 @@ ORIGIN = (b"origin", b"http://testserver")
 
 
 def is_ambient(frame: dict[str, Any]) -> bool:
-    """Presence and availability frames: they arrive whenever the team's state changes (the
-    tests' own agents connecting, too), so tests about other frames skip them."""
+    """Presence, availability and queue frames: they arrive whenever the team's state or the
+    waiting line changes (the tests' own agents connecting, too), so tests about other frames
+    skip them."""
     html = frame.get("html", "").lstrip()
-    return frame.get("type") == "html" and (
-        html.startswith('<li class="member"') or html.startswith('<p id="availability"')
+    return frame.get("type") == "html" and html.startswith(
+        ('<li class="member"', '<p id="availability"', '<p id="queue-')
     )
 
 
