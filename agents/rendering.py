@@ -39,6 +39,8 @@ def context_context(visitor: Visitor, conversation: Conversation) -> dict[str, A
         "previous_id": conversation.previous_id,
         "conversation_id": conversation.pk,
         "inbox_name": conversation.inbox.name,
+        "rating": conversation.rating,
+        "rating_comment": conversation.rating_comment,
     }
 
 

@@ -66,16 +66,18 @@ class ConversationAdmin(admin.ModelAdmin):
         "inbox",
         "status",
         "assigned_agent",
+        "rating",
         "created_at",
         "last_message_at",
     ]
-    list_filter = ["status", "inbox", "assigned_agent"]
+    list_filter = ["status", "inbox", "assigned_agent", "rating"]
     search_fields = ["visitor__name", "visitor__email", "messages__body"]
     list_select_related = ["visitor", "inbox", "assigned_agent"]
     date_hierarchy = "created_at"
     readonly_fields = [
         "inbox", "visitor", "status", "assigned_agent", "previous",
         "created_at", "assigned_at", "ended_at", "last_seq", "last_message_at",
+        "rating", "rating_comment", "rated_at",
     ]  # fmt: skip
     inlines = [MessageInline]
 

@@ -55,6 +55,7 @@ class ConversationData(TypedDict):
     preview: str
     visitor_read_seq: int
     agent_read_seq: int
+    rating: int | None
 
 
 class ChatMessageEvent(TypedDict):
@@ -104,6 +105,7 @@ def conversation_data(conversation: Conversation, *, preview: str | None) -> Con
         "preview": (preview or "")[:PREVIEW_LENGTH],
         "visitor_read_seq": conversation.visitor_read_seq,
         "agent_read_seq": conversation.agent_read_seq,
+        "rating": conversation.rating,
     }
 
 

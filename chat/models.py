@@ -120,6 +120,10 @@ class Conversation(models.Model):
     # The seq of the newest message; the next message gets last_seq + 1 under a row lock.
     last_seq = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # The visitor's rating of an ended chat (CSAT), 1-5 with an optional comment.
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.CharField(max_length=1000, blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
     # Read receipts: how far the visitor, and (the furthest of) the agents, have read. Watermarks,
     # not a row per message; they only move forward.
     visitor_read_seq = models.PositiveIntegerField(default=0)
@@ -152,6 +156,10 @@ class Conversation(models.Model):
                 condition=Q(status="ended", ended_at__isnull=False)
                 | (~Q(status="ended") & Q(ended_at__isnull=True)),
                 name="conversation_ended_at_iff_ended",
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="conversation_rating_1_to_5",
             ),
             # At most one open conversation per visitor: two tabs cannot start two chats.
             models.UniqueConstraint(

@@ -240,6 +240,35 @@ VISITOR_CONTEXT_FIELDS = {
 }
 
 
+RATING_COMMENT_LENGTH = 1000
+
+
+@transaction.atomic
+def conversation_rate(
+    *, visitor: Visitor, conversation_id: int, rating: int, comment: str = ""
+) -> Conversation:
+    """The visitor rates one of their ended chats (1-5, optional comment); rating again
+    replaces it. Conversation.DoesNotExist for anyone else's chat (ids are not confirmed)."""
+    if rating not in range(1, 6):
+        raise ValidationError(_("Choose a rating from 1 to 5."), code="bad_rating")
+    comment = comment.strip()
+    if len(comment) > RATING_COMMENT_LENGTH:
+        raise ValidationError(
+            _("A comment can be at most %(limit)d characters.") % {"limit": RATING_COMMENT_LENGTH},
+            code="too_long",
+        )
+    conversation = (
+        Conversation.objects.select_for_update().filter(visitor=visitor).get(pk=conversation_id)
+    )
+    if conversation.status != Conversation.Status.ENDED:
+        raise ValidationError(_("A chat can be rated once it has ended."), code="not_ended")
+    conversation.rating = rating
+    conversation.rating_comment = comment.replace("\x00", "")
+    conversation.rated_at = timezone.now()
+    conversation.save(update_fields=["rating", "rating_comment", "rated_at"])
+    return conversation
+
+
 class ReadEvent(TypedDict):
     type: Literal["chat.read"]
     conversation_id: int

@@ -17,5 +17,10 @@ urlpatterns = [
     ),
     path("widget/<str:public_key>/messages", views.widget_send, name="widget_send"),
     path("widget/<str:public_key>/context", views.widget_context, name="widget_context"),
+    path(
+        "widget/<str:public_key>/conversations/<int:pk>/rating",
+        views.widget_rate,
+        name="widget_rate",
+    ),
     path("demo/", views.demo_page, name="demo"),
 ]

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from agents.presence import inbox_has_agent_online
 from chat import selectors, services
 from chat.events import conversation_data, message_data
-from chat.models import Inbox, Visitor
+from chat.models import Conversation, Inbox, Visitor
 from chat.rendering import Viewer, render_messages
 from chat.selectors import inbox_by_public_key
 from chat.tokens import InvalidVisitorToken, visitor_from_token, visitor_token
@@ -152,6 +152,31 @@ def widget_context(request: HttpRequest, visitor: Visitor) -> HttpResponse:
         visitor=visitor, context={k: request.POST.get(k, "") for k in request.POST}
     )
     return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+@visitor_required
+def widget_rate(request: HttpRequest, visitor: Visitor, pk: int) -> HttpResponse:
+    """The visitor rates an ended chat; answers with its new state line (HTML)."""
+    try:
+        rating = int(request.POST.get("rating", ""))
+    except ValueError:
+        rating = 0
+    try:
+        conversation = services.conversation_rate(
+            visitor=visitor,
+            conversation_id=pk,
+            rating=rating,
+            comment=request.POST.get("comment", ""),
+        )
+    except Conversation.DoesNotExist:
+        return json_error(404, "not_found", "No such conversation.")
+    except ValidationError as exc:
+        status = 409 if exc.code == "not_ended" else 422
+        return json_error(status, exc.code or "invalid", " ".join(exc.messages))
+    summary = conversation_data(conversation, preview=None)
+    return render(request, "chat/widget/page.html#state", {"conversation": summary})
 
 
 def handle_send(

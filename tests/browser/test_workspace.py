@@ -367,3 +367,27 @@ def test_a_waiting_visitor_sees_their_place_in_line_move_up(
         re.compile("You're chatting with Alice")
     )
     expect(queue).to_be_hidden()
+
+
+def test_a_visitor_rates_the_ended_chat_and_the_agent_sees_it(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    send_as_visitor(chat, "Thanks for the help")
+    alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("link", name=re.compile("Thanks for the help")).click()
+    alice.once("dialog", lambda dialog: dialog.accept())
+    alice.get_by_role("button", name="End chat").click()
+    rating = chat.get_by_role("group", name="How was this chat?")
+    expect(rating).to_be_visible()
+    chat.locator(".rating__stars label").filter(has_text="4 out of 5").click()  # the 4th star
+    expect(chat.get_by_role("radio", name="4 out of 5")).to_be_checked()
+    chat.get_by_role("textbox", name="Comment (optional)").fill("Quick and kind")
+    screenshot(visitor, "widget-rating")
+    chat.get_by_role("button", name="Send rating").click()
+    expect(chat.locator(".rating__thanks")).to_have_text(
+        "You rated this chat 4 out of 5. Thank you!"
+    )
+    alice.reload()
+    expect(alice.locator(".context__rating")).to_contain_text("4/5 — “Quick and kind”")

@@ -207,3 +207,30 @@ def test_a_visitor_reloading_an_active_chat_sees_who_they_are_talking_to(
     page = widget_log(client, inbox, visitor)
     assert "chatting with Alice." in page
     assert 'data-version="2"' in page
+
+
+def test_a_visitor_rates_their_ended_chat_and_only_theirs(
+    visitor: Visitor, visitor_b: Visitor, agent
+) -> None:
+    from chat.services import conversation_end
+
+    conversation = visitor_message_send(
+        visitor=visitor, body="hi", client_id=uuid.uuid4()
+    ).message.conversation
+    url = reverse("chat:widget_rate", args=[visitor.inbox.public_key, conversation.pk])
+    mine = {"X-Visitor-Token": visitor_token(visitor)}
+    assert Client().post(url, {"rating": "5"}, headers=mine).status_code == 409  # still open
+    conversation_end(conversation=conversation, by=agent)
+    theirs = {"X-Visitor-Token": visitor_token(visitor_b)}
+    assert Client().post(url, {"rating": "1"}, headers=theirs).status_code == 404
+    for bad in ({"rating": "6"}, {"rating": "x"}, {"rating": "4", "comment": "x" * 1001}):
+        assert Client().post(url, bad, headers=mine).status_code == 422
+    done = Client().post(url, {"rating": "4", "comment": "Quick and kind"}, headers=mine)
+    assert done.status_code == 200
+    assert "You rated this chat 4 out of 5" in done.content.decode()
+    conversation.refresh_from_db()
+    assert (conversation.rating, conversation.rating_comment) == (4, "Quick and kind")
+    pane = Client()
+    pane.force_login(agent.user)
+    page = pane.get(reverse("agents:conversation", args=[conversation.pk])).content.decode()
+    assert "4/5 — “Quick and kind”" in page
