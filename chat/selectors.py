@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.functions import Substr
 
@@ -70,3 +72,30 @@ def conversation_summary(conversation_id: int) -> ConversationData:
 
 def conversations_last_seq(conversation_ids: list[int]) -> dict[int, int]:
     return dict(Conversation.objects.filter(pk__in=conversation_ids).values_list("pk", "last_seq"))
+
+
+EARLIER_LIMIT = 5
+EARLIER_MESSAGES = 50
+
+
+class EarlierConversation(TypedDict):
+    conversation: ConversationData
+    messages: list[MessageData]
+
+
+def visitor_earlier_conversations(
+    visitor: Visitor, *, before: Conversation
+) -> list[EarlierConversation]:
+    """A returning visitor's previous chats (newest first), each with its last messages."""
+    rows = with_preview(
+        Conversation.objects.filter(visitor=visitor, created_at__lte=before.created_at).exclude(
+            pk=before.pk
+        )
+    ).order_by("-created_at", "-pk")[:EARLIER_LIMIT]
+    return [
+        {
+            "conversation": conversation_data(c, preview=c.preview),
+            "messages": message_history(conversation_id=c.pk, limit=EARLIER_MESSAGES),
+        }
+        for c in rows
+    ]

@@ -111,11 +111,12 @@ def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
     """The visitor's newest conversation as the widget's log (HTML fragment)."""
     conversation = selectors.visitor_latest_conversation(visitor)
     if conversation is None:
-        summary, messages = None, []
+        summary, messages, earlier = None, [], []
     else:
         # The same dict the socket renders the state line from: one template path.
         summary = conversation_data(conversation, preview=None)
         messages = selectors.message_history(conversation_id=conversation.pk)
+        earlier = selectors.visitor_earlier_conversations(visitor, before=conversation)
     return render(
         request,
         "chat/widget/page.html#conversation",
@@ -123,6 +124,7 @@ def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
             "inbox": visitor.inbox,
             "conversation": summary,
             "messages": messages,
+            "earlier": earlier,
             "viewer": "visitor",
         },
     )

@@ -264,7 +264,7 @@
       const log = document.getElementById(`log-${mark.dataset.conversation}`);
       if (!log) continue;
       const upTo = Number(mark.dataset.readWatermark);
-      for (const msg of log.querySelectorAll(".msg--mine[data-seq]:not(.msg--read)")) {
+      for (const msg of log.querySelectorAll(":scope > .msg--mine[data-seq]:not(.msg--read)")) {
         if (Number(msg.dataset.seq) > upTo) continue;
         msg.classList.add("msg--read");
         const state = msg.querySelector(".msg__state");
@@ -331,7 +331,7 @@
     if (!container) return 0;
     const seqs = new Set();
     let lowest = Infinity;
-    for (const el of container.querySelectorAll("[data-seq]")) {
+    for (const el of container.querySelectorAll(":scope > [data-seq]")) {
       const seq = Number(el.dataset.seq);
       seqs.add(seq);
       lowest = Math.min(lowest, seq);

@@ -71,7 +71,7 @@
     const current = log();
     const id = String(conversationId);
     if (Number(current.dataset.conversation || 0) >= Number(id)) return false;
-    for (const old of current.querySelectorAll("[data-seq]")) old.remove();
+    for (const old of current.querySelectorAll(":scope > [data-seq]")) old.remove();
     document.getElementById("conversation-state").replaceChildren();
     current.id = `log-${id}`;
     current.dataset.conversation = id;
@@ -178,7 +178,7 @@
         Number(current.dataset.visitorRead || 0),
         readSent.conversation === conversation ? readSent.seq : 0
       );
-      for (const msg of current.querySelectorAll(".msg--agent[data-seq]")) {
+      for (const msg of current.querySelectorAll(":scope > .msg--agent[data-seq]")) {
         if (Number(msg.dataset.seq) > seen) count += 1;
       }
     }

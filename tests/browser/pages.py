@@ -47,7 +47,7 @@ def open_widget(page: Page, url: str) -> FrameLocator:
 
 def send_as_visitor(chat: FrameLocator, text: str) -> None:
     chat.get_by_role("textbox", name="Message").fill(text)
-    chat.get_by_role("button", name="Send").click()
+    chat.get_by_role("button", name="Send", exact=True).click()
 
 
 def reply_as_agent(dashboard: Page, text: str) -> None:

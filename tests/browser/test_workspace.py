@@ -391,3 +391,35 @@ def test_a_visitor_rates_the_ended_chat_and_the_agent_sees_it(
     )
     alice.reload()
     expect(alice.locator(".context__rating")).to_contain_text("4/5 — “Quick and kind”")
+
+
+def test_a_returning_visitor_finds_earlier_conversations_folded_above(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    send_as_visitor(chat, "My first question")
+    alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("link", name=re.compile("My first question")).click()
+    alice.once("dialog", lambda dialog: dialog.accept())
+    alice.get_by_role("button", name="End chat").click()
+    expect(chat.locator(".chat-state[data-status]")).to_have_attribute("data-status", "ended")
+    send_as_visitor(chat, "Back with another one")
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)  # the new chat only
+
+    visitor.reload()
+    visitor.get_by_role("button", name=re.compile("^Open chat")).click()
+    history = chat.get_by_text("Earlier conversations (1)")
+    expect(history).to_be_visible()
+    expect(chat.get_by_text("My first question")).to_be_hidden()  # folded
+    history.click()
+    expect(chat.get_by_text("My first question")).to_be_visible()
+    screenshot(visitor, "widget-history")
+    # The current conversation still resumes from its own seq: a reply arrives once, live.
+    alice.locator(".row__link", has_text="Back with another one").click()
+    reply = alice.get_by_role("textbox", name="Reply")
+    reply.fill("Welcome back!")
+    reply.press("Enter")
+    main_log = chat.locator("#conversation > .log")
+    expect(main_log.locator(":scope > li.msg[data-seq]")).to_have_count(3)  # + joined + reply
+    expect(main_log).to_contain_text("Welcome back!")
