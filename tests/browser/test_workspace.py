@@ -423,3 +423,52 @@ def test_a_returning_visitor_finds_earlier_conversations_folded_above(
     main_log = chat.locator("#conversation > .log")
     expect(main_log.locator(":scope > li.msg[data-seq]")).to_have_count(3)  # + joined + reply
     expect(main_log).to_contain_text("Welcome back!")
+
+
+def test_the_embed_leaves_a_hostile_host_page_alone_and_vice_versa(
+    desk: Desk, browser: Browser, inbox: Inbox
+) -> None:
+    import http.server
+    import threading
+
+    html = f"""<!doctype html><title>Shop</title>
+    <style>* {{ color: red !important; font-family: serif !important; }}
+    button {{ display: none !important; }} iframe {{ width: 1px !important; }}</style>
+    <script>window.__before = Object.keys(window);</script>
+    <main id="host">Our shop</main>
+    <script src="{desk.url}/widget.js" data-inbox="{inbox.public_key}" async></script>"""
+
+    class Shop(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(html.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    # A customer's site: another origin than the desk's.
+    shop = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    threading.Thread(target=shop.serve_forever, daemon=True).start()
+    try:
+        page = new_page(browser)
+        page.goto(f"http://127.0.0.1:{shop.server_address[1]}/")
+        launcher = page.get_by_role("button", name="Open chat")
+        expect(launcher).to_be_visible()  # the host's `button { display: none }` cannot reach it
+        launcher.click()
+        chat = page.frame_locator('iframe[title="Chat"]')
+        expect(chat.get_by_role("textbox", name="Message")).to_be_visible()
+        width = page.locator("#supportdesk-widget").evaluate(
+            "host => host.shadowRoot.querySelector('iframe').getBoundingClientRect().width"
+        )
+        assert width > 300  # nor its `iframe { width: 1px }`
+        added = page.evaluate(
+            "Object.keys(window).filter(k => k !== '__before' && !window.__before.includes(k))"
+        )
+        assert sorted(added) == ["__supportdesk"]
+        assert page.title() == "Shop"
+        host_color = page.locator("#host").evaluate("el => getComputedStyle(el).color")
+        assert host_color == "rgb(255, 0, 0)"  # and the widget does not touch the host's
+    finally:
+        shop.shutdown()

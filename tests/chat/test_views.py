@@ -234,3 +234,9 @@ def test_a_visitor_rates_their_ended_chat_and_only_theirs(
     pane.force_login(agent.user)
     page = pane.get(reverse("agents:conversation", args=[conversation.pk])).content.decode()
     assert "4/5 — “Quick and kind”" in page
+
+
+def test_the_embed_script_stays_small(client: Client) -> None:
+    """A budget, not a timing: every customer's page downloads this (docs/PERFORMANCE.md)."""
+    body = client.get(reverse("chat:widget_script")).content
+    assert len(body) < 8 * 1024
