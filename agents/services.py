@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from agents.models import Activity, Agent, CannedResponse, ReadMark
 from chat.models import Conversation, Inbox, Message
@@ -24,6 +25,7 @@ from chat.services import (
     conversation_read,
     message_create,
     request_assignment,
+    system_line,
 )
 
 
@@ -73,7 +75,7 @@ def conversation_assign(
     append_message(
         locked,
         sender_kind=Message.SenderKind.SYSTEM,
-        body=_("%(name)s joined the chat.") % {"name": agent.display_name},
+        body=system_line(gettext_noop("%(name)s joined the chat."), name=agent.display_name),
     )
     return locked
 
@@ -120,8 +122,11 @@ def conversation_transfer(
     append_message(
         locked,
         sender_kind=Message.SenderKind.SYSTEM,
-        body=_("%(by)s transferred the chat to %(to)s.")
-        % {"by": by.display_name, "to": to.display_name},
+        body=system_line(
+            gettext_noop("%(by)s transferred the chat to %(to)s."),
+            by=by.display_name,
+            to=to.display_name,
+        ),
     )
     if note:
         append_message(locked, sender_kind=Message.SenderKind.NOTE, body=note, author_agent=by)

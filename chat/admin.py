@@ -19,7 +19,8 @@ class InboxAdmin(admin.ModelAdmin):
     readonly_fields = ["public_key", "embed_snippet", "created_at"]
     list_display = ["name", "assignment", "auto_end_minutes", "public_key", "created_at"]
     fields = [
-        "name", "greeting", "allowed_origins", "assignment", "auto_end_minutes",
+        "name", "widget_title", "greeting", "accent_color", "launcher_position",
+        "allowed_origins", "assignment", "auto_end_minutes",
         "public_key", "embed_snippet", "created_at",
     ]  # fmt: skip
 

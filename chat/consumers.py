@@ -24,6 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from agents.presence import inbox_has_agent_online
 from chat.events import ChatMessageEvent, ConversationData, MessageData, send_to_groups
@@ -54,6 +55,9 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
     viewer: Viewer
 
     async def connect(self) -> None:
+        # Fragments this socket renders speak the browser's language, as its pages do. The
+        # consumer lives in one task, and the activation is task-local.
+        translation.activate(language_from_scope(self.scope))
         self.cursors: dict[int, int] = {}
         self.joined: list[str] = []
         self.last_resync = time.monotonic()
@@ -362,6 +366,21 @@ class VisitorConsumer(CursorConsumer):
         # Only this visitor's events reach this group; a conversation started in another tab (or
         # by this tab's first message) is followed from its start.
         self.cursors.setdefault(event["conversation"]["id"], 0)
+
+
+def language_from_scope(scope: dict[str, Any]) -> str:
+    """The supported language the socket's Accept-Language header prefers (as LocaleMiddleware
+    picks it for pages), else the default."""
+    headers = dict(scope.get("headers", []))
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    for code, _quality in translation.trans_real.parse_accept_lang_header(accept):
+        if code == "*":
+            break
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
 
 
 def is_count(value: Any) -> bool:

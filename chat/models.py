@@ -5,12 +5,16 @@ Every write goes through `chat.services` / `agents.services`; nothing else saves
 
 from __future__ import annotations
 
+import re
 import secrets
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+DEFAULT_ACCENT = "#3b5bdb"
+ACCENT_RE = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def new_public_key() -> str:
@@ -37,6 +41,28 @@ class Inbox(models.Model):
         ),
     )
 
+    class LauncherPosition(models.TextChoices):
+        RIGHT = "right", _("Bottom right")
+        LEFT = "left", _("Bottom left")
+
+    widget_title = models.CharField(
+        _("widget title"), max_length=100, blank=True, help_text=_("Empty: the inbox's name.")
+    )
+    accent_color = models.CharField(
+        _("accent colour"),
+        max_length=7,
+        default="#3b5bdb",
+        validators=[
+            RegexValidator(r"^#[0-9a-fA-F]{6}$", _("A colour like #3b5bdb (# and six hex digits)."))
+        ],
+    )
+    launcher_position = models.CharField(
+        _("launcher position"),
+        max_length=5,
+        choices=LauncherPosition.choices,
+        default=LauncherPosition.RIGHT,
+    )
+
     class Assignment(models.TextChoices):
         MANUAL = "manual", _("Manual: agents claim chats")
         AUTO = "auto", _("Automatic: the least busy online agent gets the next chat")
@@ -59,6 +85,15 @@ class Inbox(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def title(self) -> str:
+        return self.widget_title or self.name
+
+    @property
+    def accent(self) -> str:
+        """The accent colour, safe to put in a style attribute whatever the database holds."""
+        return self.accent_color if ACCENT_RE.fullmatch(self.accent_color or "") else DEFAULT_ACCENT
 
     @property
     def allowed_origin_list(self) -> list[str]:

@@ -16,8 +16,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from agents.models import Activity, Agent
 from chat.events import publish_event, publish_on_commit
@@ -162,7 +163,7 @@ def conversation_end(*, conversation: Conversation, by: Agent) -> Conversation:
     if locked.status == Conversation.Status.ENDED:
         raise ConversationEnded(_("This chat has already ended."))
     Activity.objects.create(actor=by, verb=Activity.Verb.END, conversation=locked)
-    return _end(locked, _("%(name)s ended the chat.") % {"name": by.display_name})
+    return _end(locked, system_line(gettext_noop("%(name)s ended the chat."), name=by.display_name))
 
 
 def _end(locked: Conversation, line: str) -> Conversation:
@@ -223,9 +224,10 @@ def _auto_end(pk: int, *, cutoff: datetime, minutes: int) -> int:
         return 0
     locked = conversation_lock(Conversation(pk=pk))
     Activity.objects.create(verb=Activity.Verb.END, conversation=locked, detail="inactivity")
-    line = _("This chat was closed after %(minutes)d minutes without a message.") % {
-        "minutes": minutes
-    }
+    line = system_line(
+        gettext_noop("This chat was closed after %(minutes)d minutes without a message."),
+        minutes=minutes,
+    )
     _end(locked, line)
     return 1
 
@@ -340,6 +342,13 @@ def visitor_context_update(*, visitor: Visitor, context: dict[str, str]) -> Visi
     event = {"type": "visitor.context", "visitor_id": visitor.pk, "inbox_id": visitor.inbox_id}
     transaction.on_commit(lambda: publish_event([inbox_group(visitor.inbox_id)], event))
     return visitor
+
+
+def system_line(message: str, **values: object) -> str:
+    """A stored system line ("Alice joined the chat."), in the desk's language (LANGUAGE_CODE):
+    it is stored once for everyone, whatever the language of the request that caused it."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _(message) % values
 
 
 def append_message(

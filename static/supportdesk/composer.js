@@ -137,9 +137,9 @@
           if (!hooks.onUnauthorized) return "failed";
           await hooks.onUnauthorized(); // new credentials; the entry stays queued meanwhile
         } else if (response && response.status < 500 && response.status !== 429) {
-          let message = "Not sent";
+          let message = window.Realtime.t("Not sent");
           try {
-            message = `Not sent: ${(await response.json()).message}`;
+            message = `${window.Realtime.t("Not sent:")} ${(await response.json()).message}`;
           } catch (_) { /* not JSON */ }
           announce(entry.client_id, "refused", message);
           return "refused";
@@ -287,17 +287,17 @@
       li.classList.toggle("msg--failed", state === "failed" || state === "refused");
       li.dataset.state = state;
       label.textContent = {
-        sending: "Sending…",
-        offline: "Waiting for network…",
-        failed: "Not sent — ",
-        refused: message || "Not sent",
+        sending: window.Realtime.t("Sending…"),
+        offline: window.Realtime.t("Waiting for network…"),
+        failed: window.Realtime.t("Not sent — "),
+        refused: message || window.Realtime.t("Not sent"),
       }[state];
       if (state === "refused" && form.isConnected) showError(message);
       if (state === "failed") {
         const retry = document.createElement("button");
         retry.type = "button";
         retry.className = "link-button";
-        retry.textContent = "Retry";
+        retry.textContent = window.Realtime.t("Retry");
         retry.addEventListener("click", () => {
           setState(clientId, "sending");
           outbox.retry();

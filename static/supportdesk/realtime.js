@@ -216,7 +216,7 @@
       button.type = "button";
       button.className = "new-messages";
       button.dataset.for = log.id;
-      button.textContent = "New messages ↓";
+      button.textContent = t("New messages ↓");
       button.addEventListener("click", () => {
         log.scrollTop = log.scrollHeight;
         button.hidden = true;
@@ -246,8 +246,8 @@
         if (Number.isNaN(day.getTime())) continue;
         let label = "";
         if (!previous || !sameDay(previous, day)) {
-          if (sameDay(day, today)) label = "Today";
-          else if (sameDay(day, yesterday)) label = "Yesterday";
+          if (sameDay(day, today)) label = t("Today");
+          else if (sameDay(day, yesterday)) label = t("Yesterday");
           else label = day.toLocaleDateString([], { weekday: "short", day: "numeric", month: "long", year: "numeric" });
         }
         if (label) msg.dataset.day = label;
@@ -270,7 +270,7 @@
         const state = msg.querySelector(".msg__state");
         if (state) {
           state.textContent = "✓✓";
-          state.setAttribute("aria-label", "Read");
+          state.setAttribute("aria-label", t("Read"));
         }
       }
     }
@@ -343,21 +343,35 @@
   }
 
   /** Show the connection state in an element with data-state and data-open-text. */
+  let strings = null;
+  /** The page's language for a script's English string (the server's `sd-text` dictionary). */
+  function t(text) {
+    if (strings === null) {
+      const data = document.getElementById("sd-text");
+      try {
+        strings = data ? JSON.parse(data.textContent) : {};
+      } catch (_) {
+        strings = {};
+      }
+    }
+    return strings[text] || text;
+  }
+
   function showStatus(el, state) {
     if (!el) return;
     const texts = {
-      idle: el.dataset.openText,
-      connecting: "Connecting…",
-      open: el.dataset.openText,
-      reconnecting: "Reconnecting…",
-      offline: "You are offline — messages will be sent when you reconnect",
-      denied: "Signed out",
+      idle: t(el.dataset.openText),
+      connecting: t("Connecting…"),
+      open: t(el.dataset.openText),
+      reconnecting: t("Reconnecting…"),
+      offline: t("You are offline — messages will be sent when you reconnect"),
+      denied: t("Signed out"),
     };
     const wasDown = ["reconnecting", "offline"].includes(el.dataset.state);
     el.dataset.state = state;
     clearTimeout(el._backTimer);
     if (state === "open" && wasDown) {
-      el.textContent = "Back online";
+      el.textContent = t("Back online");
       el._backTimer = setTimeout(() => { el.textContent = texts.open; }, 3000);
       return;
     }
@@ -418,5 +432,5 @@
     return { stop };
   }
 
-  window.Realtime = { connect, apply, lastSeq, localize, showStatus, socketUrl, watchTyping };
+  window.Realtime = { connect, apply, lastSeq, localize, showStatus, socketUrl, watchTyping, t };
 })();

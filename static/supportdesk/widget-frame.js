@@ -239,7 +239,11 @@
     }
   });
 
-  window.parent.postMessage({ type: "supportdesk:ready" }, "*"); // "tell me where we are"
+  // "Tell me where we are"; and the inbox's look, for the launcher on the host page.
+  window.parent.postMessage(
+    { type: "supportdesk:ready", accent: body.dataset.accent, position: body.dataset.launcherPosition },
+    "*"
+  );
 
   if (token) {
     // A returning visitor: load the conversation first, then follow it from its last seq; if

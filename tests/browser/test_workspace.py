@@ -472,3 +472,42 @@ def test_the_embed_leaves_a_hostile_host_page_alone_and_vice_versa(
         assert host_color == "rgb(255, 0, 0)"  # and the widget does not touch the host's
     finally:
         shop.shutdown()
+
+
+def test_the_widget_speaks_the_browsers_language_and_the_inbox_has_its_look(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    inbox.widget_title = "Acme Hilfe"
+    inbox.accent_color = "#2b8a3e"
+    inbox.launcher_position = Inbox.LauncherPosition.LEFT
+    inbox.save()
+    visitor = new_page(browser, locale="de-DE")
+    visitor.goto(f"{desk.url}/demo/")
+    launcher = visitor.get_by_role("button", name="Chat öffnen")
+    expect(launcher).to_be_visible()
+    assert launcher.bounding_box()["x"] < 100  # bottom left, as the inbox says
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(43, 138, 62)"
+    launcher.click()
+    chat = visitor.frame_locator('iframe[title="Chat"]')
+    expect(chat.get_by_role("heading", name="Acme Hilfe")).to_be_visible()
+    expect(chat.locator("#availability")).to_have_text(re.compile("Wir sind gerade nicht da"))
+    box = chat.get_by_role("textbox", name="Nachricht")
+    expect(box).to_have_attribute("placeholder", "Nachricht schreiben…")
+    box.fill("Hallo, ist jemand da?")
+    chat.get_by_role("button", name="Senden", exact=True).click()
+    # Rendered by the socket, in German too: the state line and the place in line.
+    expect(chat.locator(".chat-state[data-status]")).to_have_text(
+        re.compile("Warten auf einen Mitarbeiter")
+    )
+    expect(chat.locator(".queue")).to_have_text("Sie sind Nummer 1 in der Warteschlange.")
+    send_button = chat.locator(".composer__send")
+    assert send_button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(43, 138, 62)"
+    screenshot(visitor, "widget-german")
+    # Lines stored for everyone stay in the desk's language, whoever caused them.
+    alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("link", name=re.compile("Hallo, ist jemand da")).click()
+    alice.get_by_role("button", name="Claim").click()
+    expect(chat.get_by_role("log")).to_contain_text("Alice joined the chat.")
+    expect(chat.locator(".chat-state[data-status]")).to_have_text(
+        re.compile("Sie chatten mit Alice")
+    )

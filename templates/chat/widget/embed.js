@@ -2,8 +2,16 @@
  *   <script src="https://YOUR-DESK/widget.js" data-inbox="PUBLIC_KEY" async></script>
  * It adds a chat launcher and the chat iframe inside a shadow root, so the host page's styles
  * and scripts and ours never touch each other. The iframe loads after the host page has. */
-(function () {
+{% load i18n %}(function () {
   "use strict";
+  {% translate "Open chat" as open_chat %}{% translate "Close chat" as close_chat %}{% translate "Chat" as chat %}{% translate "unread message" as unread_one %}{% translate "unread messages" as unread_many %}
+  var T = {
+    open: "{{ open_chat|escapejs }}",
+    close: "{{ close_chat|escapejs }}",
+    chat: "{{ chat|escapejs }}",
+    unreadOne: "{{ unread_one|escapejs }}",
+    unreadMany: "{{ unread_many|escapejs }}"
+  };
   var script = document.currentScript;
   if (!script || window.__supportdesk) return;
   var key = script.getAttribute("data-inbox");
@@ -17,8 +25,10 @@
   var css =
     ":host{all:initial}" +
     ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;" +
-    "background:#3b5bdb;color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646;" +
-    "display:flex;align-items:center;justify-content:center;transition:transform .15s}" +
+    "background:var(--sd-accent,#3b5bdb);color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646;" +
+    "display:flex;align-items:center;justify-content:center;transition:transform .15s,opacity .2s}" +
+    ".loading .launcher{opacity:0;pointer-events:none}" +
+    ".left .launcher{right:auto;left:20px}.left .frame{right:auto;left:20px}" +
     ".launcher:hover{transform:scale(1.06)}" +
     ".launcher:focus-visible{outline:3px solid #91a7ff;outline-offset:3px}" +
     ".frame{position:fixed;right:20px;bottom:88px;width:380px;height:600px;max-height:calc(100vh - 108px);" +
@@ -45,17 +55,20 @@
     button.className = "launcher";
     var frame = document.createElement("iframe");
     frame.className = "frame";
-    frame.title = "Chat";
+    frame.title = T.chat;
     frame.hidden = true;
     frame.src = origin + "/widget/" + encodeURIComponent(key) + "/";
     var open = false;
     var unread = 0;
 
+    var look = null; // the inbox's accent and launcher side, from the widget page when it is ready
+
     function render() {
-      shell.className = open ? "open" : "";
+      shell.className = (open ? "open" : "") + (look ? "" : " loading") +
+        (look && look.position === "left" ? " left" : "");
       frame.hidden = !open;
-      var label = open ? "Close chat" : "Open chat";
-      if (!open && unread) label += ", " + unread + " unread message" + (unread > 1 ? "s" : "");
+      var label = open ? T.close : T.open;
+      if (!open && unread) label += ", " + unread + " " + (unread > 1 ? T.unreadMany : T.unreadOne);
       button.setAttribute("aria-label", label);
       button.setAttribute("aria-expanded", String(open));
       button.innerHTML = open ? closeIcon : chatIcon;
@@ -96,7 +109,13 @@
     window.addEventListener("message", function (event) {
       if (event.origin !== origin || event.source !== frame.contentWindow) return;
       if (event.data && event.data.type === "supportdesk:close") toggle(false);
-      if (event.data && event.data.type === "supportdesk:ready") reportPage(true);
+      if (event.data && event.data.type === "supportdesk:ready") {
+        var accent = String(event.data.accent || "");
+        look = { position: event.data.position === "left" ? "left" : "right" };
+        if (/^#[0-9a-fA-F]{6}$/.test(accent)) host.style.setProperty("--sd-accent", accent);
+        render();
+        reportPage(true);
+      }
       if (event.data && event.data.type === "supportdesk:unread") {
         unread = Math.max(0, Number(event.data.count) || 0);
         render();
