@@ -409,7 +409,7 @@ def test_a_returning_visitor_finds_earlier_conversations_folded_above(
 
     visitor.reload()
     visitor.get_by_role("button", name=re.compile("^Open chat")).click()
-    history = chat.get_by_text("Earlier conversations (1)")
+    history = chat.get_by_text("Earlier conversation (1)")
     expect(history).to_be_visible()
     expect(chat.get_by_text("My first question")).to_be_hidden()  # folded
     history.click()
@@ -485,6 +485,10 @@ def test_the_widget_speaks_the_browsers_language_and_the_inbox_has_its_look(
     visitor.goto(f"{desk.url}/demo/")
     launcher = visitor.get_by_role("button", name="Chat öffnen")
     expect(launcher).to_be_visible()
+    # The launcher shows once the widget page has told it the inbox's look.
+    visitor.wait_for_function(
+        "() => document.getElementById('supportdesk-widget').shadowRoot.querySelector('.left')"
+    )
     assert launcher.bounding_box()["x"] < 100  # bottom left, as the inbox says
     assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(43, 138, 62)"
     launcher.click()
