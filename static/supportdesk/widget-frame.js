@@ -206,8 +206,13 @@
     (frame) => (conn ? conn.send(frame) : false)
   );
 
-  document.querySelector("[data-close]").addEventListener("click", () => {
+  function closeWidget() {
     window.parent.postMessage({ type: "supportdesk:close" }, "*");
+  }
+  document.querySelector("[data-close]").addEventListener("click", closeWidget);
+  // Escape closes the chat (focus goes back to the launcher), as in any dialog.
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.defaultPrevented) closeWidget();
   });
   window.addEventListener("message", (event) => {
     if (event.source !== window.parent || !event.data) return;

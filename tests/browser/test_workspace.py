@@ -515,3 +515,39 @@ def test_the_widget_speaks_the_browsers_language_and_the_inbox_has_its_look(
     expect(chat.locator(".chat-state[data-status]")).to_have_text(
         re.compile("Sie chatten mit Alice")
     )
+
+
+def test_the_widget_works_by_keyboard_alone_and_fills_a_phone_screen(
+    desk: Desk, browser: Browser, inbox: Inbox
+) -> None:
+    page = new_page(browser)
+    page.goto(f"{desk.url}/demo/")
+    launcher = page.get_by_role("button", name="Open chat")
+    expect(launcher).to_be_visible()
+    for _ in range(6):  # Tab through the host page to the launcher
+        page.keyboard.press("Tab")
+        if launcher.evaluate("b => b.matches(':focus-visible')"):
+            break
+    expect(launcher).to_be_focused()
+    assert launcher.evaluate("b => getComputedStyle(b).outlineStyle") != "none"  # visible focus
+    page.keyboard.press("Enter")
+    chat = page.frame_locator('iframe[title="Chat"]')
+    box = chat.get_by_role("textbox", name="Message")
+    expect(box).to_be_focused()  # straight into the message box
+    page.keyboard.type("Typed without a mouse")
+    page.keyboard.press("Enter")
+    log = chat.get_by_role("log")  # a live region: screen readers announce new messages
+    expect(log.locator("li.msg[data-seq]")).to_contain_text(["Typed without a mouse"])
+    page.keyboard.press("Escape")
+    expect(chat.get_by_role("textbox", name="Message")).to_be_hidden()
+    expect(page.get_by_role("button", name=re.compile("^Open chat"))).to_be_focused()
+
+    phone = new_page(browser, viewport={"width": 390, "height": 780}, is_mobile=True)
+    phone.goto(f"{desk.url}/demo/")
+    phone.get_by_role("button", name="Open chat").click()
+    frame = phone.locator("#supportdesk-widget").evaluate(
+        "h => { const r = h.shadowRoot.querySelector('iframe').getBoundingClientRect();"
+        " return [r.x, r.y, r.width, r.height]; }"
+    )
+    assert frame == [0, 0, 390, 780]  # the whole screen
+    screenshot(phone, "widget-phone")
