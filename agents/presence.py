@@ -30,6 +30,7 @@ from django.utils import timezone
 from agents.models import Activity, Agent, AgentConnection
 from chat.events import publish_event
 from chat.groups import inbox_group, inbox_widgets_group
+from chat.hours import AvailabilityData, availability
 from chat.models import Inbox
 
 Presence = Literal["online", "away", "offline"]
@@ -46,7 +47,7 @@ class PresenceEvent(TypedDict):
 class AvailabilityEvent(TypedDict):
     type: Literal["inbox.availability"]
     inbox_id: int
-    online: bool
+    availability: AvailabilityData
     version: int
 
 
@@ -185,10 +186,14 @@ def presence_publish(agent: Agent, presence: Presence) -> None:
     }
     publish_event([inbox_group(pk) for pk in inbox_ids], event)
     for inbox_id in inbox_ids:
-        availability: AvailabilityEvent = {
-            "type": "inbox.availability",
-            "inbox_id": inbox_id,
-            "online": inbox_has_agent_online(inbox_id),
-            "version": version,
-        }
-        publish_event([inbox_widgets_group(inbox_id)], availability)
+        publish_event([inbox_widgets_group(inbox_id)], availability_event(inbox_id, version))
+
+
+def availability_event(inbox_id: int, version: int) -> AvailabilityEvent:
+    inbox = Inbox.objects.get(pk=inbox_id)
+    return {
+        "type": "inbox.availability",
+        "inbox_id": inbox_id,
+        "availability": availability(inbox, agent_online=inbox_has_agent_online(inbox_id)),
+        "version": version,
+    }

@@ -26,12 +26,18 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from agents.presence import inbox_has_agent_online
+from agents.presence import AvailabilityEvent, availability_event
 from chat.events import ChatMessageEvent, ConversationData, MessageData, send_to_groups
 from chat.groups import inbox_group, inbox_widgets_group, visitor_group
 from chat.models import Conversation, Visitor
 from chat.queue import QueueEvent, queue_event, queue_place
-from chat.rendering import Viewer, render_messages, render_queue, render_receipt
+from chat.rendering import (
+    Viewer,
+    render_availability,
+    render_messages,
+    render_queue,
+    render_receipt,
+)
 from chat.selectors import conversation_summary, conversations_last_seq, messages_after
 from chat.services import conversation_read
 from chat.tokens import InvalidVisitorToken, visitor_from_token
@@ -314,8 +320,10 @@ class VisitorConsumer(CursorConsumer):
     async def connect(self) -> None:
         await super().connect()
         if getattr(self, "visitor", None) is not None:
-            online = await database_sync_to_async(inbox_has_agent_online)(self.visitor.inbox_id)
-            await self.send_availability(online, version=int(time.time() * 1000))
+            event = await database_sync_to_async(availability_event)(
+                self.visitor.inbox_id, int(time.time() * 1000)
+            )
+            await self.inbox_availability(event)
 
     async def inbox_queue(self, event: QueueEvent) -> None:
         """The line moved: show this visitor their place in each chat of theirs still waiting."""
@@ -330,15 +338,8 @@ class VisitorConsumer(CursorConsumer):
             if conversation_id in event["waiting"]:
                 await self.send_html(render_queue(queue_place(event, conversation_id)))
 
-    async def inbox_availability(self, event: dict[str, Any]) -> None:
-        await self.send_availability(event["online"], version=event["version"])
-
-    async def send_availability(self, online: bool, *, version: int) -> None:
-        await self.send_html(
-            render_to_string(
-                "chat/widget/page.html#availability", {"online": online, "version": version}
-            )
-        )
+    async def inbox_availability(self, event: AvailabilityEvent) -> None:
+        await self.send_html(render_availability(event["availability"], version=event["version"]))
 
     async def may_follow(self, conversation_id: int) -> bool:
         return await Conversation.objects.filter(pk=conversation_id, visitor=self.visitor).aexists()

@@ -63,6 +63,21 @@ class Inbox(models.Model):
         default=LauncherPosition.RIGHT,
     )
 
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", help_text=_("e.g. Europe/Berlin")
+    )
+    opens_at = models.TimeField(
+        _("opens at"), null=True, blank=True, help_text=_("Empty: always open.")
+    )
+    closes_at = models.TimeField(_("closes at"), null=True, blank=True)
+    open_days = models.CharField(
+        _("open days"),
+        max_length=7,
+        default="12345",
+        validators=[RegexValidator(r"^[1-7]{1,7}$", _("Weekday digits, 1 = Monday … 7 = Sunday."))],
+        help_text=_("Weekday digits: 12345 = Monday to Friday."),
+    )
+
     class Assignment(models.TextChoices):
         MANUAL = "manual", _("Manual: agents claim chats")
         AUTO = "auto", _("Automatic: the least busy online agent gets the next chat")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
@@ -240,6 +241,16 @@ VISITOR_CONTEXT_FIELDS = {
     "timezone": 64,
     "language": 35,
 }
+
+
+def visitor_email_set(*, visitor: Visitor, email: str) -> Visitor:
+    """The visitor's email address, for a reply when nobody is online; ValidationError if it is
+    not one."""
+    email = email.strip()
+    validate_email(email)
+    visitor.email = email
+    visitor.save(update_fields=["email"])
+    return visitor
 
 
 RATING_COMMENT_LENGTH = 1000

@@ -24,8 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 from agents.presence import inbox_has_agent_online
 from chat import selectors, services
 from chat.events import conversation_data, message_data
+from chat.hours import availability
 from chat.models import Conversation, Inbox, Visitor
-from chat.rendering import Viewer, render_messages
+from chat.rendering import Viewer, render_availability, render_messages
 from chat.selectors import inbox_by_public_key
 from chat.tokens import InvalidVisitorToken, visitor_from_token, visitor_token
 
@@ -69,6 +70,7 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
     inbox = inbox_by_public_key(public_key)
     if inbox is None:
         return render(request, "chat/widget/unknown_inbox.html", status=404)
+    status = availability(inbox, agent_online=inbox_has_agent_online(inbox))
     response = render(
         request,
         "chat/widget/page.html",
@@ -81,7 +83,7 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
                 "context": reverse("chat:widget_context", args=[public_key]),
                 "socket": f"/ws/widget/{public_key}/",
             },
-            "online": inbox_has_agent_online(inbox),
+            "availability_html": render_availability(status, version=0),
         },
     )
     ancestors = " ".join(inbox.allowed_origin_list) or "*"
@@ -126,6 +128,7 @@ def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
             "messages": messages,
             "earlier": earlier,
             "viewer": "visitor",
+            "visitor_email": visitor.email,
         },
     )
 
@@ -179,6 +182,19 @@ def widget_rate(request: HttpRequest, visitor: Visitor, pk: int) -> HttpResponse
         return json_error(status, exc.code or "invalid", " ".join(exc.messages))
     summary = conversation_data(conversation, preview=None)
     return render(request, "chat/widget/page.html#state", {"conversation": summary})
+
+
+@csrf_exempt
+@require_POST
+@visitor_required
+def widget_email(request: HttpRequest, visitor: Visitor) -> HttpResponse:
+    """Where to reply when nobody is online: the visitor's email (agents see it)."""
+    try:
+        services.visitor_email_set(visitor=visitor, email=request.POST.get("email", ""))
+    except ValidationError as exc:
+        context = {"visitor_email": "", "email_error": " ".join(exc.messages)}
+        return render(request, "chat/widget/page.html#email_capture", context, status=422)
+    return render(request, "chat/widget/page.html#email_capture", {"visitor_email": visitor.email})
 
 
 def handle_send(

@@ -551,3 +551,37 @@ def test_the_widget_works_by_keyboard_alone_and_fills_a_phone_screen(
     )
     assert frame == [0, 0, 390, 780]  # the whole screen
     screenshot(phone, "widget-phone")
+
+
+def test_out_of_hours_the_widget_says_when_and_takes_an_email_and_the_chat_still_queues(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    from datetime import time
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from chat.hours import next_opening
+
+    tomorrow = timezone.now().astimezone(ZoneInfo("Europe/Berlin")).isoweekday() % 7 + 1
+    inbox.time_zone = "Europe/Berlin"
+    inbox.opens_at, inbox.closes_at, inbox.open_days = time(9), time(17), str(tomorrow)
+    inbox.save()
+    opens = next_opening(inbox)
+    alice = agent_page(browser, desk, "alice")  # online, but the inbox is closed
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    expect(chat.locator("#availability")).to_have_text(
+        f"We're closed — we open again {opens:%A %H:%M} (Europe/Berlin). "
+        "Leave a message and we'll reply then."
+    )
+    send_as_visitor(chat, "Can someone call me back?")
+    email = chat.get_by_role("textbox", name="Your email, so we can reply:")
+    email.fill("ann@example.com")
+    chat.get_by_role("button", name="Save").click()
+    expect(chat.get_by_text("We'll reply to you at ann@example.com.")).to_be_visible()
+    screenshot(visitor, "widget-closed")
+    row = alice.get_by_role("link", name=re.compile("Can someone call me back"))
+    expect(row).to_be_visible()  # the message reached the queue all the same
+    row.click()
+    expect(alice.get_by_role("complementary", name="Visitor")).to_contain_text("ann@example.com")
