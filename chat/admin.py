@@ -21,7 +21,7 @@ class InboxAdmin(admin.ModelAdmin):
     fields = [
         "name", "widget_title", "greeting", "accent_color", "launcher_position",
         "allowed_origins", "assignment", "auto_end_minutes",
-        "time_zone", "open_days", "opens_at", "closes_at",
+        "time_zone", "open_days", "opens_at", "closes_at", "prechat_form",
         "public_key", "embed_snippet", "created_at",
     ]  # fmt: skip
 

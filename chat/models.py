@@ -78,6 +78,11 @@ class Inbox(models.Model):
         help_text=_("Weekday digits: 12345 = Monday to Friday."),
     )
 
+    prechat_form = models.BooleanField(
+        _("ask for name and email before the chat"),
+        default=False,
+    )
+
     class Assignment(models.TextChoices):
         MANUAL = "manual", _("Manual: agents claim chats")
         AUTO = "auto", _("Automatic: the least busy online agent gets the next chat")

@@ -243,13 +243,19 @@ VISITOR_CONTEXT_FIELDS = {
 }
 
 
-def visitor_email_set(*, visitor: Visitor, email: str) -> Visitor:
-    """The visitor's email address, for a reply when nobody is online; ValidationError if it is
-    not one."""
+def visitor_profile_set(*, visitor: Visitor, email: str, name: str | None = None) -> Visitor:
+    """The visitor's email address (for a reply when nobody is online, or the pre-chat form)
+    and, if given, their name. ValidationError if the address is not one."""
     email = email.strip()
     validate_email(email)
     visitor.email = email
-    visitor.save(update_fields=["email"])
+    fields = ["email"]
+    if name is not None:
+        visitor.name = name.replace("\x00", "").strip()[
+            : Visitor._meta.get_field("name").max_length
+        ]
+        fields.append("name")
+    visitor.save(update_fields=fields)
     return visitor
 
 

@@ -81,6 +81,7 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
                 "conversation": reverse("chat:widget_conversation", args=[public_key]),
                 "send": reverse("chat:widget_send", args=[public_key]),
                 "context": reverse("chat:widget_context", args=[public_key]),
+                "profile": reverse("chat:widget_profile", args=[public_key]),
                 "socket": f"/ws/widget/{public_key}/",
             },
             "availability_html": render_availability(status, version=0),
@@ -190,11 +191,27 @@ def widget_rate(request: HttpRequest, visitor: Visitor, pk: int) -> HttpResponse
 def widget_email(request: HttpRequest, visitor: Visitor) -> HttpResponse:
     """Where to reply when nobody is online: the visitor's email (agents see it)."""
     try:
-        services.visitor_email_set(visitor=visitor, email=request.POST.get("email", ""))
+        services.visitor_profile_set(visitor=visitor, email=request.POST.get("email", ""))
     except ValidationError as exc:
         context = {"visitor_email": "", "email_error": " ".join(exc.messages)}
         return render(request, "chat/widget/page.html#email_capture", context, status=422)
     return render(request, "chat/widget/page.html#email_capture", {"visitor_email": visitor.email})
+
+
+@csrf_exempt
+@require_POST
+@visitor_required
+def widget_profile(request: HttpRequest, visitor: Visitor) -> HttpResponse:
+    """The pre-chat form: the visitor's name and email, before their first message."""
+    try:
+        services.visitor_profile_set(
+            visitor=visitor,
+            email=request.POST.get("email", ""),
+            name=request.POST.get("name", ""),
+        )
+    except ValidationError as exc:
+        return json_error(422, exc.code or "invalid", " ".join(exc.messages))
+    return HttpResponse(status=204)
 
 
 def handle_send(

@@ -140,6 +140,43 @@
     },
   });
 
+  // ---- Pre-chat form (if the inbox asks): name and email before the first message ----------
+  const PROFILE_KEY = `supportdesk:${body.dataset.inbox}:profile`;
+  const prechat = document.getElementById("prechat");
+  if (prechat) {
+    let given = false;
+    try {
+      given = localStorage.getItem(PROFILE_KEY) === "1";
+    } catch (_) { /* storage blocked: ask again */ }
+    if (given) body.dataset.prechat = "done";
+    prechat.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = prechat.querySelector(".form-error");
+      error.hidden = true;
+      try {
+        const response = await fetch(body.dataset.profileUrl, {
+          method: "POST",
+          headers: { "X-Visitor-Token": await ensureSession() },
+          body: new URLSearchParams(new FormData(prechat)),
+        });
+        if (!response.ok) {
+          error.textContent = (await response.json()).message;
+          error.hidden = false;
+          return;
+        }
+      } catch (_) {
+        error.textContent = window.Realtime.t("Not sent");
+        error.hidden = false;
+        return;
+      }
+      try {
+        localStorage.setItem(PROFILE_KEY, "1");
+      } catch (_) { /* storage blocked */ }
+      body.dataset.prechat = "done";
+      document.getElementById("composer-input").focus();
+    });
+  }
+
   // ---- Visitor context: the host page tells us where the visitor is; agents see it live ----
   let page = null;
   let sentPage = null;
@@ -222,7 +259,8 @@
     } else if (event.data.type === "supportdesk:opened") {
       isOpen = true;
       reportRead();
-      document.getElementById("composer-input").focus();
+      const first = body.dataset.prechat === "needed" ? "prechat-name" : "composer-input";
+      document.getElementById(first).focus();
       // Opening the chat starts the session (a page view alone stores nothing), so the
       // socket tells the visitor live whether anyone is online to answer.
       ensureSession().catch(() => {}); // offline: the first message tries again

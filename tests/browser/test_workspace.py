@@ -585,3 +585,31 @@ def test_out_of_hours_the_widget_says_when_and_takes_an_email_and_the_chat_still
     expect(row).to_be_visible()  # the message reached the queue all the same
     row.click()
     expect(alice.get_by_role("complementary", name="Visitor")).to_contain_text("ann@example.com")
+
+
+def test_an_inbox_with_a_pre_chat_form_asks_name_and_email_first_and_once(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    inbox.prechat_form = True
+    inbox.save()
+    visitor = new_page(browser)
+    chat = open_widget(visitor, desk.url)
+    expect(chat.get_by_role("textbox", name="Name")).to_be_focused()
+    expect(chat.get_by_role("textbox", name="Message")).to_be_hidden()
+    chat.get_by_role("textbox", name="Name").fill("Ann Lee")
+    chat.get_by_role("textbox", name="Email").fill("not-an-address")
+    chat.get_by_role("button", name="Start chat").click()
+    expect(chat.get_by_role("alert")).to_contain_text("valid email")
+    chat.get_by_role("textbox", name="Email").fill("ann@example.com")
+    screenshot(visitor, "widget-prechat")
+    chat.get_by_role("button", name="Start chat").click()
+    send_as_visitor(chat, "Hello, it's Ann")
+    alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("link", name=re.compile("Hello, it's Ann")).click()
+    context = alice.get_by_role("complementary", name="Visitor")
+    expect(context).to_contain_text("Ann Lee")
+    expect(context).to_contain_text("ann@example.com")
+    visitor.reload()  # asked once
+    visitor.get_by_role("button", name=re.compile("^Open chat")).click()
+    expect(chat.get_by_role("textbox", name="Message")).to_be_visible()
+    expect(chat.get_by_role("textbox", name="Name")).to_be_hidden()

@@ -67,3 +67,19 @@ def test_a_visitor_leaves_an_email_for_the_reply(visitor: Visitor) -> None:
     assert "We'll reply to you at ann@example.com." in saved.content.decode()
     visitor.refresh_from_db()
     assert visitor.email == "ann@example.com"
+
+
+def test_the_pre_chat_form_stores_name_and_email(visitor: Visitor) -> None:
+    url = reverse("chat:widget_profile", args=[visitor.inbox.public_key])
+    headers = {"X-Visitor-Token": visitor_token(visitor)}
+    refused = Client().post(url, {"name": "Ann", "email": ""}, headers=headers)
+    assert refused.status_code == 422
+    assert Client().post(url, {"name": "Ann", "email": "a@b.co"}).status_code == 401
+    ok = Client().post(url, {"name": "  Ann Lee ", "email": "ann@example.com"}, headers=headers)
+    assert ok.status_code == 204
+    visitor.refresh_from_db()
+    assert (visitor.name, visitor.email, visitor.display_name) == (
+        "Ann Lee",
+        "ann@example.com",
+        "Ann Lee",
+    )
