@@ -1,4 +1,5 @@
-"""Periodic work no single request triggers: stale presence, auto-end, the assignment queue.
+"""Periodic work no single request triggers: stale presence, inboxes opening or closing,
+auto-end, the assignment queue.
 
 Dashboard sockets run it on their heartbeats, at most every SUPPORTDESK_HOUSEKEEPING_SECONDS per
 server process, so a desk with anyone at work needs no scheduler. `manage.py housekeeping` runs
@@ -14,7 +15,7 @@ import time
 from django.conf import settings
 
 from agents.assignment import auto_assign
-from agents.presence import presence_sweep
+from agents.presence import presence_sweep, publish_opening_changes
 from chat.models import Conversation, Inbox
 from chat.services import conversations_auto_end
 
@@ -25,6 +26,7 @@ _last_run = 0.0
 
 def housekeeping() -> dict[str, int]:
     presence_sweep()
+    publish_opening_changes()
     ended = conversations_auto_end()
     queued = (
         Conversation.objects.filter(

@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal, TypedDict
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from django.utils import timezone
 from agents.models import Activity, Agent, AgentConnection
 from chat.events import publish_event
 from chat.groups import inbox_group, inbox_widgets_group
-from chat.hours import AvailabilityData, availability
+from chat.hours import AvailabilityData, availability, is_open
 from chat.models import Inbox
 
 Presence = Literal["online", "away", "offline"]
@@ -197,3 +197,20 @@ def availability_event(inbox_id: int, version: int) -> AvailabilityEvent:
         "availability": availability(inbox, agent_online=inbox_has_agent_online(inbox_id)),
         "version": version,
     }
+
+
+_open_as_published: dict[int, bool] = {}
+
+
+def publish_opening_changes(now: datetime | None = None) -> list[int]:
+    """Tell the widgets of inboxes that opened or closed since this process last looked (run by
+    housekeeping): business hours change availability without any event of their own."""
+    changed = []
+    version = int(timezone.now().timestamp() * 1000)
+    for inbox in Inbox.objects.filter(opens_at__isnull=False, closes_at__isnull=False):
+        open_now = is_open(inbox, now)
+        if _open_as_published.get(inbox.pk) not in (None, open_now):
+            publish_event([inbox_widgets_group(inbox.pk)], availability_event(inbox.pk, version))
+            changed.append(inbox.pk)
+        _open_as_published[inbox.pk] = open_now
+    return changed

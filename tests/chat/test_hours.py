@@ -83,3 +83,14 @@ def test_the_pre_chat_form_stores_name_and_email(visitor: Visitor) -> None:
         "ann@example.com",
         "Ann Lee",
     )
+
+
+def test_widgets_hear_when_an_inbox_opens_or_closes(office: Inbox) -> None:
+    from agents.presence import publish_opening_changes
+
+    friday_morning = datetime(2026, 11, 27, 10, 0, tzinfo=BERLIN)
+    friday_evening = datetime(2026, 11, 27, 17, 1, tzinfo=BERLIN)
+    publish_opening_changes(friday_morning)  # first look: nothing to compare with
+    assert publish_opening_changes(friday_morning) == []
+    assert publish_opening_changes(friday_evening) == [office.pk]  # it closed
+    assert publish_opening_changes(friday_evening) == []
