@@ -173,6 +173,9 @@
         localStorage.setItem(PROFILE_KEY, "1");
       } catch (_) { /* storage blocked */ }
       body.dataset.prechat = "done";
+      // The address is known now: no need to ask for it again when nobody is online.
+      const capture = document.getElementById("email-capture");
+      if (capture) capture.remove();
       document.getElementById("composer-input").focus();
     });
   }

@@ -604,6 +604,10 @@ def test_an_inbox_with_a_pre_chat_form_asks_name_and_email_first_and_once(
     screenshot(visitor, "widget-prechat")
     chat.get_by_role("button", name="Start chat").click()
     send_as_visitor(chat, "Hello, it's Ann")
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+    # Nobody is online, but the address is known: the widget does not ask for it again.
+    expect(chat.locator("#availability")).to_have_attribute("data-online", "false")
+    expect(chat.get_by_text("Your email, so we can reply:")).to_be_hidden()
     alice = agent_page(browser, desk, "alice")
     alice.get_by_role("link", name=re.compile("Hello, it's Ann")).click()
     context = alice.get_by_role("complementary", name="Visitor")
