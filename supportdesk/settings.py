@@ -153,6 +153,20 @@ WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST
 # The widget page is framed by customers' sites; every other page refuses framing.
 X_FRAME_OPTIONS = "DENY"
 
+# HTTPS (on by default unless DEBUG): cookies only over TLS. Redirecting plain HTTP is usually
+# the proxy's job; SECURE_SSL_REDIRECT=1 makes the desk do it. Behind a TLS proxy, set
+# TRUST_X_FORWARDED_PROTO=1 (the proxy must set X-Forwarded-Proto and strip a client's).
+# HSTS is opt-in (SECURE_HSTS_SECONDS): once browsers have seen it, it is hard to undo.
+HTTPS = env_bool("HTTPS", default=not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+if env_bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_HTTPONLY = True
+
 # Limits (see docs/PROTOCOL.md).
 SUPPORTDESK_MAX_MESSAGE_LENGTH = int(os.environ.get("SUPPORTDESK_MAX_MESSAGE_LENGTH", "5000"))
 # How often clients ping their socket; a socket silent for 40% of that (at most 8 s) is dead.

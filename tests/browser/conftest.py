@@ -112,6 +112,7 @@ def desk_env(prefix: str, **overrides: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CHANNEL_LAYER_PREFIX": prefix,
         "LOG_LEVEL": "WARNING",
+        "HTTPS": "0",  # the test desk serves plain http on 127.0.0.1
         # A closed tab counts for a second, not ten: presence tests need not wait.
         "SUPPORTDESK_PRESENCE_GRACE_SECONDS": "1",
         **overrides,
