@@ -31,7 +31,6 @@ from agents.selectors import (
     agent_for_user,
     conversation_lists,
     conversations_for_agent,
-    inboxes_for_agent,
     inboxes_last_activity,
     unread_count,
 )
@@ -67,7 +66,7 @@ class AgentConsumer(CursorConsumer):
         return await self.agent_groups(self.agent)
 
     async def agent_groups(self, agent: Agent) -> list[str]:
-        inboxes = inboxes_for_agent(agent).values_list("pk", flat=True)
+        inboxes = agent.visible_inboxes().values_list("pk", flat=True)
         return [inbox_group(pk) async for pk in inboxes] + [agent_group(agent.pk)]
 
     async def connect(self) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+
+from chat.models import Inbox
 
 
 class Agent(models.Model):
@@ -51,6 +53,10 @@ class Agent(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == self.Role.ADMIN
+
+    def visible_inboxes(self) -> QuerySet[Inbox]:
+        """The inboxes this agent sees: the ones they work in, or every one for an admin."""
+        return Inbox.objects.all() if self.is_admin else self.inboxes.all()
 
 
 class AgentConnection(models.Model):

@@ -165,18 +165,12 @@ def _changed(agent: Agent, was: Presence, *, record: bool = True) -> None:
     if now_presence == "online":
         from agents.assignment import auto_assign  # assignment imports presence
 
-        auto_assign(inbox_ids=agent_inbox_ids(agent))
-
-
-def agent_inbox_ids(agent: Agent) -> list[int]:
-    if agent.is_admin:
-        return list(Inbox.objects.values_list("pk", flat=True))
-    return list(agent.inboxes.values_list("pk", flat=True))
+        auto_assign(inbox_ids=agent.visible_inboxes().values_list("pk", flat=True))
 
 
 def presence_publish(agent: Agent, presence: Presence) -> None:
     version = int(timezone.now().timestamp() * 1000)
-    inbox_ids = agent_inbox_ids(agent)
+    inboxes = list(agent.visible_inboxes())
     event: PresenceEvent = {
         "type": "agent.presence",
         "agent_id": agent.pk,
@@ -184,17 +178,21 @@ def presence_publish(agent: Agent, presence: Presence) -> None:
         "presence": presence,
         "version": version,
     }
-    publish_event([inbox_group(pk) for pk in inbox_ids], event)
-    for inbox_id in inbox_ids:
-        publish_event([inbox_widgets_group(inbox_id)], availability_event(inbox_id, version))
+    publish_event([inbox_group(inbox.pk) for inbox in inboxes], event)
+    for inbox in inboxes:
+        publish_event([inbox_widgets_group(inbox.pk)], availability_event(inbox, version))
 
 
-def availability_event(inbox_id: int, version: int) -> AvailabilityEvent:
-    inbox = Inbox.objects.get(pk=inbox_id)
+def inbox_availability(inbox: Inbox) -> AvailabilityData:
+    """What the widget says: open, and is anyone online to answer?"""
+    return availability(inbox, agent_online=inbox_has_agent_online(inbox))
+
+
+def availability_event(inbox: Inbox, version: int) -> AvailabilityEvent:
     return {
         "type": "inbox.availability",
-        "inbox_id": inbox_id,
-        "availability": availability(inbox, agent_online=inbox_has_agent_online(inbox_id)),
+        "inbox_id": inbox.pk,
+        "availability": inbox_availability(inbox),
         "version": version,
     }
 
@@ -210,7 +208,7 @@ def publish_opening_changes(now: datetime | None = None) -> list[int]:
     for inbox in Inbox.objects.filter(opens_at__isnull=False, closes_at__isnull=False):
         open_now = is_open(inbox, now)
         if _open_as_published.get(inbox.pk) not in (None, open_now):
-            publish_event([inbox_widgets_group(inbox.pk)], availability_event(inbox.pk, version))
+            publish_event([inbox_widgets_group(inbox.pk)], availability_event(inbox, version))
             changed.append(inbox.pk)
         _open_as_published[inbox.pk] = open_now
     return changed

@@ -12,7 +12,7 @@ from django.http import Http404
 from agents.models import Agent, CannedResponse, ReadMark
 from agents.presence import presence_map
 from chat.events import ConversationData, conversation_data
-from chat.models import Conversation, Inbox, Message
+from chat.models import Conversation, Message
 from chat.selectors import with_preview
 
 LIST_LIMIT = 200
@@ -39,10 +39,6 @@ def conversations_for_agent(agent: Agent) -> QuerySet[Conversation]:
     if agent.is_admin:
         return Conversation.objects.all()
     return Conversation.objects.filter(inbox__in=agent.inboxes.values("pk"))
-
-
-def inboxes_for_agent(agent: Agent) -> QuerySet[Inbox]:
-    return Inbox.objects.all() if agent.is_admin else agent.inboxes.all()
 
 
 def with_unread(queryset: QuerySet[Conversation], agent: Agent) -> QuerySet[Conversation]:
@@ -129,20 +125,23 @@ def team(agent: Agent) -> list[TeamMember]:
         members = Agent.objects.filter(
             inboxes__in=agent.inboxes.values("pk"), user__is_active=True
         ).distinct()
-    members = list(members.order_by("display_name"))
-    presence = presence_map(members)
-    return [{"id": m.pk, "name": m.display_name, "presence": presence[m.pk]} for m in members]
+    return _with_presence(members)
 
 
 def transfer_targets(conversation: Conversation) -> list[TeamMember]:
     """Who can take the conversation over: the inbox's agents but its current one."""
-    members = list(
-        Agent.objects.filter(inboxes=conversation.inbox_id, user__is_active=True)
-        .exclude(pk=conversation.assigned_agent_id or 0)
-        .order_by("display_name")
+    return _with_presence(
+        Agent.objects.filter(inboxes=conversation.inbox_id, user__is_active=True).exclude(
+            pk=conversation.assigned_agent_id or 0
+        )
     )
-    presence = presence_map(members)
-    return [{"id": m.pk, "name": m.display_name, "presence": presence[m.pk]} for m in members]
+
+
+def _with_presence(members: QuerySet[Agent]) -> list[TeamMember]:
+    """The agents by name, each with their presence (one query for all)."""
+    rows = list(members.order_by("display_name"))
+    presence = presence_map(rows)
+    return [{"id": m.pk, "name": m.display_name, "presence": presence[m.pk]} for m in rows]
 
 
 class CannedData(TypedDict):

@@ -161,13 +161,10 @@ def note_create(
 
 def read_mark(*, agent: Agent, conversation_id: int, seq: int) -> int:
     """Move the agent's read watermark of a conversation forward (never back); the new mark."""
-    last_seq = (
-        Conversation.objects.filter(pk=conversation_id).values_list("last_seq", flat=True).first()
-    )
-    if last_seq is None:
+    capped = conversation_read(conversation_id=conversation_id, reader="agent", seq=seq)
+    if capped is None:
         return 0
-    seq = max(0, min(seq, last_seq))
-    conversation_read(conversation_id=conversation_id, reader="agent", seq=seq)
+    seq = capped
     mark, created = ReadMark.objects.get_or_create(
         agent=agent, conversation_id=conversation_id, defaults={"seq": seq}
     )

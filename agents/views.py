@@ -166,7 +166,7 @@ def saved_replies(request: HttpRequest, agent: Agent) -> HttpResponse:
             return redirect("agents:replies")
     personal = CannedResponse.objects.filter(agent=agent).order_by("shortcut")
     shared = (
-        CannedResponse.objects.filter(inbox__in=selectors.inboxes_for_agent(agent))
+        CannedResponse.objects.filter(inbox__in=agent.visible_inboxes())
         .select_related("inbox")
         .order_by("shortcut")
     )

@@ -29,7 +29,7 @@ from django.utils import translation
 from agents.presence import AvailabilityEvent, availability_event
 from chat.events import ChatMessageEvent, ConversationData, MessageData, send_to_groups
 from chat.groups import inbox_group, inbox_widgets_group, visitor_group
-from chat.models import Conversation, Visitor
+from chat.models import Conversation, Inbox, Visitor
 from chat.queue import QueueEvent, queue_event, queue_place
 from chat.rendering import (
     Viewer,
@@ -86,6 +86,14 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
 
     async def may_follow(self, conversation_id: int) -> bool:
         raise NotImplementedError
+
+    async def followable(self, conversation_id: int) -> bool:
+        """`may_follow`, answering `not_found` if not: the same answer whether the conversation
+        exists or not, so ids are not confirmed."""
+        if await self.may_follow(conversation_id):
+            return True
+        await self.send_error("not_found", "No such conversation.")
+        return False
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "joined", []):
@@ -154,9 +162,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         if not is_count(conversation_id) or not is_count(after):
             await self.send_error("bad_frame", "resume needs integer conversation and after.")
             return
-        if not await self.may_follow(conversation_id):
-            # The same answer whether the conversation exists or not: ids are not confirmed.
-            await self.send_error("not_found", "No such conversation.")
+        if not await self.followable(conversation_id):
             return
         # One read serves both: the cap (a cursor ahead of the database would drop every live
         # message) and the state sent after the catch-up (it may have changed while the socket
@@ -187,8 +193,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         if not is_count(conversation_id) or not is_count(seq):
             await self.send_error("bad_frame", "read needs integer conversation and seq.")
             return
-        if not await self.may_follow(conversation_id):
-            await self.send_error("not_found", "No such conversation.")
+        if not await self.followable(conversation_id):
             return
         await self.mark_read(conversation_id, seq)
 
@@ -213,8 +218,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         if state == "typing" and now - getattr(self, "last_typing", 0.0) < TYPING_MIN_INTERVAL:
             return
         self.last_typing = now
-        if not await self.may_follow(conversation_id):
-            await self.send_error("not_found", "No such conversation.")
+        if not await self.followable(conversation_id):
             return
         groups = await self.typing_groups(conversation_id)
         event = {
@@ -321,22 +325,24 @@ class VisitorConsumer(CursorConsumer):
         await super().connect()
         if getattr(self, "visitor", None) is not None:
             event = await database_sync_to_async(availability_event)(
-                self.visitor.inbox_id, int(time.time() * 1000)
+                await Inbox.objects.aget(pk=self.visitor.inbox_id), int(time.time() * 1000)
             )
             await self.inbox_availability(event)
 
     async def inbox_queue(self, event: QueueEvent) -> None:
         """The line moved: show this visitor their place in each chat of theirs still waiting."""
         for conversation_id in self.cursors:
-            if conversation_id in event["waiting"]:
-                await self.send_html(render_queue(queue_place(event, conversation_id)))
+            await self.send_place(event, conversation_id)
 
     async def resume(self, conversation_id: Any, after: Any) -> None:
         await super().resume(conversation_id, after)
         if conversation_id in self.cursors:  # accepted: where is it in the line, if waiting?
             event = await database_sync_to_async(queue_event)(self.visitor.inbox_id)
-            if conversation_id in event["waiting"]:
-                await self.send_html(render_queue(queue_place(event, conversation_id)))
+            await self.send_place(event, conversation_id)
+
+    async def send_place(self, event: QueueEvent, conversation_id: int) -> None:
+        if conversation_id in event["waiting"]:
+            await self.send_html(render_queue(queue_place(event, conversation_id)))
 
     async def inbox_availability(self, event: AvailabilityEvent) -> None:
         await self.send_html(render_availability(event["availability"], version=event["version"]))

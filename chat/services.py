@@ -298,23 +298,24 @@ class ReadEvent(TypedDict):
 @transaction.atomic
 def conversation_read(
     *, conversation_id: int, reader: Literal["visitor", "agent"], seq: int
-) -> int:
-    """Move a side's read watermark forward to `seq` (capped at the last message; never back)
-    and tell both sides, for the ticks. The watermark afterwards."""
+) -> int | None:
+    """Move a side's read watermark forward to `seq` (never back) and tell both sides, for the
+    ticks. Returns `seq` capped to what exists (0 to the last message), or None if there is no
+    such conversation."""
     field = f"{reader}_read_seq"
     row = (
         Conversation.objects.filter(pk=conversation_id)
-        .values("last_seq", "inbox_id", "visitor_id", field)
+        .values("last_seq", "inbox_id", "visitor_id")
         .first()
     )
     if row is None:
-        return 0
-    seq = min(seq, row["last_seq"])
+        return None
+    seq = max(0, min(seq, row["last_seq"]))
     moved = Conversation.objects.filter(pk=conversation_id, **{f"{field}__lt": seq}).update(
         **{field: seq}
     )
     if not moved:
-        return max(seq, row[field])
+        return seq
     event: ReadEvent = {
         "type": "chat.read",
         "conversation_id": conversation_id,

@@ -21,10 +21,9 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from agents.presence import inbox_has_agent_online
+from agents.presence import inbox_availability
 from chat import selectors, services
 from chat.events import conversation_data, message_data
-from chat.hours import availability
 from chat.models import Conversation, Inbox, Visitor
 from chat.rendering import Viewer, render_availability, render_messages
 from chat.selectors import inbox_by_public_key
@@ -70,7 +69,7 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
     inbox = inbox_by_public_key(public_key)
     if inbox is None:
         return render(request, "chat/widget/unknown_inbox.html", status=404)
-    status = availability(inbox, agent_online=inbox_has_agent_online(inbox))
+    status = inbox_availability(inbox)
     response = render(
         request,
         "chat/widget/page.html",
