@@ -521,9 +521,22 @@ def test_the_widget_works_by_keyboard_alone_and_fills_a_phone_screen(
     desk: Desk, browser: Browser, inbox: Inbox
 ) -> None:
     page = new_page(browser)
+    held = []  # the widget page, held back: a slow network
+    page.route(re.compile(r"/widget/[^/]+/$"), lambda route: held.append(route))
     page.goto(f"{desk.url}/demo/")
     launcher = page.get_by_role("button", name="Open chat")
+    while not held:
+        page.wait_for_timeout(50)
+    # Until the chat can listen, its launcher is neither shown nor reachable by Tab: a key
+    # pressed on it would open a frame that never heard it was opened.
+    unready = page.locator("#supportdesk-widget .launcher")  # hidden: not in the a11y tree
+    expect(unready).to_be_hidden()
+    for _ in range(6):
+        page.keyboard.press("Tab")
+    expect(unready).not_to_be_focused()
+    held[0].continue_()
     expect(launcher).to_be_visible()
+    page.locator("body").focus()
     for _ in range(6):  # Tab through the host page to the launcher
         page.keyboard.press("Tab")
         if launcher.evaluate("b => b.matches(':focus-visible')"):

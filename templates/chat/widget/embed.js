@@ -27,7 +27,7 @@
     ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;" +
     "background:var(--sd-accent,#3b5bdb);color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646;" +
     "display:flex;align-items:center;justify-content:center;transition:transform .15s,opacity .2s}" +
-    ".loading .launcher{opacity:0;pointer-events:none}" +
+    ".loading .launcher{opacity:0;visibility:hidden}" +
     ".left .launcher{right:auto;left:20px}.left .frame{right:auto;left:20px}" +
     ".launcher:hover{transform:scale(1.06)}" +
     ".launcher:focus-visible{outline:3px solid #91a7ff;outline-offset:3px}" +
@@ -84,7 +84,7 @@
       open = next;
       render();
       if (open) {
-        frame.contentWindow.postMessage({ type: "supportdesk:opened" }, origin);
+        if (look) frame.contentWindow.postMessage({ type: "supportdesk:opened" }, origin);
         frame.focus();
       } else {
         frame.contentWindow.postMessage({ type: "supportdesk:closed" }, origin);
@@ -115,6 +115,8 @@
         if (/^#[0-9a-fA-F]{6}$/.test(accent)) host.style.setProperty("--sd-accent", accent);
         render();
         reportPage(true);
+        // The frame (re)loaded while the chat is open: tell it, so it focuses and starts the session.
+        if (open) frame.contentWindow.postMessage({ type: "supportdesk:opened" }, origin);
       }
       if (event.data && event.data.type === "supportdesk:unread") {
         unread = Math.max(0, Number(event.data.count) || 0);
