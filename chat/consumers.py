@@ -20,6 +20,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -41,6 +42,7 @@ from chat.rendering import (
 from chat.selectors import conversation_summary, conversations_last_seq, messages_after
 from chat.services import conversation_read
 from chat.tokens import InvalidVisitorToken, visitor_from_token
+from supportdesk import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ CLOSE_UNAUTHORIZED = 4401
 # "Connect again": the client reconnects as after any drop, and the connect checks its cookie
 # (a new login rotates the session key; only a real logout then gets 4401).
 CLOSE_RECHECK = 4000
+CLOSE_RATE_LIMITED = 4429  # too many sockets from one address: reconnect later, with backoff
 
 
 class CursorConsumer(AsyncJsonWebsocketConsumer):
@@ -67,11 +70,16 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         self.cursors: dict[int, int] = {}
         self.joined: list[str] = []
         self.last_resync = time.monotonic()
+        self.frames = ratelimit.ConnectionWindow("socket_frames")
+        # Accept, then close with our code: a socket refused during the handshake reaches the
+        # browser as a bare 1006, and the client could not tell "log in again" or "slow down"
+        # from "the server is down, retry".
+        if await sync_to_async(ratelimit.hit)("socket_ip", ratelimit.scope_ip(self.scope)):
+            await self.accept()
+            await self.close(code=CLOSE_RATE_LIMITED)
+            return
         groups = await self.authorize()
         if groups is None:
-            # Accept, then close with our code: a socket refused during the handshake reaches
-            # the browser as a bare 1006, and the client could not tell "log in again" from
-            # "the server is down, retry".
             await self.accept()
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
@@ -100,6 +108,13 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if wait := self.frames.hit():
+            # Dropped, not stored: frames only ask (resume, read, typing), and asking again
+            # later gets the same answer.
+            await self.send_error(
+                "rate_limited", f"Too many frames; wait {wait} s.", retry_after=wait
+            )
+            return
         if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
             await self.send_error(
                 "bad_frame", f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes."
@@ -301,8 +316,8 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             }
         )
 
-    async def send_error(self, code: str, message: str) -> None:
-        await self.send_json({"type": "error", "code": code, "message": message})
+    async def send_error(self, code: str, message: str, **extra: Any) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message, **extra})
 
 
 class VisitorConsumer(CursorConsumer):

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
@@ -28,6 +29,7 @@ from chat.models import Conversation, Inbox, Visitor
 from chat.rendering import Viewer, render_availability, render_messages
 from chat.selectors import inbox_by_public_key
 from chat.tokens import InvalidVisitorToken, visitor_from_token, visitor_token
+from supportdesk import ratelimit
 
 TOKEN_HEADER = "X-Visitor-Token"  # noqa: S105 - a header name, not a secret
 
@@ -37,11 +39,19 @@ def json_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": code, "message": message}, status=status)
 
 
+SLOW_DOWN = _("Too many requests; wait a moment and try again.")
+
+
 def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Resolve the visitor from the token header, for this inbox only; 401 otherwise."""
+    """Resolve the visitor from the token header, for this inbox only; 401 otherwise.
+
+    Rate limits come first, per IP address and then per visitor (429, supportdesk.ratelimit).
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, public_key: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        if wait := ratelimit.hit("widget_ip", ratelimit.client_ip(request)):
+            return ratelimit.too_many(wait, str(SLOW_DOWN))
         try:
             visitor = visitor_from_token(
                 request.headers.get(TOKEN_HEADER, ""), public_key=public_key
@@ -50,6 +60,8 @@ def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
             return json_error(
                 401, f"token_{exc.reason}", "Your chat session is not valid; start again."
             )
+        if wait := ratelimit.hit("visitor", visitor.pk):
+            return ratelimit.too_many(wait, str(SLOW_DOWN))
         return view(request, visitor, *args, **kwargs)
 
     return wrapper
@@ -95,12 +107,18 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
 @require_POST
 def widget_session(request: HttpRequest, public_key: str) -> JsonResponse:
     """Return the caller's token if it is still good for this inbox, else a new visitor's."""
+    ip = ratelimit.client_ip(request)
+    if wait := ratelimit.hit("widget_ip", ip):
+        return ratelimit.too_many(wait, str(SLOW_DOWN))
     inbox = inbox_by_public_key(public_key)
     if inbox is None:
         return json_error(404, "unknown_inbox", "No inbox has this key.")
     try:
         visitor = visitor_from_token(request.headers.get(TOKEN_HEADER, ""), public_key=public_key)
     except InvalidVisitorToken:
+        # Only new visitors count here: a returning one costs the desk nothing.
+        if wait := ratelimit.hit("session_ip", ip):
+            return ratelimit.too_many(wait, str(SLOW_DOWN))
         visitor = services.visitor_create(inbox=inbox)
     return JsonResponse({"token": visitor_token(visitor), "visitor": visitor.pk})
 
@@ -138,6 +156,8 @@ def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
 @visitor_required
 def widget_send(request: HttpRequest, visitor: Visitor) -> HttpResponse:
     """Store a visitor's message (idempotent on client_id); 201 with its HTML, 200 for a repeat."""
+    if wait := ratelimit.hit("visitor_messages", visitor.pk):
+        return ratelimit.too_many(wait, str(_("You are sending messages too fast; wait a moment.")))
     return handle_send(
         request,
         viewer="visitor",

@@ -113,6 +113,20 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The cache holds rate-limit counters (supportdesk.ratelimit): in Redis, shared by every server
+# process; without Redis, in each process's memory.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CHANNEL_LAYER_PREFIX", "supportdesk"),
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -184,6 +198,23 @@ SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS = float(
 # Housekeeping (stale presence, auto-end, assignment catch-up) runs at most this often per
 # server process, driven by dashboard heartbeats; `manage.py housekeeping` runs it from cron.
 SUPPORTDESK_HOUSEKEEPING_SECONDS = float(os.environ.get("SUPPORTDESK_HOUSEKEEPING_SECONDS", "15"))
+# Rate limits, "N/SECONDS", each overridable by SUPPORTDESK_RATE_<NAME> (README "Configuration").
+SUPPORTDESK_RATE_LIMITS = {
+    name: os.environ.get(f"SUPPORTDESK_RATE_{name.upper()}", default)
+    for name, default in {
+        "session_ip": "60/60",  # new visitor sessions per IP address
+        "widget_ip": "600/60",  # widget API requests per IP address (many visitors behind a NAT)
+        "visitor": "120/60",  # widget API requests per visitor
+        "visitor_messages": "30/60",  # messages per visitor
+        "login": "5/300",  # failed logins per user name and IP address
+        "login_ip": "30/300",  # failed logins per IP address, whatever the name
+        "socket_ip": "120/60",  # socket connections opened per IP address
+        "socket_frames": "60/10",  # frames per socket (typing, read, resume, ping)
+    }.items()
+}
+# Behind N proxies that append to X-Forwarded-For (nginx: $proxy_add_x_forwarded_for), N; the
+# per-IP limits then count the address the outermost proxy saw. 0: the socket's peer address.
+SUPPORTDESK_TRUSTED_PROXIES = int(os.environ.get("SUPPORTDESK_TRUSTED_PROXIES", "0"))
 SUPPORTDESK_VISITOR_TOKEN_MAX_AGE = int(
     os.environ.get("SUPPORTDESK_VISITOR_TOKEN_MAX_AGE", str(365 * 24 * 3600))
 )

@@ -5,10 +5,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from agents.auth import ThrottledAdminAuthenticationForm, ThrottledLoginView
+
+# Failed logins are throttled on both login pages (agents.auth).
+admin.site.login_form = ThrottledAdminAuthenticationForm
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="agents:dashboard", permanent=False)),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("agents/", include("agents.urls")),
     path("", include("chat.urls")),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import os
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from channels.layers import channel_layers
@@ -75,6 +77,18 @@ def channel_layer_of_our_own() -> Iterator[str]:
         channel_layers.backends.clear()
         yield prefix
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def rate_limit_counters_of_our_own(settings: Any) -> None:
+    """Every test counts requests afresh: all of them come from 127.0.0.1, and per-IP counters
+    carried over from earlier tests would refuse requests at random. A key prefix of its own per
+    test does it without flushing a Redis that other workers share."""
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = (
+        f"{os.environ.get('CHANNEL_LAYER_PREFIX', 'sd')}-{uuid.uuid4().hex}"
+    )
+    settings.CACHES = caches
 
 
 @pytest.fixture

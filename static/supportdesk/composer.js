@@ -24,13 +24,14 @@
  *    online or the socket reconnects; they survive a reload. After repeated failures while
  *    online the bubble says "Not sent — Retry"; Retry (or the next reconnect) sends it again with
  *    the same client_id. A refusal that a retry cannot fix (too long, chat ended) is shown on the
- *    bubble and the entry is dropped.
+ *    bubble and the entry is dropped. A rate limit (429) is waited out as its Retry-After says.
  */
 (function () {
   "use strict";
 
   const ATTEMPTS = 3;
   const RETRY_DELAYS_MS = [600, 1500];
+  const MAX_SLOW_DOWNS = 10; // 429 answers waited out per entry before it shows "Not sent"
   const STATE_EVENT = "outbox:state";
 
   function uuid4() {
@@ -108,6 +109,7 @@
 
     /** Send one entry: "sent" | "refused" | "offline" | "failed". */
     async function deliver(entry) {
+      let slowDowns = 0;
       for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
         let response = null;
         try {
@@ -132,6 +134,16 @@
             // Stored all the same: the socket brings the stored copy.
           }
           return "sent";
+        }
+        if (response && response.status === 429 && slowDowns < MAX_SLOW_DOWNS) {
+          // A rate limit refused it before storing anything: wait as told, then the same entry
+          // again (same client_id). Waiting does not use up an attempt.
+          slowDowns += 1;
+          const seconds = Number(response.headers.get("Retry-After")) || 1;
+          announce(entry.client_id, "sending");
+          await new Promise((r) => setTimeout(r, Math.min(60, Math.max(1, seconds)) * 1000));
+          attempt -= 1;
+          continue;
         }
         if (signedOut) {
           if (!hooks.onUnauthorized) return "failed";

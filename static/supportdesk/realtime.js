@@ -39,6 +39,7 @@
   const BACKOFF_MAX_MS = 15000;
   const HEARTBEAT_MS = 20000; // the page may set another: <body data-heartbeat-ms="...">
   const REFUSED = new Set([4401, 4403]);
+  const RATE_LIMITED = 4429; // too many sockets from this address: come back at the slowest pace
 
   function connect(options) {
     const pingEveryMs = Number(document.body.dataset.heartbeatMs) || HEARTBEAT_MS;
@@ -87,6 +88,7 @@
           options.onDenied && options.onDenied(event.code);
           return;
         }
+        if (event.code === RATE_LIMITED) attempt = Math.max(attempt, 6); // 7.5-15 s
         retryLater();
       };
     }

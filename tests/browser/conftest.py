@@ -115,6 +115,12 @@ def desk_env(prefix: str, **overrides: str) -> dict[str, str]:
         "HTTPS": "0",  # the test desk serves plain http on 127.0.0.1
         # A closed tab counts for a second, not ten: presence tests need not wait.
         "SUPPORTDESK_PRESENCE_GRACE_SECONDS": "1",
+        # Every test browser is 127.0.0.1: per-address limits would count the whole run as one
+        # visitor. They have tests of their own (tests/test_rate_limits.py).
+        "SUPPORTDESK_RATE_SESSION_IP": "100000/60",
+        "SUPPORTDESK_RATE_WIDGET_IP": "100000/60",
+        "SUPPORTDESK_RATE_SOCKET_IP": "100000/60",
+        "SUPPORTDESK_RATE_LOGIN_IP": "100000/60",
         **overrides,
     }
 

@@ -311,3 +311,22 @@ def test_a_socket_that_silently_stops_is_noticed_and_replaced(
         assert_exactly_once_in_order(chat, dashboard, [*OPENING, "sent into the void"])
     finally:
         balancer.stop()
+
+
+def test_g_a_visitor_over_the_message_limit_loses_nothing_the_widget_waits_it_out(
+    desk_factory, browser: Browser, inbox, agent
+) -> None:
+    # 3 messages per 6 s: the opening "Hello" and two more go at once, the rest are answered 429,
+    # for longer than the widget's retries after a failure last (0.6 s + 1.5 s).
+    server = desk_factory(SUPPORTDESK_RATE_VISITOR_MESSAGES="3/6")
+    visitor, chat, dashboard = start_conversation(browser, server.url)
+    refused: list[str] = []
+    visitor.on("response", lambda r: r.status == 429 and refused.append(r.url))
+    burst = [f"burst {i}" for i in range(1, 7)]
+    for text in burst:
+        send_as_visitor(chat, text)
+    # Refused ones wait in the outbox as "sending", never "Not sent", and go after Retry-After.
+    expect(chat.get_by_text("Not sent")).to_have_count(0)
+    assert_exactly_once_in_order(chat, dashboard, [*OPENING, *burst])
+    assert refused, "the limit was never hit: the test proved nothing"
+    print(f" ({len(refused)} answers 429 waited out)")

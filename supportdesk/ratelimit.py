@@ -1,0 +1,128 @@
+"""Request rate limits: fixed windows counted in the cache (Redis when REDIS_URL is set).
+
+A limit is "N requests per S seconds" for one key (a visitor, an IP address, a login name).
+The count lives in Django's cache, so with Redis every server process shares it; without Redis
+each process counts for itself (the embedded default runs one process). A refused request is
+answered `429 Too Many Requests` with `Retry-After`, before anything is stored: a client that
+waits and sends again loses nothing (messages carry their `client_id`, so a retry stores once).
+
+Fixed windows admit up to 2N around a window's edge; that is the price of one INCR per request
+and is fine for flood protection, which is what these limits are for.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, JsonResponse
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """ "30/60" is 30 requests per 60 seconds."""
+        limit, _, seconds = text.partition("/")
+        rate = cls(int(limit), int(seconds or 1))
+        if rate.limit < 1 or rate.seconds < 1:
+            raise ValueError(f"A rate is N/SECONDS with both at least 1, not {text!r}")
+        return rate
+
+
+def rate(name: str) -> Rate:
+    """The configured rate `name` (settings.SUPPORTDESK_RATE_LIMITS; README "Configuration")."""
+    return Rate.parse(settings.SUPPORTDESK_RATE_LIMITS[name])
+
+
+def hit(name: str, key: object) -> int:
+    """Count one request against limit `name` for `key`.
+
+    Returns 0 when it is allowed, else the seconds until the window ends (at least 1).
+    """
+    limit, cache_key, left = _window(name, key)
+    # add() starts the window's count; incr() is atomic in Redis and under LocMemCache's lock.
+    if cache.add(cache_key, 1, timeout=limit.seconds + 1):
+        count = 1
+    else:
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add() and incr(): a new window has begun
+            cache.add(cache_key, 1, timeout=limit.seconds + 1)
+            count = 1
+    return 0 if count <= limit.limit else left
+
+
+def waiting(name: str, key: object) -> int:
+    """Like `hit`, without counting: seconds to wait if the next request would be refused."""
+    limit, cache_key, left = _window(name, key)
+    return 0 if (cache.get(cache_key) or 0) < limit.limit else left
+
+
+def _window(name: str, key: object) -> tuple[Rate, str, int]:
+    """The rate, the current window's counter key, and the seconds left in the window."""
+    limit = rate(name)
+    now = time.time()
+    window = int(now // limit.seconds)
+    return limit, f"rl:{name}:{key}:{window}", max(1, math.ceil((window + 1) * limit.seconds - now))
+
+
+class ConnectionWindow:
+    """Limit `name` for one socket, counted in its own memory: a socket lives in one process,
+    so its frames need no shared counter (and no round trip to Redis per frame)."""
+
+    def __init__(self, name: str) -> None:
+        self.rate = rate(name)
+        self.window = -1
+        self.count = 0
+
+    def hit(self) -> int:
+        """Count one frame: 0 if allowed, else seconds until the window ends."""
+        now = time.monotonic()
+        window = int(now // self.rate.seconds)
+        if window != self.window:
+            self.window, self.count = window, 0
+        self.count += 1
+        if self.count <= self.rate.limit:
+            return 0
+        return max(1, math.ceil((window + 1) * self.rate.seconds - now))
+
+
+def too_many(retry_after: int, message: str) -> JsonResponse:
+    """The one 429 answer: the widget API's error shape plus Retry-After."""
+    response = JsonResponse(
+        {"error": "rate_limited", "message": message, "retry_after": retry_after}, status=429
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address. Behind N trusted proxies (SUPPORTDESK_TRUSTED_PROXIES=N), the Nth
+    address from the right of X-Forwarded-For: the one our own outermost proxy saw. Addresses
+    further left are the client's to invent and are ignored."""
+    return address_from(
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def scope_ip(scope: dict) -> str:
+    """`client_ip` for a socket's ASGI scope."""
+    client = scope.get("client") or ("", 0)
+    headers = dict(scope.get("headers") or [])
+    return address_from(str(client[0]), headers.get(b"x-forwarded-for", b"").decode("latin-1"))
+
+
+def address_from(remote_addr: str, forwarded_for: str) -> str:
+    proxies = settings.SUPPORTDESK_TRUSTED_PROXIES
+    if proxies and forwarded_for:
+        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return remote_addr or "unknown"

@@ -1,0 +1,192 @@
+"""Rate limits: per visitor, per IP address, per login name and per socket, counted in the cache
+(Redis when REDIS_URL is set, as in CI), answered 429 with Retry-After, and losing nothing."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from chat.models import Inbox, Message, Visitor
+from chat.tokens import visitor_token
+from supportdesk.ratelimit import Rate, address_from
+from tests.chat.test_consumers import ORIGIN, Communicator, assert_refused, connect, send
+from tests.chat.test_views import post_message, widget_url
+from tests.conftest import PASSWORD
+
+
+def limits(settings, **rates: str) -> None:
+    settings.SUPPORTDESK_RATE_LIMITS = {**settings.SUPPORTDESK_RATE_LIMITS, **rates}
+
+
+def assert_too_many(response, *, within: int) -> None:
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= within
+    body = response.json()
+    assert body["error"] == "rate_limited"
+    assert body["message"]
+    assert body["retry_after"] == int(response["Retry-After"])
+
+
+@pytest.mark.django_db
+def test_a_visitor_over_the_message_limit_waits_and_then_loses_nothing(
+    client: Client, inbox: Inbox, visitor: Visitor, settings
+) -> None:
+    limits(settings, visitor_messages="3/1")
+    token = visitor_token(visitor)
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    for n, client_id in enumerate(ids[:3]):
+        assert post_message(client, inbox, token, f"message {n}", client_id).status_code == 201
+    refused = post_message(client, inbox, token, "message 3", ids[3])
+    assert_too_many(refused, within=1)
+    assert Message.objects.filter(body="message 3").count() == 0  # refused before storing
+    time.sleep(int(refused["Retry-After"]) + 0.05)
+    # The client sends the same entry again, as the widget does after Retry-After.
+    assert post_message(client, inbox, token, "message 3", ids[3]).status_code == 201
+    assert list(
+        Message.objects.filter(conversation__visitor=visitor)
+        .exclude(sender_kind="system")
+        .order_by("seq")
+        .values_list("body", flat=True)
+    ) == ["message 0", "message 1", "message 2", "message 3"]
+
+
+@pytest.mark.django_db
+def test_one_visitor_hitting_the_limit_does_not_slow_another(
+    client: Client, inbox: Inbox, visitor: Visitor, visitor_b: Visitor, settings
+) -> None:
+    limits(settings, visitor="2/60")
+    url = widget_url("widget_conversation", inbox)
+    mine = {"X-Visitor-Token": visitor_token(visitor)}
+    for _ in range(2):
+        assert client.get(url, headers=mine).status_code == 200
+    assert_too_many(client.get(url, headers=mine), within=60)
+    assert client.get(url, headers={"X-Visitor-Token": visitor_token(visitor_b)}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_new_visitor_sessions_are_limited_per_address_and_returning_ones_are_not(
+    client: Client, inbox: Inbox, visitor: Visitor, settings
+) -> None:
+    limits(settings, session_ip="2/60")
+    url = widget_url("widget_session", inbox)
+    for _ in range(2):
+        assert client.post(url, REMOTE_ADDR="203.0.113.7").status_code == 200
+    assert_too_many(client.post(url, REMOTE_ADDR="203.0.113.7"), within=60)
+    assert client.post(url, REMOTE_ADDR="198.51.100.1").status_code == 200  # another address
+    # A returning visitor (a good token) is not a new session: still welcome.
+    returning = client.post(
+        url, REMOTE_ADDR="203.0.113.7", headers={"X-Visitor-Token": visitor_token(visitor)}
+    )
+    assert returning.status_code == 200
+    assert returning.json()["visitor"] == visitor.pk
+
+
+@pytest.mark.django_db
+def test_per_address_limits_count_the_address_our_proxy_saw_not_what_the_client_claims(
+    client: Client, inbox: Inbox, visitor: Visitor, settings
+) -> None:
+    limits(settings, widget_ip="2/60")
+    settings.SUPPORTDESK_TRUSTED_PROXIES = 1
+    url = widget_url("widget_conversation", inbox)
+    token = visitor_token(visitor)
+
+    def get(forwarded_for: str):
+        return client.get(
+            url,
+            headers={"X-Visitor-Token": token},
+            REMOTE_ADDR="10.0.0.2",  # the proxy
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
+
+    # The client invents the left part on every request; the proxy appends what it saw.
+    assert get("1.1.1.1, 203.0.113.9").status_code == 200
+    assert get("2.2.2.2, 203.0.113.9").status_code == 200
+    assert_too_many(get("3.3.3.3, 203.0.113.9"), within=60)
+    assert get("3.3.3.3, 198.51.100.4").status_code == 200
+
+
+def test_addresses_and_rates_are_read_strictly(settings) -> None:
+    settings.SUPPORTDESK_TRUSTED_PROXIES = 0
+    assert address_from("10.0.0.2", "6.6.6.6") == "10.0.0.2"  # no proxy trusted: header ignored
+    settings.SUPPORTDESK_TRUSTED_PROXIES = 2
+    assert address_from("10.0.0.2", "6.6.6.6, 203.0.113.9, 10.0.0.1") == "203.0.113.9"
+    assert address_from("10.0.0.2", "203.0.113.9") == "10.0.0.2"  # fewer hops than proxies
+    assert Rate.parse("30/60") == Rate(30, 60)
+    for bad in ("0/60", "5/0", "x/60", "-1/5"):
+        with pytest.raises(ValueError, match=r"."):
+            Rate.parse(bad)
+
+
+@pytest.mark.django_db
+def test_failed_logins_are_throttled_per_name_and_address_even_with_the_right_password(
+    client: Client, agent, settings
+) -> None:
+    limits(settings, login="3/300", login_ip="100/300")
+    url = reverse("login")
+    for _ in range(3):
+        wrong = client.post(url, {"username": "alice", "password": "guess"})
+        assert wrong.status_code == 200
+        assert b"Please enter a correct username and password" in wrong.content
+    throttled = client.post(url, {"username": "Alice", "password": PASSWORD})  # any case
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled["Retry-After"]) <= 300
+    minutes = -(-int(throttled["Retry-After"]) // 60)
+    assert f"Too many failed attempts. Try again in {minutes} minute" in throttled.text
+    assert "_auth_user_id" not in client.session
+    # Another person at another address is not locked out by it.
+    other = client.post(
+        url, {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="198.51.100.8"
+    )
+    assert other.status_code == 302
+    assert client.session["_auth_user_id"] == str(agent.user_id)
+
+
+@pytest.mark.django_db
+def test_the_admin_login_is_throttled_too(client: Client, settings) -> None:
+    limits(settings, login="100/300", login_ip="2/300")
+    url = reverse("admin:login")
+    for name in ("root", "admin"):  # one address trying many names
+        assert client.post(url, {"username": name, "password": "x"}).status_code == 200
+    throttled = client.post(url, {"username": "administrator", "password": "x"})
+    assert b"Too many failed attempts" in throttled.content
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_flooding_frames_is_told_to_slow_down_and_keeps_its_messages(
+    visitor: Visitor, settings
+) -> None:
+    limits(settings, socket_frames="5/60")
+    token = visitor_token(visitor)
+    path = f"/ws/widget/{visitor.inbox.public_key}/?token={token}"
+    socket = await connect(path)
+    try:
+        for _ in range(6):
+            await socket.send_json_to({"type": "ping"})
+        answers = [await socket.receive_json_from() for _ in range(6)]
+        assert [a["type"] for a in answers[:5]] == ["pong"] * 5
+        assert answers[5]["code"] == "rate_limited"
+        assert 1 <= answers[5]["retry_after"] <= 60
+        # The socket stays open and still delivers what the desk pushes.
+        message = await send(visitor, "still here")
+        frame = await socket.receive_json_from(timeout=5)
+        assert frame["seq"] == message.seq
+        assert "still here" in frame["html"]
+    finally:
+        await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_too_many_sockets_from_one_address_are_closed_with_4429(
+    visitor: Visitor, settings
+) -> None:
+    limits(settings, socket_ip="1/60")
+    path = f"/ws/widget/{visitor.inbox.public_key}/?token={visitor_token(visitor)}"
+    first = await connect(path)
+    try:
+        await assert_refused(Communicator(first.application, path, headers=[ORIGIN]), code=4429)
+    finally:
+        await first.disconnect()
