@@ -7,23 +7,34 @@ publish them to live dashboards); the admin is for configuration and for reading
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from chat.models import Conversation, Inbox, Message, Visitor
+from chat.models import Conversation, Inbox, Message, Visitor, new_identity_secret
 
 
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
     search_fields = ["name", "public_key"]
-    readonly_fields = ["public_key", "embed_snippet", "created_at"]
+    readonly_fields = ["public_key", "embed_snippet", "identity_secret", "created_at"]
+    actions = ["regenerate_identity_secret"]
     list_display = ["name", "assignment", "auto_end_minutes", "public_key", "created_at"]
     fields = [
         "name", "widget_title", "greeting", "accent_color", "launcher_position",
         "allowed_origins", "assignment", "auto_end_minutes",
         "time_zone", "open_days", "opens_at", "closes_at", "prechat_form",
-        "public_key", "embed_snippet", "created_at",
+        "public_key", "embed_snippet", "identity_secret", "created_at",
     ]  # fmt: skip
+
+    @admin.action(description="Regenerate the identity verification secret")
+    def regenerate_identity_secret(self, request: HttpRequest, queryset: QuerySet[Inbox]) -> None:
+        """For a leaked secret: signatures made with the old one stop working at once, so the
+        site's server needs the new one (README, "Identity verification")."""
+        for inbox in queryset:
+            inbox.identity_secret = new_identity_secret()
+            inbox.save(update_fields=["identity_secret"])
+        self.message_user(request, f"New secret for {queryset.count()} inbox(es).")
 
     @admin.display(description="Embed snippet")
     def embed_snippet(self, inbox: Inbox) -> str:
@@ -38,12 +49,12 @@ class InboxAdmin(admin.ModelAdmin):
 
 @admin.register(Visitor)
 class VisitorAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "inbox", "email", "current_url", "created_at"]
+    list_display = ["__str__", "inbox", "email", "external_id", "current_url", "created_at"]
     list_filter = ["inbox"]
-    search_fields = ["name", "email"]
+    search_fields = ["name", "email", "external_id"]
     readonly_fields = [
         "created_at", "current_url", "page_title", "referrer", "user_agent", "timezone",
-        "language", "context_updated_at",
+        "language", "context_updated_at", "external_id", "identity_verified_at",
     ]  # fmt: skip
 
 

@@ -21,11 +21,22 @@ def new_public_key() -> str:
     return secrets.token_urlsafe(16)
 
 
+def new_identity_secret() -> str:
+    return secrets.token_hex(32)
+
+
 class Inbox(models.Model):
     name = models.CharField(_("name"), max_length=100)
     # Public by design: it sits in the customer's HTML. It names the inbox, it grants nothing.
     public_key = models.CharField(
         _("public key"), max_length=64, unique=True, default=new_public_key, editable=False
+    )
+    # Secret: only the customer's server knows it, to sign its logged-in users (chat.identity).
+    identity_secret = models.CharField(
+        _("identity verification secret"),
+        max_length=64,
+        default=new_identity_secret,
+        editable=False,
     )
     greeting = models.CharField(
         _("greeting"),
@@ -137,9 +148,20 @@ class Visitor(models.Model):
     timezone = models.CharField(max_length=64, blank=True)
     language = models.CharField(max_length=35, blank=True)
     context_updated_at = models.DateTimeField(null=True, blank=True)
+    # The customer's own user id, vouched for by their server (chat.identity): the same person
+    # on every device. Empty for anonymous visitors.
+    external_id = models.CharField(_("user id on the customer's site"), max_length=255, blank=True)
+    identity_verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["inbox", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "external_id"],
+                condition=~Q(external_id=""),
+                name="visitor_one_per_external_id",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.display_name

@@ -164,10 +164,12 @@ def conversation_end(*, conversation: Conversation, by: Agent) -> Conversation:
     if locked.status == Conversation.Status.ENDED:
         raise ConversationEnded(_("This chat has already ended."))
     Activity.objects.create(actor=by, verb=Activity.Verb.END, conversation=locked)
-    return _end(locked, system_line(gettext_noop("%(name)s ended the chat."), name=by.display_name))
+    return end_locked(
+        locked, system_line(gettext_noop("%(name)s ended the chat."), name=by.display_name)
+    )
 
 
-def _end(locked: Conversation, line: str) -> Conversation:
+def end_locked(locked: Conversation, line: str) -> Conversation:
     """End the locked, open conversation with a closing line for both sides."""
     if locked.status == Conversation.Status.WAITING:
         queue_changed(locked.inbox_id)  # those behind it move up
@@ -229,7 +231,7 @@ def _auto_end(pk: int, *, cutoff: datetime, minutes: int) -> int:
         gettext_noop("This chat was closed after %(minutes)d minutes without a message."),
         minutes=minutes,
     )
-    _end(locked, line)
+    end_locked(locked, line)
     return 1
 
 

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from agents.presence import inbox_availability
 from chat import selectors, services
 from chat.events import conversation_data, message_data
+from chat.identity import IdentityRejected, identity_claimed, identity_verify, visitor_identify
 from chat.models import Conversation, Inbox, Visitor
 from chat.rendering import Viewer, render_availability, render_messages
 from chat.selectors import inbox_by_public_key
@@ -106,21 +107,34 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def widget_session(request: HttpRequest, public_key: str) -> JsonResponse:
-    """Return the caller's token if it is still good for this inbox, else a new visitor's."""
+    """Return the caller's token if it is still good for this inbox, else a new visitor's; with
+    a verified identity (`user_id`, `email`, `name`, `timestamp`, `signature`), that user's."""
     ip = ratelimit.client_ip(request)
     if wait := ratelimit.hit("widget_ip", ip):
         return ratelimit.too_many(wait, str(SLOW_DOWN))
     inbox = inbox_by_public_key(public_key)
     if inbox is None:
         return json_error(404, "unknown_inbox", "No inbox has this key.")
+    visitor: Visitor | None
     try:
         visitor = visitor_from_token(request.headers.get(TOKEN_HEADER, ""), public_key=public_key)
     except InvalidVisitorToken:
+        visitor = None
+    answer: dict[str, Any] = {}
+    if identity_claimed(request.POST):
+        # A signed-in user of the customer's site (chat.identity); unverified claims are ignored.
+        try:
+            identity = identity_verify(inbox, request.POST)
+            visitor = visitor_identify(inbox=inbox, current=visitor, identity=identity)
+            answer = {"identity": "verified"}
+        except IdentityRejected as exc:
+            answer = {"identity": "rejected", "identity_error": exc.reason}
+    if visitor is None:
         # Only new visitors count here: a returning one costs the desk nothing.
         if wait := ratelimit.hit("session_ip", ip):
             return ratelimit.too_many(wait, str(SLOW_DOWN))
         visitor = services.visitor_create(inbox=inbox)
-    return JsonResponse({"token": visitor_token(visitor), "visitor": visitor.pk})
+    return JsonResponse({"token": visitor_token(visitor), "visitor": visitor.pk, **answer})
 
 
 @csrf_exempt

@@ -215,6 +215,10 @@ SUPPORTDESK_RATE_LIMITS = {
 # Behind N proxies that append to X-Forwarded-For (nginx: $proxy_add_x_forwarded_for), N; the
 # per-IP limits then count the address the outermost proxy saw. 0: the socket's peer address.
 SUPPORTDESK_TRUSTED_PROXIES = int(os.environ.get("SUPPORTDESK_TRUSTED_PROXIES", "0"))
+# How long a site's signature of its logged-in user is accepted (chat.identity).
+SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS = int(
+    os.environ.get("SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS", "600")
+)
 SUPPORTDESK_VISITOR_TOKEN_MAX_AGE = int(
     os.environ.get("SUPPORTDESK_VISITOR_TOKEN_MAX_AGE", str(365 * 24 * 3600))
 )

@@ -7,39 +7,100 @@
   "use strict";
 
   const body = document.body;
-  const TOKEN_KEY = `supportdesk:${body.dataset.inbox}:token`;
+  const KEY = `supportdesk:${body.dataset.inbox}`;
+  const TOKEN_KEY = `${KEY}:token`;
+  const IDENTITY_KEY = `${KEY}:identity`; // the host site's user id the stored token belongs to
   const statusEl = document.getElementById("connection-status");
+  const identity = readIdentity();
+  forgetAnotherUser();
   let token = readToken();
   let conn = null;
   let sessionPromise = null;
+  let identityTried = false;
 
-  function readToken() {
+  function stored(key) {
     try {
-      return localStorage.getItem(TOKEN_KEY);
+      return localStorage.getItem(key);
     } catch (_) {
       return null; // storage blocked: the session lasts as long as the page
     }
   }
 
+  function store(key, value) {
+    try {
+      if (value) localStorage.setItem(key, value);
+      else localStorage.removeItem(key);
+    } catch (_) { /* storage blocked */ }
+  }
+
+  function readToken() {
+    return stored(TOKEN_KEY);
+  }
+
   function saveToken(value) {
     token = value;
+    store(TOKEN_KEY, value);
+  }
+
+  /** The signed-in user the host page vouches for (embed.js puts it in our URL's fragment). */
+  function readIdentity() {
+    const raw = location.hash.slice(1);
+    if (!raw) return null;
+    history.replaceState(null, "", location.pathname + location.search);
     try {
-      if (value) localStorage.setItem(TOKEN_KEY, value);
-      else localStorage.removeItem(TOKEN_KEY);
+      const value = JSON.parse(decodeURIComponent(raw));
+      return value && typeof value.user_id === "string" ? value : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  /** This browser's chat belongs to a signed-in user, and the page now shows nobody or someone
+   *  else (signed out; another person on a shared computer): start afresh, before anything of
+   *  theirs is shown. Their chats stay theirs, on the desk and wherever they sign in. */
+  function forgetAnotherUser() {
+    const linked = stored(IDENTITY_KEY);
+    if (!linked || (identity && identity.user_id === linked)) return;
+    // Their unsent messages too: sent now, they would go out in the next person's name.
+    try {
+      const names = Object.keys(localStorage).filter((name) => name.startsWith(`${KEY}:outbox:`));
+      for (const name of names) localStorage.removeItem(name);
     } catch (_) { /* storage blocked */ }
+    for (const suffix of [":token", ":identity", ":profile"]) store(KEY + suffix, null);
+  }
+
+  function needsIdentity() {
+    return Boolean(identity) && !identityTried && stored(IDENTITY_KEY) !== identity.user_id;
   }
 
   function ensureSession() {
     token = token || readToken(); // another tab may have started the session
-    if (token) return Promise.resolve(token);
+    if (token && !needsIdentity()) return Promise.resolve(token);
     if (!sessionPromise) {
-      sessionPromise = fetch(body.dataset.sessionUrl, { method: "POST" })
+      const linking = needsIdentity();
+      identityTried = true; // once per page: a refused signature will not pass on a retry
+      sessionPromise = fetch(body.dataset.sessionUrl, {
+        method: "POST",
+        headers: token ? { "X-Visitor-Token": token } : {},
+        body: linking ? new URLSearchParams(identity) : null,
+      })
         .then((r) => {
           if (!r.ok) throw new Error(`session: HTTP ${r.status}`);
           return r.json();
         })
         .then((data) => {
+          if (data.identity === "verified") {
+            store(IDENTITY_KEY, identity.user_id);
+            body.dataset.prechat = "done"; // the site told us who this is
+          } else if (data.identity === "rejected") {
+            console.warn(`Supportdesk: the signed-in user was not verified (${data.identity_error}).`);
+          }
+          const changed = data.token !== token;
           saveToken(data.token);
+          if (changed && conn) {
+            conn.close(); // the socket spoke for the visitor this browser was until now
+            conn = null;
+          }
           follow();
           sendContext();
           return token;
@@ -125,7 +186,7 @@
   });
 
   const composer = window.Composer.attach(document.getElementById("composer"), {
-    outboxKey: `supportdesk:${body.dataset.inbox}:outbox`,
+    outboxKey: `${KEY}:outbox`,
     log,
     headers: async () => ({ "X-Visitor-Token": await ensureSession() }),
     onStored(response) {
@@ -141,7 +202,7 @@
   });
 
   // ---- Pre-chat form (if the inbox asks): name and email before the first message ----------
-  const PROFILE_KEY = `supportdesk:${body.dataset.inbox}:profile`;
+  const PROFILE_KEY = `${KEY}:profile`;
   const prechat = document.getElementById("prechat");
   if (prechat) {
     let given = false;
@@ -291,7 +352,11 @@
     "*"
   );
 
-  if (token) {
+  if (needsIdentity()) {
+    // A signed-in user new to this browser: link now, while the signature is fresh, and show
+    // what they wrote on their other devices.
+    ensureSession().then(loadConversation).catch(() => {}).then(follow);
+  } else if (token) {
     // A returning visitor: load the conversation first, then follow it from its last seq; if
     // the load fails (offline, a deploy), follow anyway: the socket's resume fills the log.
     loadConversation().catch(() => {}).then(follow);

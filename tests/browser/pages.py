@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +69,28 @@ def bubbles(log: Any) -> list[str]:
 def tab_count(dashboard: Page, view: str) -> Locator:
     """The count on a list tab of the dashboard: waiting, mine, open or ended."""
     return dashboard.locator(f"[data-view-button={view}] .count")
+
+
+@contextmanager
+def customer_site(page_html: Callable[[str], str]) -> Iterator[str]:
+    """A customer's website, on another origin than the desk: `page_html(path)` is the page
+    served at each path (called per request, so a page can carry a fresh signature). Yields its
+    address. A real server: Chromium will not let a routed page load scripts from 127.0.0.1."""
+
+    class Site(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(page_html(self.path).encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{site.server_address[1]}"
+    finally:
+        site.shutdown()
+        site.server_close()

@@ -14,6 +14,7 @@ from chat.models import Inbox, Message
 from tests.browser.conftest import Desk
 from tests.browser.pages import (
     agent_page,
+    customer_site,
     new_page,
     open_widget,
     screenshot,
@@ -428,9 +429,6 @@ def test_a_returning_visitor_finds_earlier_conversations_folded_above(
 def test_the_embed_leaves_a_hostile_host_page_alone_and_vice_versa(
     desk: Desk, browser: Browser, inbox: Inbox
 ) -> None:
-    import http.server
-    import threading
-
     html = f"""<!doctype html><title>Shop</title>
     <style>* {{ color: red !important; font-family: serif !important; }}
     button {{ display: none !important; }} iframe {{ width: 1px !important; }}</style>
@@ -438,22 +436,9 @@ def test_the_embed_leaves_a_hostile_host_page_alone_and_vice_versa(
     <main id="host">Our shop</main>
     <script src="{desk.url}/widget.js" data-inbox="{inbox.public_key}" async></script>"""
 
-    class Shop(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(html.encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    # A customer's site: another origin than the desk's.
-    shop = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Shop)
-    threading.Thread(target=shop.serve_forever, daemon=True).start()
-    try:
+    with customer_site(lambda _path: html) as shop:
         page = new_page(browser)
-        page.goto(f"http://127.0.0.1:{shop.server_address[1]}/")
+        page.goto(f"{shop}/")
         launcher = page.get_by_role("button", name="Open chat")
         expect(launcher).to_be_visible()  # the host's `button { display: none }` cannot reach it
         launcher.click()
@@ -470,8 +455,6 @@ def test_the_embed_leaves_a_hostile_host_page_alone_and_vice_versa(
         assert page.title() == "Shop"
         host_color = page.locator("#host").evaluate("el => getComputedStyle(el).color")
         assert host_color == "rgb(255, 0, 0)"  # and the widget does not touch the host's
-    finally:
-        shop.shutdown()
 
 
 def test_the_widget_speaks_the_browsers_language_and_the_inbox_has_its_look(
@@ -630,3 +613,57 @@ def test_an_inbox_with_a_pre_chat_form_asks_name_and_email_first_and_once(
     visitor.get_by_role("button", name=re.compile("^Open chat")).click()
     expect(chat.get_by_role("textbox", name="Message")).to_be_visible()
     expect(chat.get_by_role("textbox", name="Name")).to_be_hidden()
+
+
+def test_a_signed_in_user_has_their_chat_on_every_device_and_a_shared_computer_forgets_it(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    import time
+
+    from chat.identity import identity_signature
+
+    def shop_page(path: str) -> str:
+        """The customer's site: /account is Ann signed in (signed fresh per page), / is nobody."""
+        tag = f'<script src="{desk.url}/widget.js" data-inbox="{inbox.public_key}"'
+        if path.startswith("/account"):
+            ts = int(time.time())
+            sig = identity_signature(
+                inbox.identity_secret, user_id="42", email="ann@example.com", timestamp=ts
+            )
+            tag += (
+                f' data-user-id="42" data-user-email="ann@example.com" data-user-name="Ann"'
+                f' data-user-timestamp="{ts}" data-user-signature="{sig}"'
+            )
+        return (
+            '<!doctype html><meta name="viewport" content="width=device-width">'
+            f"<title>Shop</title><main>Shop</main>{tag} async></script>"
+        )
+
+    with customer_site(shop_page) as shop:
+        laptop = new_page(browser)
+        laptop.goto(f"{shop}/account")
+        laptop.get_by_role("button", name="Open chat").click()
+        chat = laptop.frame_locator('iframe[title="Chat"]')
+        send_as_visitor(chat, "Written on my laptop")
+        expect(chat.locator("li.msg[data-seq]")).to_contain_text(["Written on my laptop"])
+
+        # The agent sees who it is: the site vouched for the email and name.
+        alice = agent_page(browser, desk, "alice")
+        row = alice.get_by_role("link", name=re.compile("Written on my laptop"))
+        expect(row).to_contain_text("Ann")
+
+        phone = new_page(browser, viewport={"width": 390, "height": 780}, is_mobile=True)
+        time.sleep(1)  # another page, another timestamp: a signature of its own
+        phone.goto(f"{shop}/account")
+        phone.get_by_role("button", name="Open chat").click()
+        on_phone = phone.frame_locator('iframe[title="Chat"]')
+        expect(on_phone.locator("li.msg[data-seq]")).to_contain_text(["Written on my laptop"])
+        screenshot(phone, "identity-second-device")
+
+        # Ann signs out on the laptop (the site renders no identity): the next person at this
+        # computer sees an empty chat, not hers.
+        laptop.goto(f"{shop}/")
+        laptop.get_by_role("button", name="Open chat").click()
+        expect(chat.get_by_role("textbox", name="Message")).to_be_visible()
+        expect(chat.locator("li.msg[data-seq]")).to_have_count(0)
+        expect(chat.get_by_role("log")).not_to_contain_text("Written on my laptop")
