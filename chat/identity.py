@@ -114,7 +114,11 @@ def visitor_identify(*, inbox: Inbox, current: Visitor | None, identity: Identit
     if current is not None and current.external_id == identity.user_id:
         return _refresh(current, identity)
     ttl = settings.SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS + CLOCK_SKEW_SECONDS
-    if not cache.add(f"identity-used:{inbox.pk}:{identity.signature}", 1, timeout=ttl):
+    try:
+        fresh = cache.add(f"identity-used:{inbox.pk}:{identity.signature}", 1, timeout=ttl)
+    except Exception as exc:  # the cache (Redis) is down: no proof of freshness, no sign-in
+        raise IdentityRejected("unavailable") from exc
+    if not fresh:
         raise IdentityRejected("replayed")
     for attempt in range(2):
         try:

@@ -12,6 +12,7 @@ and is fine for flood protection, which is what these limits are for.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,18 @@ def rate(name: str) -> Rate:
 def hit(name: str, key: object) -> int:
     """Count one request against limit `name` for `key`.
 
-    Returns 0 when it is allowed, else the seconds until the window ends (at least 1).
+    Returns 0 when it is allowed, else the seconds until the window ends (at least 1). If the
+    cache cannot be reached (Redis restarting), the request is allowed: a limit that takes the
+    desk down with Redis would do the flood's work for it.
     """
+    try:
+        return _hit(name, key)
+    except Exception:  # redis-py's ConnectionError, TimeoutError, …: whatever the cache raises
+        logger.warning("rate limit %s not counted: the cache is unavailable", name, exc_info=True)
+        return 0
+
+
+def _hit(name: str, key: object) -> int:
     limit, cache_key, left = _window(name, key)
     # add() starts the window's count; incr() is atomic in Redis and under LocMemCache's lock.
     if cache.add(cache_key, 1, timeout=limit.seconds + 1):
@@ -62,7 +75,12 @@ def hit(name: str, key: object) -> int:
 def waiting(name: str, key: object) -> int:
     """Like `hit`, without counting: seconds to wait if the next request would be refused."""
     limit, cache_key, left = _window(name, key)
-    return 0 if (cache.get(cache_key) or 0) < limit.limit else left
+    try:
+        count = cache.get(cache_key) or 0
+    except Exception:  # as in `hit`: without the cache, nobody is held back
+        logger.warning("rate limit %s not read: the cache is unavailable", name, exc_info=True)
+        return 0
+    return 0 if count < limit.limit else left
 
 
 def _window(name: str, key: object) -> tuple[Rate, str, int]:

@@ -190,3 +190,27 @@ async def test_too_many_sockets_from_one_address_are_closed_with_4429(
         await assert_refused(Communicator(first.application, path, headers=[ORIGIN]), code=4429)
     finally:
         await first.disconnect()
+
+
+@pytest.fixture
+def cache_down(settings) -> None:
+    """The cache's Redis is unreachable (stopped, restarting): nothing listens on port 1."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+
+
+@pytest.mark.django_db
+def test_with_the_cache_down_limits_let_requests_through_rather_than_fail_them(
+    client: Client, inbox: Inbox, visitor: Visitor, settings, cache_down: None
+) -> None:
+    limits(settings, visitor_messages="1/60", session_ip="1/60")
+    token = visitor_token(visitor)
+    for n in range(3):
+        sent = post_message(client, inbox, token, f"while Redis restarts {n}", str(uuid.uuid4()))
+        assert sent.status_code == 201
+    assert client.post(widget_url("widget_session", inbox)).status_code == 200
+    assert client.post(reverse("login"), {"username": "x", "password": "y"}).status_code == 200
