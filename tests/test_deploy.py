@@ -1,5 +1,5 @@
 """Production settings pass Django's deployment checklist, with secrets only from the
-environment."""
+environment; our pages carry a Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from chat.models import Inbox
+from tests.conftest import PASSWORD, make_agent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,3 +57,21 @@ def test_a_production_desk_refuses_to_start_without_a_secret_key() -> None:
     result = check_deploy(**{**PRODUCTION, "SECRET_KEY": ""})
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+def test_our_pages_allow_only_our_own_scripts_and_styles_and_no_framing(
+    client: Client, admin_client: Client
+) -> None:
+    inbox = Inbox.objects.create(name="Acme")
+    make_agent(username="alice", display_name="Alice", inbox=inbox)
+    client.login(username="alice", password=PASSWORD)
+    for path in ["/agents/", "/agents/replies/", "/agents/search?q=x", "/accounts/login/"]:
+        policy = client.get(path)["Content-Security-Policy"]
+        assert "default-src 'self'; script-src 'self'; style-src 'self';" in policy, path
+        assert "'unsafe-inline'" not in policy
+        assert "'unsafe-eval'" not in policy
+        assert policy.endswith("frame-ancestors 'none'"), path
+    # The admin keeps Django's own headers; the demo page stands in for a customer's site.
+    assert "Content-Security-Policy" not in admin_client.get("/admin/")
+    assert "Content-Security-Policy" not in client.get("/demo/")

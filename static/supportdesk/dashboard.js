@@ -361,6 +361,12 @@
     if (!panel.hidden) panel.querySelector("select").focus();
   });
 
+  // A transfer that went through closes its form (the header above it shows the new agent).
+  document.body.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.target.closest && event.target.closest(".transfer__form");
+    if (form && event.detail.successful) form.closest(".transfer").hidden = true;
+  });
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     const typing = event.target.closest("input, textarea, select, [contenteditable]");

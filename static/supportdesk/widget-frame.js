@@ -7,6 +7,10 @@
   "use strict";
 
   const body = document.body;
+  // The inbox's accent colour: set here, not in a style attribute, which the page's CSP forbids.
+  if (/^#[0-9a-fA-F]{6}$/.test(body.dataset.accent || "")) {
+    body.style.setProperty("--accent", body.dataset.accent);
+  }
   const KEY = `supportdesk:${body.dataset.inbox}`;
   const TOKEN_KEY = `${KEY}:token`;
   const IDENTITY_KEY = `${KEY}:identity`; // the host site's user id the stored token belongs to

@@ -116,7 +116,11 @@ def desk_env(prefix: str, **overrides: str) -> dict[str, str]:
         # A closed tab counts for a second, not ten: presence tests need not wait.
         "SUPPORTDESK_PRESENCE_GRACE_SECONDS": "1",
         # Every test browser is 127.0.0.1: per-address limits would count the whole run as one
-        # visitor. They have tests of their own (tests/test_rate_limits.py).
+        # visitor, and delivery tests send hundreds of messages as one visitor. The limits have
+        # tests of their own (tests/test_rate_limits.py, and test_g with a desk of its own).
+        "SUPPORTDESK_RATE_VISITOR": "100000/60",
+        "SUPPORTDESK_RATE_VISITOR_MESSAGES": "100000/60",
+        "SUPPORTDESK_RATE_SOCKET_FRAMES": "100000/10",
         "SUPPORTDESK_RATE_SESSION_IP": "100000/60",
         "SUPPORTDESK_RATE_WIDGET_IP": "100000/60",
         "SUPPORTDESK_RATE_SOCKET_IP": "100000/60",
@@ -224,6 +228,18 @@ def wait_until_server_sessions_end(timeout: float = 10) -> None:
             if cursor.fetchone()[0] == 0:
                 return
             time.sleep(0.1)
+
+
+CSP_VIOLATIONS: list[str] = []  # filled by tests.browser.pages.new_context
+
+
+@pytest.fixture(autouse=True)
+def no_content_security_policy_violations() -> Iterator[None]:
+    """Every browser test doubles as a check that our pages need nothing the CSP forbids (an
+    inline script or style, eval): a violation means a feature silently broken in production."""
+    CSP_VIOLATIONS.clear()
+    yield
+    assert not CSP_VIOLATIONS, CSP_VIOLATIONS
 
 
 @pytest.fixture

@@ -13,12 +13,23 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, Page, expect
 
-from tests.browser.conftest import ARTIFACTS, Desk
+from tests.browser.conftest import ARTIFACTS, CSP_VIOLATIONS, Desk
+
+
+def new_context(browser: Browser, **options: Any) -> BrowserContext:
+    """A browser profile whose Content-Security-Policy violations fail the test (conftest)."""
+    context = browser.new_context(**options)
+    context.on(
+        "console",
+        lambda message: (
+            "Content Security Policy" in message.text and CSP_VIOLATIONS.append(message.text)
+        ),
+    )
+    return context
 
 
 def new_page(browser: Browser, **options: Any) -> Page:
-    context: BrowserContext = browser.new_context(**options)
-    return context.new_page()
+    return new_context(browser, **options).new_page()
 
 
 def agent_page(browser: Browser, desk: Desk | str, username: str, path: str = "/agents/") -> Page:

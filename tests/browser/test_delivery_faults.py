@@ -16,6 +16,7 @@ from tests.browser.conftest import Desk, RedisServer
 from tests.browser.pages import (
     agent_page,
     bubbles,
+    new_context,
     new_page,
     open_widget,
     reply_as_agent,
@@ -50,8 +51,9 @@ def widget_frame(page: Page) -> Frame:
 def assert_exactly_once_in_order(chat: FrameLocator, dashboard: Page, expected: list[str]) -> None:
     """Both sides show exactly `expected` (stored messages, no pending copies), in order, and the
     database holds exactly that. Prints the counts it compared."""
-    expect(chat.locator("li.msg[data-seq]")).to_have_count(len(expected), timeout=30_000)
-    expect(dashboard.locator("#pane li.msg[data-seq]")).to_have_count(len(expected), timeout=30_000)
+    # Generous: 200 messages on a 2-core machine that also runs the other test worker.
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(len(expected), timeout=60_000)
+    expect(dashboard.locator("#pane li.msg[data-seq]")).to_have_count(len(expected), timeout=60_000)
     expect(chat.locator("[data-pending]")).to_have_count(0)
     seen = {
         "visitor": bubbles(chat.get_by_role("log")),
@@ -150,7 +152,7 @@ def test_e_a_post_whose_response_is_lost_is_retried_and_stored_once(
 def test_two_tabs_of_one_visitor_share_the_chat_and_send_a_queued_message_once(
     desk: Desk, browser: Browser, inbox, agent
 ) -> None:
-    context = browser.new_context()
+    context = new_context(browser)
     tab1, tab2 = context.new_page(), context.new_page()
     chat1 = open_widget(tab1, desk.url)
     send_as_visitor(chat1, "from tab one")
