@@ -1,0 +1,675 @@
+"""The authorization matrix: every HTTP route and every socket route, tried as every kind of
+caller, against the answer written down for it here.
+
+The routes are read from the URL configuration and from the ASGI application's socket router,
+never listed by hand: a new route without an entry in EXPECTED (or SOCKETS) fails, as does an
+entry whose route is gone, each naming the route. Every (route, role) pair is its own test case.
+
+Roles (ROLES, the columns of every row):
+- anonymous: no session, no visitor token;
+- visitor_a: a visitor token of inbox 1; the visitor owns conversation A;
+- visitor_b: another visitor of inbox 1, with a conversation B of its own; where a route takes
+  a conversation id it gets A's;
+- agent: an Agent of inbox 1 (role "agent");
+- outsider: an Agent of inbox 2 only;
+- admin: an Agent with the "admin" role (every inbox), member of none, not Django staff;
+- superuser: a Django superuser (is_staff) without an Agent profile.
+
+The Django admin is a permission system of its own (is_staff and model permissions): an Agent's
+role grants nothing there, and being Django staff grants nothing in the dashboard. Its standard
+pages follow one rule (`admin_rule`): everyone but the superuser is sent to the admin's login,
+the superuser gets the page, except where a ModelAdmin refuses adding or deleting (403). The
+rule is generated per registered model; custom admin views need entries of their own.
+
+URL kwargs are filled with real objects (`kwargs_for`): `pk` is conversation A (inbox 1),
+`public_key` inbox 1's key, `object_id` an object of the admin page's model. Requests carry a
+valid CSRF token (the checks are on) and, for POST, a valid body, so a role that may act gets the
+success answer. A refused request must leave the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.util import find_spec
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from django.apps import apps
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.db.models import Model
+from django.http import HttpResponse
+from django.test import Client, override_settings
+from django.urls import URLResolver, get_resolver, resolve
+
+from agents.models import Agent, CannedResponse
+from agents.services import agent_create, conversation_claim, saved_reply_create
+from chat.models import Conversation, Inbox, Visitor
+from chat.services import conversation_end, visitor_create
+from chat.tokens import visitor_token
+from supportdesk.asgi import application
+from tests.chat.test_consumers import (
+    ORIGIN,
+    Communicator,
+    agent_socket,
+    send,
+    send_sync,
+    session_cookie,
+)
+
+ROLES = ("anonymous", "visitor_a", "visitor_b", "agent", "outsider", "admin", "superuser")
+
+PASSWORD = "matrix password"
+CSRF_TOKEN = "M" * 32  # any 32 allowed characters; the cookie and the header carry the same
+SECRET_A = "Where is my parcel ZX-4711?"  # conversation A's first message
+MARKER_A = "ZX-4711"  # shown wherever conversation A is; the search asks for "parcel"
+CLOSE_UNAUTHORIZED = 4401
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One expected answer. For sockets `status` is the close code, or 101 for accepted."""
+
+    status: int
+    to: str | None = None  # a redirect's Location starts with this (formatted with the kwargs)
+    error: str | None = None  # the JSON error code starts with this
+    shows_a: bool | None = None  # conversation A's text is in the answer (True) or not (False)
+    refused: bool = False  # nothing in the database may change
+
+    def __str__(self) -> str:
+        extra = {True: " showing A", False: " without A", None: ""}[self.shows_a]
+        return f"{self.status}{f' to {self.to}' if self.to else ''}{extra}"
+
+
+def to(path: str, *, refused: bool = False) -> Outcome:
+    return Outcome(302, to=path, refused=refused)
+
+
+OK = Outcome(200)
+CREATED = Outcome(201)
+NO_CONTENT = Outcome(204)
+SEES_A = Outcome(200, shows_a=True)
+BLIND = Outcome(200, shows_a=False)
+LOGIN = to("/accounts/login/?next=", refused=True)
+ADMIN_LOGIN = to("/admin/login/?next=", refused=True)
+TOKEN = Outcome(401, error="token_", refused=True)  # the widget API's JSON error
+FORBIDDEN = Outcome(403, refused=True)
+NOT_FOUND = Outcome(404, refused=True)
+NOT_ALLOWED = Outcome(405, refused=True)
+# Sockets: accepted and following A (live messages too), accepted but A is `not_found` and its
+# messages never arrive, or accepted and closed at once with 4401 (docs/PROTOCOL.md).
+FOLLOWS_A = Outcome(101, shows_a=True)
+DEAF_TO_A = Outcome(101, shows_a=False)
+CLOSED = Outcome(CLOSE_UNAUTHORIZED)
+
+Row = tuple[Outcome, ...]
+
+
+def every(outcome: Outcome) -> Row:
+    return (outcome,) * len(ROLES)
+
+
+def staff_only(outcome: Outcome) -> Row:
+    return (ADMIN_LOGIN,) * (len(ROLES) - 1) + (outcome,)
+
+
+# Keyed by URL name (namespaced), or "/" + route for an unnamed pattern; then by method.
+# Columns:        anonymous  visitor_a  visitor_b  agent    outsider   admin    superuser
+EXPECTED: dict[str, dict[str, Row]] = {
+    "/": {"GET": every(to("/agents/")), "POST": every(to("/agents/"))},
+    "login": {"GET": every(OK), "POST": every(to("/agents/"))},
+    "logout": {"GET": every(NOT_ALLOWED), "POST": every(to("/accounts/login/"))},
+    "agents:dashboard": {
+        "GET": (LOGIN, LOGIN, LOGIN, SEES_A, BLIND, SEES_A, FORBIDDEN),
+        "POST": every(NOT_ALLOWED),
+    },
+    "agents:search": {
+        "GET": (LOGIN, LOGIN, LOGIN, SEES_A, BLIND, SEES_A, FORBIDDEN),
+        "POST": every(NOT_ALLOWED),
+    },
+    "agents:availability": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (LOGIN, LOGIN, LOGIN, NO_CONTENT, NO_CONTENT, NO_CONTENT, FORBIDDEN),
+    },
+    "agents:replies": {
+        "GET": (LOGIN, LOGIN, LOGIN, OK, OK, OK, FORBIDDEN),
+        "POST": (LOGIN, LOGIN, LOGIN, *(to("/agents/replies/"),) * 3, FORBIDDEN),
+    },
+    # pk: the agent's own saved reply; only its owner may delete it, an admin included.
+    "agents:reply_delete": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (LOGIN, LOGIN, LOGIN, to("/agents/replies/"), NOT_FOUND, NOT_FOUND, FORBIDDEN),
+    },
+    "agents:conversation": {
+        "GET": (LOGIN, LOGIN, LOGIN, SEES_A, NOT_FOUND, SEES_A, FORBIDDEN),
+        "POST": every(NOT_ALLOWED),
+    },
+    "agents:reply": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (LOGIN, LOGIN, LOGIN, CREATED, NOT_FOUND, CREATED, FORBIDDEN),
+    },
+    "agents:note": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (LOGIN, LOGIN, LOGIN, CREATED, NOT_FOUND, CREATED, FORBIDDEN),
+    },
+    "agents:claim": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (LOGIN, LOGIN, LOGIN, OK, NOT_FOUND, OK, FORBIDDEN),
+    },
+    "agents:transfer": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (LOGIN, LOGIN, LOGIN, OK, NOT_FOUND, OK, FORBIDDEN),
+    },
+    "agents:end": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (LOGIN, LOGIN, LOGIN, OK, NOT_FOUND, OK, FORBIDDEN),
+    },
+    "chat:widget_script": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
+    "chat:widget_page": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
+    "chat:widget_session": {"GET": every(NOT_ALLOWED), "POST": every(OK)},
+    "chat:widget_conversation": {
+        "GET": (TOKEN, SEES_A, BLIND, TOKEN, TOKEN, TOKEN, TOKEN),
+        "POST": every(NOT_ALLOWED),
+    },
+    "chat:widget_send": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (TOKEN, CREATED, CREATED, TOKEN, TOKEN, TOKEN, TOKEN),
+    },
+    "chat:widget_context": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (TOKEN, NO_CONTENT, NO_CONTENT, TOKEN, TOKEN, TOKEN, TOKEN),
+    },
+    "chat:widget_email": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (TOKEN, OK, OK, TOKEN, TOKEN, TOKEN, TOKEN),
+    },
+    "chat:widget_profile": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (TOKEN, NO_CONTENT, NO_CONTENT, TOKEN, TOKEN, TOKEN, TOKEN),
+    },
+    # Conversation A has ended (SETUP), so its owner may rate it; visitor B may not.
+    "chat:widget_rate": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (TOKEN, OK, NOT_FOUND, TOKEN, TOKEN, TOKEN, TOKEN),
+    },
+    "chat:demo": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
+    # The Django admin's own pages; each model's pages follow `admin_rule` below.
+    "admin:index": {"GET": staff_only(OK)},
+    # A logged-in non-staff user gets the form (with "not authorized"); staff go to the index.
+    "admin:login": {"GET": (*(OK,) * 6, to("/admin/")), "POST": every(to("/admin/"))},
+    "admin:logout": {
+        "GET": (*(to("/admin/", refused=True),) * 6, NOT_ALLOWED),
+        "POST": (*(to("/admin/", refused=True),) * 6, to("/accounts/login/")),
+    },
+    "admin:password_change": {"GET": staff_only(OK)},
+    "admin:password_change_done": {"GET": staff_only(OK)},
+    "admin:autocomplete": {"GET": staff_only(OK)},
+    "admin:jsi18n": {"GET": staff_only(OK)},
+    "admin:view_on_site": {"GET": staff_only(NOT_FOUND)},  # no model has get_absolute_url
+    "admin:app_list": {"GET": staff_only(OK)},
+    "/admin/(?P<url>.*)$": {"GET": staff_only(NOT_FOUND)},  # the admin's catch-all
+    "admin:auth_user_password_change": {"GET": staff_only(OK)},
+}
+
+# Model admins that refuse adding or deleting to everyone (the audit log, conversation history).
+ADMIN_NO_ADD = {"chat.conversation", "chat.message", "agents.activity"}
+ADMIN_NO_DELETE = {"agents.activity"}
+
+
+def admin_rule() -> dict[str, dict[str, Row]]:
+    """The entries of every registered model's standard admin pages."""
+    entries: dict[str, dict[str, Row]] = {}
+    for model in admin.site._registry:
+        app, name = model._meta.app_label, model._meta.model_name
+        base, label = f"admin:{app}_{name}", f"{app}.{name}"
+        can_delete = label not in ADMIN_NO_DELETE
+        entries.update(
+            {
+                f"{base}_changelist": {"GET": staff_only(OK)},
+                f"{base}_add": {"GET": staff_only(FORBIDDEN if label in ADMIN_NO_ADD else OK)},
+                f"{base}_history": {"GET": staff_only(OK)},
+                f"{base}_change": {"GET": staff_only(OK)},
+                f"{base}_delete": {
+                    "GET": staff_only(OK if can_delete else FORBIDDEN),
+                    "POST": staff_only(to(f"/admin/{app}/{name}/") if can_delete else FORBIDDEN),
+                },
+                # The pre-1.9 change URL, kept by Django as a redirect.
+                f"/admin/{app}/{name}/<path:object_id>/": {
+                    "GET": staff_only(to(f"/admin/{app}/{name}/{{object_id}}/change/"))
+                },
+            }
+        )
+    return entries
+
+
+EXPECTED.update(admin_rule())
+
+#                                anonymous visitor_a  visitor_b  agent      outsider   admin      superuser
+SOCKETS: dict[str, Row] = {
+    "ws/widget/<str:public_key>/": (CLOSED, FOLLOWS_A, DEAF_TO_A, CLOSED, CLOSED, CLOSED, CLOSED),
+    "ws/agents/": (CLOSED, CLOSED, CLOSED, FOLLOWS_A, DEAF_TO_A, FOLLOWS_A, CLOSED),
+}
+
+
+# --- The routes, from the configuration itself ---------------------------------------------
+
+
+def join(prefix: str, route: str) -> str:
+    """A nested pattern's full route, as Django's ResolverMatch.route spells it."""
+    return prefix + route.removeprefix("^") if prefix else route
+
+
+def http_routes() -> list[tuple[str, str]]:
+    """Every HTTP URL pattern as (key, full route): the key is the namespaced name, or "/" and
+    the route for an unnamed pattern."""
+    found: list[tuple[str, str]] = []
+
+    def walk(resolver: URLResolver, prefix: str, namespace: str) -> None:
+        for pattern in resolver.url_patterns:
+            route = join(prefix, str(pattern.pattern))
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                walk(pattern, route, inner)
+            else:
+                found.append((f"{namespace}{pattern.name}" if pattern.name else f"/{route}", route))
+
+    walk(get_resolver(), "", "")
+    return found
+
+
+def socket_router() -> URLRouter:
+    """The URLRouter inside the ASGI application's websocket stack (origin check, cookies,
+    session, auth: each middleware keeps the next as `.application` or `.inner`)."""
+    app: Any = application.application_mapping["websocket"]
+    while not isinstance(app, URLRouter):
+        inner = getattr(app, "application", None) or getattr(app, "inner", None)
+        assert inner is not None, f"cannot see past {type(app).__name__} to the URLRouter"
+        app = inner
+    return app
+
+
+def socket_routes(router: URLRouter, prefix: str = "") -> list[str]:
+    found: list[str] = []
+    for route in router.routes:
+        full = join(prefix, str(route.pattern))
+        if isinstance(route.callback, URLRouter):
+            found += socket_routes(route.callback, full)
+        else:
+            found.append(full)
+    return found
+
+
+HTTP_ROUTES = http_routes()
+ROUTE_OF = dict(HTTP_ROUTES)
+SOCKET_ROUTES = socket_routes(socket_router())
+
+
+def cases(keys: list[str]) -> list[Any]:
+    return [pytest.param(key, role, id=f"{key}-{role}") for key in keys for role in ROLES]
+
+
+# --- The world every case starts from --------------------------------------------------------
+
+
+@dataclass
+class World:
+    inbox: Inbox
+    other_inbox: Inbox
+    visitor_a: Visitor
+    visitor_b: Visitor
+    conversation_a: Conversation
+    agent: Agent
+    colleague: Agent  # a second agent of inbox 1: the one a transfer goes to
+    outsider: Agent
+    admin: Agent
+    superuser: AbstractBaseUser
+    saved_reply: CannedResponse  # the agent's own
+    group: Group
+    sessions: dict[str, str] = field(default_factory=dict)  # role: session key, logged in once
+
+    def user(self, role: str) -> AbstractBaseUser | None:
+        if role == "superuser":
+            return self.superuser
+        agent = {"agent": self.agent, "outsider": self.outsider, "admin": self.admin}.get(role)
+        return agent.user if agent else None
+
+    def token(self, role: str) -> str | None:
+        visitor = {"visitor_a": self.visitor_a, "visitor_b": self.visitor_b}.get(role)
+        return visitor_token(visitor) if visitor else None
+
+    def admin_object(self, label: str) -> Model:
+        """One real object of each model the admin shows (its pages get real ids)."""
+        activity = self.outsider.activities.first()
+        objects = {
+            "auth.user": self.agent.user,
+            "auth.group": self.group,
+            "chat.inbox": self.inbox,
+            "chat.visitor": self.visitor_a,
+            "chat.conversation": self.conversation_a,
+            "chat.message": self.conversation_a.messages.order_by("seq").first(),
+            "agents.agent": self.agent,
+            "agents.cannedresponse": self.saved_reply,
+            "agents.activity": activity,
+        }
+        if label not in objects:
+            pytest.fail(f"the admin shows {label}: give World.admin_object one of them")
+        return objects[label]
+
+
+def build_world() -> World:
+    User = get_user_model()
+    inbox = Inbox.objects.create(name="Acme support")
+    other_inbox = Inbox.objects.create(name="Other company")
+    visitor_a, visitor_b = visitor_create(inbox=inbox), visitor_create(inbox=inbox)
+    conversation_a = send_sync(visitor_a, SECRET_A).conversation
+    send_sync(visitor_b, "Visitor B asks something else.")
+
+    def agent(username: str, inboxes: list[Inbox]) -> Agent:
+        user = User.objects.create_user(username, password=PASSWORD)
+        return agent_create(user=user, display_name=username.title(), inboxes=inboxes)
+
+    outsider = agent("mallory", [other_inbox])
+    # The outsider's own chat, claimed: they have work of their own, and the log an entry.
+    their_chat = send_sync(
+        visitor_create(inbox=other_inbox), "A question for inbox 2."
+    ).conversation
+    conversation_claim(conversation=their_chat, agent=outsider)
+    boss = agent("ada", [])
+    boss.role = Agent.Role.ADMIN
+    boss.save(update_fields=["role"])
+    alice = agent("alice", [inbox])
+    return World(
+        inbox=inbox,
+        other_inbox=other_inbox,
+        visitor_a=visitor_a,
+        visitor_b=visitor_b,
+        conversation_a=conversation_a,
+        agent=alice,
+        colleague=agent("bob", [inbox]),
+        outsider=outsider,
+        admin=boss,
+        superuser=User.objects.create_superuser("root", password=PASSWORD),
+        saved_reply=saved_reply_create(agent=alice, shortcut="hello", body="Hello there!"),
+        group=Group.objects.create(name="Leads"),
+    )
+
+
+def kwargs_for(key: str, route: str, world: World) -> dict[str, Any]:
+    """Real values for the route's kwargs."""
+    names = GROUP.findall(route) + CONVERTER.findall(GROUP.sub("", route))
+    values = {
+        "pk": world.conversation_a.pk,
+        "public_key": world.inbox.public_key,
+        "app_label": "chat",
+        "url": "no-such-page/",
+        **KWARGS.get(key, lambda w: {})(world),
+    }
+    if "<path:object_id>" in route and "object_id" not in values:  # a model's admin page
+        app, model = route.split("/")[1:3]
+        values["object_id"] = world.admin_object(f"{app}.{model}").pk
+    kwargs = {}
+    for name in names:
+        if name not in values:
+            pytest.fail(f"{key}: no value for <{name}>; add one to KWARGS")
+        kwargs[name] = values[name]
+    return kwargs
+
+
+KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "agents:reply_delete": lambda w: {"pk": w.saved_reply.pk},
+    "admin:view_on_site": lambda w: {
+        "content_type_id": ContentType.objects.get_for_model(Conversation).pk,
+        "object_id": w.conversation_a.pk,
+    },
+    "admin:auth_user_password_change": lambda w: {"id": w.agent.user.pk},
+}
+
+
+GROUP = re.compile(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)")  # a named regex group
+CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")  # a path converter
+
+
+def path_of(route: str, kwargs: dict[str, Any]) -> str:
+    """The route with its kwargs filled in."""
+    path = GROUP.sub(lambda m: str(kwargs[m[1]]), route)
+    path = CONVERTER.sub(lambda m: str(kwargs[m[1]]), path)
+    return "/" + path.removeprefix("^").removesuffix("$")
+
+
+# Request bodies (and GET queries) a permitted role succeeds with.
+BODIES: dict[str, Callable[[World], dict[str, dict[str, Any]]]] = {
+    "login": lambda w: {"POST": {"username": "alice", "password": PASSWORD}},
+    # The admin's form carries next=/admin/ (without it, LOGIN_REDIRECT_URL: the dashboard).
+    "admin:login": lambda w: {
+        "POST": {"username": "root", "password": PASSWORD, "next": "/admin/"}
+    },
+    "agents:search": lambda w: {"GET": {"q": "parcel"}},
+    "agents:availability": lambda w: {"POST": {"availability": "away"}},
+    "agents:replies": lambda w: {"POST": {"shortcut": "thanks", "body": "Thank you!"}},
+    "agents:reply": lambda w: {"POST": {"body": "On it.", "client_id": str(uuid.uuid4())}},
+    "agents:note": lambda w: {"POST": {"body": "VIP.", "client_id": str(uuid.uuid4())}},
+    "agents:transfer": lambda w: {"POST": {"to": w.colleague.pk, "note": "Yours, Bob."}},
+    "chat:widget_send": lambda w: {"POST": {"body": "Hello?", "client_id": str(uuid.uuid4())}},
+    "chat:widget_context": lambda w: {"POST": {"current_url": "https://shop.example/cart"}},
+    "chat:widget_email": lambda w: {"POST": {"email": "ann@example.com"}},
+    "chat:widget_profile": lambda w: {"POST": {"name": "Ann", "email": "ann@example.com"}},
+    "chat:widget_rate": lambda w: {"POST": {"rating": "5", "comment": "Quick and kind."}},
+    "admin:autocomplete": lambda w: {
+        "GET": {"app_label": "agents", "model_name": "agent", "field_name": "user", "term": "a"}
+    },
+    **{
+        f"admin:{model._meta.app_label}_{model._meta.model_name}_delete": (
+            lambda w: {"POST": {"post": "yes"}}
+        )
+        for model in admin.site._registry
+    },
+}
+
+SETUP: dict[str, Callable[[World], object]] = {
+    "chat:widget_rate": lambda w: conversation_end(conversation=w.conversation_a, by=w.agent),
+}
+
+
+def client_for(role: str, world: World) -> Client:
+    token = world.token(role)
+    client = Client(
+        enforce_csrf_checks=True,
+        headers={"X-CSRFToken": CSRF_TOKEN, **({"X-Visitor-Token": token} if token else {})},
+    )
+    client.cookies[settings.CSRF_COOKIE_NAME] = CSRF_TOKEN
+    if role in world.sessions:
+        client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[role]
+    elif (user := world.user(role)) is not None:
+        client.force_login(user)
+    return client
+
+
+def snapshot() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row the desk keeps, memberships included (sessions aside): a refused request
+    changes none of them. Plain SQL: this runs twice per refused request."""
+    tables = {
+        model._meta.db_table
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.app_label in ("chat", "agents", "auth", "admin")
+    }
+    with connection.cursor() as cursor:
+        rows = {}
+        for table in sorted(tables):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)} ORDER BY 1")  # noqa: S608 - our table names
+            rows[table] = cursor.fetchall()
+    return rows
+
+
+def check(outcome: Outcome, response: HttpResponse, kwargs: dict[str, Any], what: str) -> None:
+    body = response.content.decode(errors="replace")
+    said = response.get("Location") or body[:300]
+    assert response.status_code == outcome.status, (
+        f"{what}: expected {outcome}, got {response.status_code}: {said}"
+    )
+    if outcome.to is not None:
+        assert response["Location"].startswith(outcome.to.format(**kwargs)), (
+            f"{what}: expected {outcome}, redirected to {response['Location']}"
+        )
+    if outcome.error is not None:
+        assert response.json()["error"].startswith(outcome.error), f"{what}: {body}"
+    if outcome.shows_a is not None:
+        assert (MARKER_A in body) == outcome.shows_a, f"{what}: expected {outcome}"
+
+
+# --- The tests ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fast_passwords() -> Iterator[None]:
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+def test_every_route_has_an_entry() -> None:
+    missing = [f"{key} ({route})" for key, route in HTTP_ROUTES if key not in EXPECTED]
+    missing += [route for route in SOCKET_ROUTES if route not in SOCKETS]
+    assert not missing, f"routes without an entry in the matrix: {', '.join(missing)}"
+
+
+def test_every_entry_names_a_route() -> None:
+    stale = [key for key in EXPECTED if key not in ROUTE_OF]
+    stale += [route for route in SOCKETS if route not in SOCKET_ROUTES]
+    assert not stale, f"entries whose route is gone: {', '.join(stale)}"
+
+
+def test_every_route_has_a_key_of_its_own() -> None:
+    keys = [key for key, _ in HTTP_ROUTES] + SOCKET_ROUTES
+    assert sorted(set(keys)) == sorted(keys), "two routes share a name: the matrix misses one"
+
+
+def test_the_socket_router_serves_every_routing_module() -> None:
+    listed = []
+    for config in apps.get_app_configs():
+        if find_spec(config.name) and find_spec(f"{config.name}.routing"):
+            module = import_module(f"{config.name}.routing")
+            listed += [str(p.pattern) for p in getattr(module, "websocket_urlpatterns", [])]
+    assert sorted(listed) == sorted(SOCKET_ROUTES)
+
+
+@pytest.fixture(scope="class")
+def shared_world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
+    """The world of TestHttp, built once (with its agents logged in) in a transaction that is
+    rolled back at the end of the class."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        world = build_world()
+        for role in ROLES:
+            if (user := world.user(role)) is not None:
+                cookie = session_cookie(user)[1].decode()
+                world.sessions[role] = cookie.removeprefix("sessionid=")
+        yield world
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+class TestHttp:
+    """Each case runs in a savepoint of its own (pytest-django's `db`) inside the shared world's
+    transaction: no case sees another's changes."""
+
+    @pytest.fixture
+    def world(self, shared_world: World, db: None) -> World:
+        return copy.deepcopy(shared_world)  # a case's changes to the instances stay its own
+
+    @pytest.mark.parametrize(("key", "role"), cases([key for key, _ in HTTP_ROUTES]))
+    def test_route(self, key: str, role: str, world: World) -> None:
+        if key not in EXPECTED:
+            pytest.fail(f"route {ROUTE_OF[key]!r} ({key}) has no entry in EXPECTED")
+        route = ROUTE_OF[key]
+        kwargs = kwargs_for(key, route, world)
+        url = path_of(route, kwargs)
+        assert resolve(url).route == route, f"{url} does not reach {route}"
+        client = client_for(role, world)
+        SETUP.get(key, lambda w: None)(world)
+        data = BODIES.get(key, lambda w: {})(world)
+        for method, row in EXPECTED[key].items():
+            outcome = row[ROLES.index(role)]
+            before = snapshot() if outcome.refused else None
+            request = client.get if method == "GET" else client.post
+            response = request(url, data.get(method, {}))
+            check(outcome, response, kwargs, f"{method} {url} as {role}")
+            if before is not None:
+                after = snapshot()
+                changed = [table for table in before if after[table] != before[table]]
+                assert not changed, f"{method} {url} as {role} was refused, yet changed {changed}"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("route", "role"), cases(SOCKET_ROUTES))
+async def test_socket(route: str, role: str) -> None:
+    if route not in SOCKETS:
+        pytest.fail(f"socket route {route!r} has no entry in SOCKETS")
+    outcome = SOCKETS[route][ROLES.index(role)]
+    world = await database_sync_to_async(build_world)()
+    path = path_of(route, await database_sync_to_async(kwargs_for)(route, route, world))
+    headers = [ORIGIN]
+    if (token := world.token(role)) is not None:
+        path += f"?token={token}"
+    if (user := world.user(role)) is not None:
+        headers.append(await database_sync_to_async(session_cookie)(user))
+    socket = Communicator(application, path, headers=headers)
+    opened = [socket]
+    try:
+        connected, code = await socket.connect(timeout=5)
+        assert connected, f"{path} as {role}: refused during the handshake ({code})"
+        if outcome == CLOSED:
+            closed = await socket.receive_output(timeout=5)
+            assert closed == {"type": "websocket.close", "code": CLOSE_UNAUTHORIZED}, closed
+            return
+        a = world.conversation_a.pk
+        frames = await answer(socket, {"type": "resume", "conversation": a, "after": 0})
+        html = "".join(frame.get("html", "") for frame in frames)
+        if outcome.shows_a:
+            assert frames[-1] == {"type": "synced", "conversation": a, "seq": 1}, frames[-1]
+            assert MARKER_A in html
+            live = await send(world.visitor_a, "Still there?")
+            await until(socket, lambda f: f.get("conversation") == a and f.get("seq") == live.seq)
+            return
+        assert frames[-1]["type"] == "error", frames[-1]
+        assert frames[-1]["code"] == "not_found"
+        assert MARKER_A not in html
+        assert f"msg-{a}-" not in html
+        for frame in [
+            {"type": "read", "conversation": a, "seq": 1},
+            {"type": "typing", "conversation": a, "state": "typing"},
+        ]:
+            assert (await answer(socket, frame))[-1]["code"] == "not_found", frame
+        # A message in A reaches inbox 1's agent, and never this socket.
+        control = await agent_socket(world.agent)
+        opened.append(control)
+        await send(world.visitor_a, "Still there?")
+        await until(control, lambda f: f'id="conv-row-{a}"' in f.get("html", ""))
+        assert await socket.receive_nothing(timeout=0.2)
+    finally:
+        for communicator in opened:
+            await communicator.disconnect()
+
+
+async def answer(socket: Communicator, frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """Send `frame`; the frames up to the `synced` or `error` that ends the answer."""
+    await socket.send_json_to(frame)
+    frames = [await socket.receive_json_from(timeout=5)]
+    while frames[-1]["type"] not in ("synced", "error"):
+        frames.append(await socket.receive_json_from(timeout=5))
+    return frames
+
+
+async def until(socket: Communicator, found: Callable[[dict[str, Any]], bool]) -> None:
+    for _ in range(20):
+        if found(await socket.receive_json_from(timeout=5)):
+            return
+    raise AssertionError("the frame never came")
