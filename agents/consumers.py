@@ -26,6 +26,7 @@ from agents.rendering import (
     render_pane_header,
     render_row,
     render_unread,
+    render_workspace_gone,
 )
 from agents.selectors import (
     agent_for_user,
@@ -36,7 +37,12 @@ from agents.selectors import (
 )
 from agents.services import read_mark
 from chat.consumers import CLOSE_RECHECK, CursorConsumer
-from chat.events import ChatMessageEvent, ConversationData, send_to_groups
+from chat.events import (
+    ChatMessageEvent,
+    ConversationData,
+    ConversationsDeletedEvent,
+    send_to_groups,
+)
 from chat.groups import agent_group, inbox_group, visitor_group
 from chat.models import Conversation, Message
 from chat.rendering import render_receipt
@@ -63,6 +69,9 @@ class AgentConsumer(CursorConsumer):
         self.unread_base: dict[int, tuple[int, int]] = {}
         self.unread_new: dict[int, set[int]] = {}
         self.pane_visitor: int | None = None
+        # The conversations whose rows this socket has shown: a deletion elsewhere matters here
+        # only if it names one of them (retention purges old chats by the hundred).
+        self.listed: set[int] = set()
         return await self.agent_groups(self.agent)
 
     async def agent_groups(self, agent: Agent) -> list[str]:
@@ -116,6 +125,7 @@ class AgentConsumer(CursorConsumer):
             for c in lists["waiting"] + lists["active"]
         }
         self.unread_new = {}
+        self.listed = {c["id"] for c in lists["waiting"] + lists["active"] + lists["ended"]}
         await self.send_html(render_lists(lists, me=self.agent.pk))
 
     async def may_follow(self, conversation_id: int) -> bool:
@@ -208,7 +218,22 @@ class AgentConsumer(CursorConsumer):
         if event["message"]["sender_kind"] == Message.SenderKind.VISITOR and seq > as_of:
             self.unread_new.setdefault(conversation_id, set()).add(seq)
         if conversation_id not in self.cursors:
+            self.listed.add(conversation_id)
             await self.send_html(self.row_html(conversation))
+
+    async def conversations_deleted(self, event: ConversationsDeletedEvent) -> None:
+        """An admin erased a visitor, or retention purged old chats: fresh lists without them,
+        and if the pane shows one of them, an empty pane in its place."""
+        gone = set(event["conversation_ids"])
+        if not gone & (self.listed | self.cursors.keys()):
+            return
+        pane_gone = bool(gone & self.cursors.keys())
+        for conversation_id in gone:
+            self.cursors.pop(conversation_id, None)
+        await self.send_lists()
+        if pane_gone:
+            self.pane_visitor = None
+            await self.send_html(render_workspace_gone())
 
     def row_html(self, conversation: ConversationData) -> str:
         return render_row(conversation, me=self.agent.pk, unread=self.unread_of(conversation["id"]))

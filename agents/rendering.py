@@ -68,3 +68,8 @@ def render_lists(lists: ConversationLists, *, me: int) -> str:
 
 def render_member(member: TeamMember, *, version: int) -> str:
     return render_to_string(f"{TEMPLATE}#member", {"m": member, "version": version})
+
+
+def render_workspace_gone() -> str:
+    """The workspace after the conversation it showed was deleted."""
+    return render_to_string(f"{TEMPLATE}#workspace_gone")

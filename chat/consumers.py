@@ -28,7 +28,13 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from agents.presence import AvailabilityEvent, availability_event
-from chat.events import ChatMessageEvent, ConversationData, MessageData, send_to_groups
+from chat.events import (
+    ChatMessageEvent,
+    ConversationData,
+    MessageData,
+    VisitorDeletedEvent,
+    send_to_groups,
+)
 from chat.groups import inbox_group, inbox_widgets_group, visitor_group
 from chat.models import Conversation, Inbox, Visitor
 from chat.queue import QueueEvent, queue_event, queue_place
@@ -364,6 +370,10 @@ class VisitorConsumer(CursorConsumer):
 
     async def may_follow(self, conversation_id: int) -> bool:
         return await Conversation.objects.filter(pk=conversation_id, visitor=self.visitor).aexists()
+
+    async def visitor_deleted(self, event: VisitorDeletedEvent) -> None:
+        """An admin erased this visitor: the widget, refused, drops its token and starts anew."""
+        await self.close(code=CLOSE_UNAUTHORIZED)
 
     def state_html(self, conversation: ConversationData) -> str:
         return render_to_string(

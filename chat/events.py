@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -144,6 +144,47 @@ def for_visitor(event: ChatMessageEvent) -> ChatMessageEvent:
         "message": {**event["message"], "body": "", "author_name": ""},
         "conversation": {**event["conversation"], "preview": ""},
     }
+
+
+class ConversationsDeletedEvent(TypedDict):
+    """Conversations erased with their visitor, or purged by retention: dashboards drop them."""
+
+    type: Literal["conversations.deleted"]
+    conversation_ids: list[int]
+
+
+class VisitorDeletedEvent(TypedDict):
+    """The visitor is erased: their open widgets drop the token and start afresh."""
+
+    type: Literal["visitor.deleted"]
+    visitor_id: int
+
+
+def publish_deletions_on_commit(
+    conversations: Sequence[tuple[int, int]], visitor_ids: Sequence[int] = ()
+) -> None:
+    """Once the deletion commits, tell each inbox's dashboards which of its conversations
+    (`(id, inbox_id)` pairs) are gone, and each erased visitor's sockets that they are."""
+    by_inbox: dict[int, list[int]] = {}
+    for conversation_id, inbox_id in conversations:
+        by_inbox.setdefault(inbox_id, []).append(conversation_id)
+    rings: list[tuple[list[str], Mapping[str, Any]]] = []
+    for inbox_id, ids in by_inbox.items():
+        deleted: ConversationsDeletedEvent = {
+            "type": "conversations.deleted",
+            "conversation_ids": ids,
+        }
+        rings.append(([inbox_group(inbox_id)], deleted))
+    for visitor_id in visitor_ids:
+        gone: VisitorDeletedEvent = {"type": "visitor.deleted", "visitor_id": visitor_id}
+        rings.append(([visitor_group(visitor_id)], gone))
+
+    def ring() -> None:
+        for groups, event in rings:
+            publish_event(groups, event)
+
+    if rings:
+        transaction.on_commit(ring)
 
 
 def publish_event(groups: list[str], event: Mapping[str, Any]) -> None:
