@@ -6,12 +6,29 @@ publish them to live dashboards); the admin is for configuration and for reading
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.admin.utils import unquote
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.html import format_html
 
 from chat.models import Conversation, Inbox, Message, Visitor, new_identity_secret
+from chat.privacy import (
+    count_lines,
+    describe_counts,
+    visitor_delete,
+    visitor_deletion_preview,
+    visitor_export,
+)
 
 
 @admin.register(Inbox)
@@ -49,6 +66,10 @@ class InboxAdmin(admin.ModelAdmin):
 
 @admin.register(Visitor)
 class VisitorAdmin(admin.ModelAdmin):
+    """Visitors, with their personal data: export as JSON, and erasure with everything keyed to
+    them (`chat.privacy`). Django's own delete (the link, and the bulk action) is routed to the
+    erasure, so every deletion tells the dashboards and leaves no name in the admin log."""
+
     list_display = ["__str__", "inbox", "email", "external_id", "current_url", "created_at"]
     list_filter = ["inbox"]
     search_fields = ["name", "email", "external_id"]
@@ -56,6 +77,85 @@ class VisitorAdmin(admin.ModelAdmin):
         "created_at", "current_url", "page_title", "referrer", "user_agent", "timezone",
         "language", "context_updated_at", "external_id", "identity_verified_at",
     ]  # fmt: skip
+
+    def get_urls(self) -> list[URLPattern]:
+        # Before the defaults: their "<path:object_id>/" catch-all would take these.
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<path:object_id>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name=f"{name}_export",
+            ),
+            path(
+                "<path:object_id>/erase/",
+                self.admin_site.admin_view(self.erase_view),
+                name=f"{name}_erase",
+            ),
+            *super().get_urls(),
+        ]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The bulk delete would skip the erasure's confirmation counts, the dashboards and the
+        # log clean-up; visitors are erased one at a time, from their page.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_erase", object_id)
+
+    def visitor_or_refuse(
+        self, request: HttpRequest, object_id: str, allowed: Callable[..., bool]
+    ) -> Visitor:
+        """The visitor, if `allowed(request, visitor)`: 403 without the permission at all (before
+        the lookup, so ids are not confirmed to those who may not act), 404 if there is none."""
+        if not allowed(request):
+            raise PermissionDenied
+        visitor = self.get_object(request, unquote(object_id))
+        if visitor is None:
+            raise Http404
+        if not allowed(request, visitor):
+            raise PermissionDenied
+        return visitor
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Everything about the visitor as a JSON download (needs the view permission)."""
+        visitor = self.visitor_or_refuse(request, object_id, self.has_view_permission)
+        response = JsonResponse(
+            visitor_export(visitor=visitor), json_dumps_params={"indent": 2, "ensure_ascii": False}
+        )
+        response["Content-Disposition"] = f'attachment; filename="visitor-{visitor.pk}.json"'
+        return response
+
+    def erase_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: what erasing the visitor deletes, counted. POST: erase, log it, back to the list.
+        Needs the delete permission."""
+        visitor = self.visitor_or_refuse(request, object_id, self.has_delete_permission)
+        label = f"Visitor #{visitor.pk}"  # not their name: the log outlives them
+        if request.method == "POST":
+            counts = visitor_delete(visitor=visitor)
+            LogEntry.objects.create(
+                user_id=request.user.pk,
+                content_type=ContentType.objects.get_for_model(Visitor),
+                object_id=str(visitor.pk),
+                object_repr=label,
+                action_flag=DELETION,
+                change_message=f"Erased with all their data: {describe_counts(counts)}.",
+            )
+            self.message_user(request, f"{label} and all their data were deleted.")
+            return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Delete {visitor} and all their data?",
+            "subtitle": label,
+            "opts": self.opts,
+            "visitor": visitor,
+            "counts": list(count_lines(visitor_deletion_preview(visitor=visitor))),
+        }
+        return TemplateResponse(request, "admin/chat/visitor/erase_confirmation.html", context)
 
 
 class MessageInline(admin.TabularInline):

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from django.apps import apps
-from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import Activity, Agent, ReadMark
@@ -368,3 +370,120 @@ async def test_purged_chats_leave_the_dashboards_recently_ended_list(
     assert 'id="lists"' in lists["html"]
     assert f'id="conv-row-{old.pk}"' not in lists["html"]
     await dashboard.disconnect()
+
+
+# ---- Admin ----------------------------------------------------------------------------------
+
+
+def export_url(visitor: Visitor) -> str:
+    return reverse("admin:chat_visitor_export", args=[visitor.pk])
+
+
+def erase_url(visitor: Visitor) -> str:
+    return reverse("admin:chat_visitor_erase", args=[visitor.pk])
+
+
+def staff_client(*permissions: str) -> Client:
+    user = get_user_model().objects.create_user(username="staff", password="x", is_staff=True)
+    for codename in permissions:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def superuser_client(db: None) -> Client:
+    user = get_user_model().objects.create_superuser(username="root", password="x", email="")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_superuser_downloads_a_visitors_data_as_json(
+    superuser_client: Client, two_visitors: tuple[Visitor, Visitor]
+) -> None:
+    visitor, _ = two_visitors
+    response = superuser_client.get(export_url(visitor))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response["Content-Disposition"] == f'attachment; filename="visitor-{visitor.pk}.json"'
+    data = json.loads(response.content)
+    assert data["visitor"]["email"] == "alpha@example.com"
+    assert len(data["conversations"]) == 2
+    assert "bravo" not in response.content.decode()
+
+
+def test_superuser_sees_the_counts_then_a_post_erases_the_visitor(
+    superuser_client: Client, two_visitors: tuple[Visitor, Visitor]
+) -> None:
+    visitor, other = two_visitors
+    page = superuser_client.get(reverse("admin:chat_visitor_change", args=[visitor.pk]))
+    assert export_url(visitor) in page.content.decode()
+    assert erase_url(visitor) in page.content.decode()
+    # Django's own delete link leads to the same confirmation.
+    stock = superuser_client.get(reverse("admin:chat_visitor_delete", args=[visitor.pk]))
+    assert stock.status_code == 302
+    assert stock["Location"] == erase_url(visitor)
+
+    confirm = superuser_client.get(erase_url(visitor))
+    assert confirm.status_code == 200
+    html = confirm.content.decode()
+    for line in ("1 visitor", "2 conversations", "1 read mark", "3 activities", "3 log entries"):
+        assert f"<li>{line}</li>" in html
+    assert Visitor.objects.filter(pk=visitor.pk).exists()  # a GET deletes nothing
+
+    done = superuser_client.post(erase_url(visitor))
+    assert done.status_code == 302
+    assert done["Location"] == reverse("admin:chat_visitor_changelist")
+    assert not Visitor.objects.filter(pk=visitor.pk).exists()
+    assert Visitor.objects.filter(pk=other.pk).exists()
+    entry = LogEntry.objects.get(action_flag=DELETION)
+    assert entry.object_repr == f"Visitor #{visitor.pk}"
+    assert "2 conversations" in entry.change_message
+    assert not LogEntry.objects.filter(object_repr__contains="alpha").exists()
+
+
+def test_the_visitor_list_offers_no_bulk_delete(superuser_client: Client, visitor: Visitor) -> None:
+    page = superuser_client.get(reverse("admin:chat_visitor_changelist"))
+    assert page.status_code == 200
+    assert 'value="delete_selected"' not in page.content.decode()
+
+
+def test_an_unknown_visitor_is_404(superuser_client: Client, db: None) -> None:
+    assert superuser_client.get("/admin/chat/visitor/999999/export/").status_code == 404
+    assert superuser_client.post("/admin/chat/visitor/999999/erase/").status_code == 404
+
+
+def test_staff_without_permissions_get_403_and_delete_nothing(
+    two_visitors: tuple[Visitor, Visitor],
+) -> None:
+    visitor, _ = two_visitors
+    client = staff_client()
+    assert client.get(export_url(visitor)).status_code == 403
+    assert client.get(erase_url(visitor)).status_code == 403
+    assert client.post(erase_url(visitor)).status_code == 403
+    assert Visitor.objects.filter(pk=visitor.pk).exists()
+
+
+def test_the_view_permission_exports_but_does_not_delete(
+    two_visitors: tuple[Visitor, Visitor],
+) -> None:
+    visitor, _ = two_visitors
+    client = staff_client("view_visitor")
+    assert client.get(export_url(visitor)).status_code == 200
+    assert (
+        erase_url(visitor)
+        not in client.get(reverse("admin:chat_visitor_change", args=[visitor.pk])).content.decode()
+    )
+    assert client.post(erase_url(visitor)).status_code == 403
+    assert Visitor.objects.filter(pk=visitor.pk).exists()
+
+
+def test_anonymous_requests_go_to_the_admin_login(two_visitors: tuple[Visitor, Visitor]) -> None:
+    visitor, _ = two_visitors
+    client = Client()
+    for response in (client.get(export_url(visitor)), client.post(erase_url(visitor))):
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+    assert Visitor.objects.filter(pk=visitor.pk).exists()
