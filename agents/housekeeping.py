@@ -5,6 +5,11 @@ Dashboard sockets run it on their heartbeats, at most every SUPPORTDESK_HOUSEKEE
 server process, so a desk with anyone at work needs no scheduler. `manage.py housekeeping` runs
 the same from cron for desks where nobody is connected (auto-end still happens overnight).
 Every step is idempotent and safe to run concurrently from several processes.
+
+The retention purge (SUPPORTDESK_RETENTION_DAYS) rides on the same heartbeats, at most once an
+hour per server process: its work is a few queries when nothing is due, and batched when
+something is. `manage.py housekeeping` does not purge (each cron run is a fresh process, so an
+hourly clock would not hold); cron `manage.py purge_conversations` for that.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from django.conf import settings
 from agents.assignment import auto_assign
 from agents.presence import presence_sweep, publish_opening_changes
 from chat.models import Conversation, Inbox
+from chat.privacy import conversations_purge
 from chat.services import conversations_auto_end
 
 logger = logging.getLogger(__name__)
 
 _last_run = 0.0
+PURGE_INTERVAL_SECONDS = 3600.0
+_last_purge: float | None = None  # None: not yet in this process
 
 
 def housekeeping() -> dict[str, int]:
@@ -41,14 +49,28 @@ def housekeeping() -> dict[str, int]:
     return {"ended": ended, "assigned": len(assigned)}
 
 
+def retention_purge_if_due() -> dict[str, int] | None:
+    """Purge what the retention period has passed, unless this process did within the hour or
+    no retention is configured. The counts, or None if it did not run."""
+    global _last_purge
+    days = settings.SUPPORTDESK_RETENTION_DAYS
+    now = time.monotonic()
+    if days is None or (_last_purge is not None and now - _last_purge < PURGE_INTERVAL_SECONDS):
+        return None
+    _last_purge = now
+    return conversations_purge(older_than_days=days)
+
+
 def housekeeping_if_due() -> None:
-    """Run housekeeping unless this process ran it recently."""
+    """Run housekeeping (and the retention purge, on its own hourly clock) unless this process
+    ran it recently. A failing step is logged and does not keep the other from running."""
     global _last_run
     now = time.monotonic()
     if now - _last_run < settings.SUPPORTDESK_HOUSEKEEPING_SECONDS:
         return
     _last_run = now
-    try:
-        housekeeping()
-    except Exception:
-        logger.exception("housekeeping failed")
+    for step in (housekeeping, retention_purge_if_due):
+        try:
+            step()
+        except Exception:
+            logger.exception("%s failed", step.__name__)

@@ -32,6 +32,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_days(name: str) -> int | None:
+    """A whole number of days, at least 1; None when unset or empty (the feature is off).
+    0 and negatives are refused rather than read as "off" or "now": for a retention period
+    either would be a costly misreading."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        days = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number of days, not {raw!r}") from None
+    if days < 1:
+        raise ImproperlyConfigured(f"{name} must be at least 1 (leave it empty to keep forever)")
+    return days
+
+
 def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:
     """DATABASES["default"] from `postgres://user:pass@host:port/name?opt=val` or `sqlite:///path`.
 

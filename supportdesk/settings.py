@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from supportdesk.env import database_from_url, env_bool, env_list, sqlite_database
+from supportdesk.env import database_from_url, env_bool, env_days, env_list, sqlite_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -223,6 +223,9 @@ SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS = int(
 SUPPORTDESK_VISITOR_TOKEN_MAX_AGE = int(
     os.environ.get("SUPPORTDESK_VISITOR_TOKEN_MAX_AGE", str(365 * 24 * 3600))
 )
+# Retention: ended conversations older than this many days are deleted (with visitors left
+# with none), hourly by housekeeping or by `manage.py purge_conversations`. Unset: keep forever.
+SUPPORTDESK_RETENTION_DAYS = env_days("SUPPORTDESK_RETENTION_DAYS")
 
 LOGGING = {
     "version": 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from datetime import timedelta
@@ -14,12 +15,15 @@ from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from agents import housekeeping
 from agents.models import Activity, Agent, ReadMark
 from agents.services import agent_reply, conversation_claim, note_create, read_mark
 from chat.models import Conversation, Inbox, Message, Visitor
@@ -38,6 +42,7 @@ from chat.services import (
     visitor_message_send,
     visitor_profile_set,
 )
+from supportdesk.env import env_days
 from tests.chat import test_consumers as sockets
 
 pytestmark = pytest.mark.django_db
@@ -487,3 +492,70 @@ def test_anonymous_requests_go_to_the_admin_login(two_visitors: tuple[Visitor, V
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("admin:login"))
     assert Visitor.objects.filter(pk=visitor.pk).exists()
+
+
+# ---- The command, the setting, housekeeping -------------------------------------------------
+
+
+def test_the_command_dry_run_counts_and_deletes_nothing(history: dict[str, Any]) -> None:
+    before = row_counts()
+    out = io.StringIO()
+    call_command("purge_conversations", "--days", "30", "--dry-run", stdout=out)
+    assert row_counts() == before
+    assert "dry run" in out.getvalue()
+    assert "Would delete: 2 visitors, 3 conversations, 6 messages, 3 activities" in out.getvalue()
+
+
+def test_the_command_uses_the_setting_and_says_what_it_deleted(
+    history: dict[str, Any], settings
+) -> None:
+    settings.SUPPORTDESK_RETENTION_DAYS = 30
+    out = io.StringIO()
+    call_command("purge_conversations", stdout=out)
+    assert "Retention 30 days" in out.getvalue()
+    assert "Deleted: 2 visitors, 3 conversations" in out.getvalue()
+    assert not Conversation.objects.filter(pk__in=[c.pk for c in history["old"]]).exists()
+
+
+def test_the_command_without_days_or_setting_says_retention_is_not_configured(
+    history: dict[str, Any], settings
+) -> None:
+    settings.SUPPORTDESK_RETENTION_DAYS = None
+    before = row_counts()
+    with pytest.raises(CommandError, match="No retention is configured"):
+        call_command("purge_conversations")
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("purge_conversations", "--days", "0")
+    assert row_counts() == before
+
+
+def test_the_setting_is_a_positive_number_of_days_or_empty(monkeypatch) -> None:
+    name = "SUPPORTDESK_RETENTION_DAYS"
+    monkeypatch.delenv(name, raising=False)
+    assert env_days(name) is None
+    for raw, days in (("", None), (" 90 ", 90)):
+        monkeypatch.setenv(name, raw)
+        assert env_days(name) == days
+    for raw in ("0", "-5", "thirty"):
+        monkeypatch.setenv(name, raw)
+        with pytest.raises(ImproperlyConfigured):
+            env_days(name)
+
+
+def test_housekeeping_purges_at_most_once_an_hour_when_retention_is_set(
+    history: dict[str, Any], inbox: Inbox, agent: Agent, settings, monkeypatch
+) -> None:
+    monkeypatch.setattr(housekeeping, "_last_run", 0.0)
+    monkeypatch.setattr(housekeeping, "_last_purge", None)
+    settings.SUPPORTDESK_RETENTION_DAYS = None
+    assert housekeeping.retention_purge_if_due() is None
+    settings.SUPPORTDESK_RETENTION_DAYS = 30
+    housekeeping.housekeeping_if_due()  # the heartbeat-driven path
+    assert not Conversation.objects.filter(pk__in=[c.pk for c in history["old"]]).exists()
+    later = ended_chat(visitor_create(inbox=inbox), agent, days_ago=50)
+    assert housekeeping.retention_purge_if_due() is None  # within the hour
+    assert Conversation.objects.filter(pk=later.pk).exists()
+    monkeypatch.setattr(
+        housekeeping, "_last_purge", housekeeping._last_purge - housekeeping.PURGE_INTERVAL_SECONDS
+    )
+    assert housekeeping.retention_purge_if_due()["chat.Conversation"] == 1
