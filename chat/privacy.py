@@ -37,7 +37,10 @@ from chat.services import VISITOR_CONTEXT_FIELDS
 logger = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "supportdesk.visitor-export.v1"
-VISITOR_FIELDS = ["name", "email", "created_at", *VISITOR_CONTEXT_FIELDS, "context_updated_at"]
+VISITOR_FIELDS = [
+    "name", "email", "created_at", *VISITOR_CONTEXT_FIELDS, "context_updated_at",
+    "external_id", "identity_verified_at",  # the customer's user id, if their site vouched for it
+]  # fmt: skip
 
 # What erasing a visitor or a conversation deletes, in the order counts are shown:
 # - Conversation, Message: the visitor's chats (Visitor -> Conversation -> Message cascade).

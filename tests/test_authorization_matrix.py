@@ -254,6 +254,19 @@ def admin_rule() -> dict[str, dict[str, Row]]:
 
 
 EXPECTED.update(admin_rule())
+# Visitors' personal data (chat.admin.VisitorAdmin): export, and erasure with everything keyed to
+# the visitor. Django's delete page leads to the erasure, which confirms first.
+ERASE = "/admin/chat/visitor/{object_id}/erase/"
+EXPECTED.update(
+    {
+        "admin:chat_visitor_delete": {"GET": staff_only(to(ERASE)), "POST": staff_only(to(ERASE))},
+        "admin:chat_visitor_export": {"GET": staff_only(OK)},
+        "admin:chat_visitor_erase": {
+            "GET": staff_only(OK),
+            "POST": staff_only(to("/admin/chat/visitor/")),
+        },
+    }
+)
 
 #                                anonymous visitor_a  visitor_b  agent      outsider   admin      superuser
 SOCKETS: dict[str, Row] = {

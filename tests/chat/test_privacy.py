@@ -139,6 +139,8 @@ def test_export_holds_every_conversation_message_and_note_of_the_visitor_and_not
     assert profile["user_agent"] == "Browser alpha"
     assert (profile["timezone"], profile["language"]) == ("Europe/Berlin", "de")
     assert profile["created_at"] == visitor.created_at.isoformat()
+    # Every field a visitor row has is theirs to see, new ones included (an identity, say).
+    assert {f.name for f in Visitor._meta.concrete_fields} - {"id", "inbox"} <= set(profile)
 
     stored = Conversation.objects.filter(visitor=visitor).order_by("created_at", "pk")
     assert [c["id"] for c in data["conversations"]] == [c.pk for c in stored]
