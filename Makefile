@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-fast lint format install clean
+.PHONY: run test test-fast lint format install clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: install
 test-fast: export SECRET_KEY ?= insecure-key-for-tests-only
 test-fast: install
 	$(PY) -m pytest -m "not browser and not faults" $(PYTEST_ARGS)
+
+# The load benchmark on PostgreSQL and Redis (bench/load.py; docs/PERFORMANCE.md has figures).
+# Options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--conversations 200 --duration 20".
+bench: install
+	$(PY) bench/load.py $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,74 @@
+"""The baseline for bench/load.py: the least a chat relay on our stack can do.
+
+Same server (daphne or uvicorn), same Channels, same channel layer (our settings: the Redis
+pub/sub layer when REDIS_URL is set), no database, no templates, no authentication:
+
+- `POST /send/ROOM` with a text body publishes it to the group of ROOM and answers 201;
+- a socket on `/ws/ROOM/` joins that group and gets each text as it is.
+
+So the ratio "ours / relay" says what the desk's own work costs (the transaction, the seq, the
+rendering, the checks), over what no chat on Channels + Redis can avoid.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
+django.setup()
+
+from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
+from channels.layers import get_channel_layer  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+
+def room_group(room: str) -> str:
+    return f"relay.{room}"
+
+
+async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    body = b""
+    while True:
+        event = await receive()
+        body += event.get("body", b"")
+        if not event.get("more_body"):
+            break
+    parts = scope["path"].strip("/").split("/")
+    if scope["method"] != "POST" or len(parts) != 2 or parts[0] != "send":
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await get_channel_layer().group_send(
+        room_group(parts[1]), {"type": "relay.message", "text": body.decode()}
+    )
+    await send({"type": "http.response.start", "status": 201, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+class RelayConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.group = room_group(self.scope["url_route"]["kwargs"]["room"])
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data == '{"type":"ping"}':
+            await self.send('{"type":"pong"}')
+
+    async def relay_message(self, event: dict[str, str]) -> None:
+        await self.send(event["text"])
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": URLRouter([path("ws/<str:room>/", RelayConsumer.as_asgi())]),
+    }
+)
