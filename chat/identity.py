@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -35,6 +34,7 @@ from django.utils.translation import gettext_noop
 
 from chat.models import Conversation, Inbox, Visitor
 from chat.services import end_locked, system_line
+from supportdesk.ratelimit import counter
 
 CLOCK_SKEW_SECONDS = 300
 FIELDS = ("user_id", "email", "name", "timestamp", "signature")
@@ -115,7 +115,7 @@ def visitor_identify(*, inbox: Inbox, current: Visitor | None, identity: Identit
         return _refresh(current, identity)
     ttl = settings.SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS + CLOCK_SKEW_SECONDS
     try:
-        fresh = cache.add(f"identity-used:{inbox.pk}:{identity.signature}", 1, timeout=ttl)
+        fresh = counter().add(f"identity-used:{inbox.pk}:{identity.signature}", 1, timeout=ttl)
     except Exception as exc:  # the cache (Redis) is down: no proof of freshness, no sign-in
         raise IdentityRejected("unavailable") from exc
     if not fresh:

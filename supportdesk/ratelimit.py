@@ -18,10 +18,31 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, JsonResponse
 
 logger = logging.getLogger(__name__)
+
+_counter: BaseCache | None = None
+
+
+def counter() -> BaseCache:
+    """One cache client for the whole process. Django's `cache` is one per request context
+    under ASGI, and a Redis cache made per request opens a new connection per request: measured
+    by bench/load.py as the largest part of a rate-limited request's time."""
+    global _counter
+    if _counter is None:
+        _counter = caches.create_connection("default")
+    return _counter
+
+
+@receiver(setting_changed)
+def _forget_counter(*, setting: str, **kwargs: object) -> None:
+    global _counter
+    if setting == "CACHES":
+        _counter = None
 
 
 @dataclass(frozen=True)
@@ -61,13 +82,13 @@ def hit(name: str, key: object) -> int:
 def _hit(name: str, key: object) -> int:
     limit, cache_key, left = _window(name, key)
     # add() starts the window's count; incr() is atomic in Redis and under LocMemCache's lock.
-    if cache.add(cache_key, 1, timeout=limit.seconds + 1):
+    if counter().add(cache_key, 1, timeout=limit.seconds + 1):
         count = 1
     else:
         try:
-            count = cache.incr(cache_key)
+            count = counter().incr(cache_key)
         except ValueError:  # expired between add() and incr(): a new window has begun
-            cache.add(cache_key, 1, timeout=limit.seconds + 1)
+            counter().add(cache_key, 1, timeout=limit.seconds + 1)
             count = 1
     return 0 if count <= limit.limit else left
 
@@ -76,7 +97,7 @@ def waiting(name: str, key: object) -> int:
     """Like `hit`, without counting: seconds to wait if the next request would be refused."""
     limit, cache_key, left = _window(name, key)
     try:
-        count = cache.get(cache_key) or 0
+        count = counter().get(cache_key) or 0
     except Exception:  # as in `hit`: without the cache, nobody is held back
         logger.warning("rate limit %s not read: the cache is unavailable", name, exc_info=True)
         return 0
