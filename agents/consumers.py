@@ -157,7 +157,7 @@ class AgentConsumer(CursorConsumer):
         base, _ = self.unread_base.get(conversation_id, (0, 0))
         return base + len(self.unread_new.get(conversation_id, ()))
 
-    async def resume(self, conversation_id: Any, after: Any) -> None:
+    async def resume(self, conversation_id: int | None, after: int) -> None:
         # The pane shows one conversation: opening another stops following the previous one.
         if _is_new(conversation_id, self.cursors):
             self.cursors.clear()
@@ -288,5 +288,5 @@ async def _settle_later(channel_name: str) -> None:
         logger.exception("presence of %s could not settle", channel_name)
 
 
-def _is_new(conversation_id: Any, cursors: dict[int, int]) -> bool:
+def _is_new(conversation_id: int | None, cursors: dict[int, int]) -> bool:
     return conversation_id is None or conversation_id not in cursors

@@ -128,7 +128,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # 4096 bytes nest deeper than the parser goes
             await self.send_error("bad_frame", "Frames must be JSON.")
             return
         if not isinstance(content, dict):
@@ -143,7 +143,12 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.on_ping()
             await self.resync_if_due()
         elif kind == "resume":
-            await self.resume(content.get("conversation"), content.get("after", 0))
+            conversation_id, after = content.get("conversation"), content.get("after", 0)
+            # Checked here, before any subclass looks the id up in its cursors.
+            if conversation_id is not None and not (is_count(conversation_id) and is_count(after)):
+                await self.send_error("bad_frame", "resume needs integer conversation and after.")
+            else:
+                await self.resume(conversation_id, after)
         elif kind == "read":
             await self.read(content.get("conversation"), content.get("seq"))
         elif kind == "typing":
@@ -177,11 +182,8 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
                 summary = await database_sync_to_async(conversation_summary)(conversation_id)
                 await self.send_html(self.state_html(summary))
 
-    async def resume(self, conversation_id: Any, after: Any) -> None:
+    async def resume(self, conversation_id: int | None, after: int) -> None:
         if conversation_id is None:
-            return
-        if not is_count(conversation_id) or not is_count(after):
-            await self.send_error("bad_frame", "resume needs integer conversation and after.")
             return
         if not await self.followable(conversation_id):
             return
@@ -355,7 +357,7 @@ class VisitorConsumer(CursorConsumer):
         for conversation_id in self.cursors:
             await self.send_place(event, conversation_id)
 
-    async def resume(self, conversation_id: Any, after: Any) -> None:
+    async def resume(self, conversation_id: int | None, after: int) -> None:
         await super().resume(conversation_id, after)
         if conversation_id in self.cursors:  # accepted: where is it in the line, if waiting?
             event = await database_sync_to_async(queue_event)(self.visitor.inbox_id)

@@ -237,6 +237,9 @@ async def test_visitor_cannot_follow_another_visitors_conversation(
         '{"type": "resume", "conversation": true, "after": 0}',
         '{"type": "explode"}',
         '{"type": "ping", "pad": "' + "x" * 5000 + '"}',
+        "[" * 2000 + "]" * 2000,  # under 4096 bytes, deeper than the JSON parser goes
+        '{"type": "resume", "conversation": [1], "after": 0}',  # not a key of the cursors
+        '{"type": "resume", "conversation": {"a": 1}, "after": 0}',
     ],
 )
 async def test_malformed_frames_get_an_error_and_the_socket_lives_on(
@@ -280,6 +283,17 @@ async def test_logged_in_user_who_is_not_an_agent_is_refused(db) -> None:
     cookie = await database_sync_to_async(session_cookie)(user)
     communicator = Communicator(application, "/ws/agents/", headers=[ORIGIN, cookie])
     await assert_refused(communicator)
+
+
+@pytest.mark.parametrize("conversation", [[1], {"a": 1}, 1.0, "1"])
+async def test_agent_socket_answers_a_malformed_resume_and_lives_on(agent, conversation) -> None:
+    communicator = await agent_socket(agent)
+    await communicator.send_json_to({"type": "resume", "conversation": conversation, "after": 0})
+    reply = await communicator.receive_json_from(timeout=5)
+    assert (reply["type"], reply["code"]) == ("error", "bad_frame")
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    await communicator.disconnect()
 
 
 async def test_agent_list_updates_live_when_a_visitor_starts_a_chat(
