@@ -117,15 +117,19 @@ class TeamMember(TypedDict):
     presence: str
 
 
-def team(agent: Agent) -> list[TeamMember]:
-    """The agents who share an inbox with `agent` (everyone, for an admin), with presence."""
+def team_members(agent: Agent) -> QuerySet[Agent]:
+    """The active agents who share an inbox with `agent` (everyone, for an admin): the only
+    colleagues `agent` may know of."""
     if agent.is_admin:
-        members = Agent.objects.filter(user__is_active=True)
-    else:
-        members = Agent.objects.filter(
-            inboxes__in=agent.inboxes.values("pk"), user__is_active=True
-        ).distinct()
-    return _with_presence(members)
+        return Agent.objects.filter(user__is_active=True)
+    return Agent.objects.filter(
+        inboxes__in=agent.inboxes.values("pk"), user__is_active=True
+    ).distinct()
+
+
+def team(agent: Agent) -> list[TeamMember]:
+    """`team_members`, with presence."""
+    return _with_presence(team_members(agent))
 
 
 def transfer_targets(conversation: Conversation) -> list[TeamMember]:

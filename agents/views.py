@@ -97,7 +97,8 @@ def conversation_note(request: HttpRequest, agent: Agent, pk: int) -> HttpRespon
 @agent_required
 def conversation_transfer(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
     conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
-    to = Agent.objects.filter(pk=_int(request.POST.get("to")), user__is_active=True).first()
+    # Only a colleague: an agent of another company's inbox is "no such agent", not a name.
+    to = selectors.team_members(agent).filter(pk=_int(request.POST.get("to"))).first()
     if to is None:
         return _pane_header(request, agent, pk, error="Choose who takes the chat.", status=422)
     try:

@@ -331,6 +331,10 @@ def test_the_transfer_view_answers_with_the_new_header_or_a_clear_error(
     conversation = chat(visitor)
     client = logged_in(agent)
     url = reverse("agents:transfer", args=[conversation.pk])
+    stranger = client.post(url, {"to": outsider_agent.pk})
+    assert stranger.status_code == 422  # not a colleague: the answer for no such agent
+    assert "Mallory" not in stranger.content.decode()  # another company's agent stays unnamed
+    agent.inboxes.add(outsider_agent.inboxes.get())  # colleagues now, in the other inbox
     refused = client.post(url, {"to": outsider_agent.pk})
     assert refused.status_code == 409
     assert "Mallory does not work in this inbox" in refused.content.decode()
