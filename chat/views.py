@@ -7,13 +7,21 @@ a forged cross-site request cannot carry the header without the desk's CORS cons
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +42,17 @@ from supportdesk import csp, ratelimit
 from supportdesk.csp import csp_exempt
 
 TOKEN_HEADER = "X-Visitor-Token"  # noqa: S105 - a header name, not a secret
+# What Django raises when it cannot read a form body: too big, too many fields, a broken
+# multipart or a non-UTF-8 urlencoded one.
+UNREADABLE_BODY = (
+    BadRequest,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    MultiPartParserError,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def json_error(status: int, code: str, message: str) -> JsonResponse:
@@ -42,6 +61,16 @@ def json_error(status: int, code: str, message: str) -> JsonResponse:
 
 
 SLOW_DOWN = _("Too many requests; wait a moment and try again.")
+
+
+def unreadable_body(request: HttpRequest) -> JsonResponse | None:
+    """Read the form body now, so that one Django cannot read gets the API's error shape."""
+    try:
+        request.POST  # noqa: B018 - reading is the point
+    except UNREADABLE_BODY as exc:
+        logger.warning("unreadable widget request: %s", exc)
+        return json_error(400, "bad_request", "The request body could not be read.")
+    return None
 
 
 def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -64,6 +93,8 @@ def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
             )
         if wait := ratelimit.hit("visitor", visitor.pk):
             return ratelimit.too_many(wait, str(SLOW_DOWN))
+        if unreadable := unreadable_body(request):
+            return unreadable
         return view(request, visitor, *args, **kwargs)
 
     return wrapper
@@ -125,6 +156,8 @@ def widget_session(request: HttpRequest, public_key: str) -> JsonResponse:
     except InvalidVisitorToken:
         visitor = None
     answer: dict[str, Any] = {}
+    if unreadable := unreadable_body(request):
+        return unreadable
     if identity_claimed(request.POST):
         # A signed-in user of the customer's site (chat.identity); unverified claims are ignored.
         try:

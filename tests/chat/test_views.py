@@ -241,3 +241,30 @@ def test_the_embed_script_stays_small(client: Client) -> None:
     """A budget, not a timing: every customer's page downloads this (docs/PERFORMANCE.md)."""
     body = client.get(reverse("chat:widget_script")).content
     assert len(body) < 8 * 1024
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        ("body=" + "x" * 3_000_000, "application/x-www-form-urlencoded"),  # past Django's 2.5 MB
+        ("&".join(f"f{i}=x" for i in range(1001)), "application/x-www-form-urlencoded"),
+        ("body=caf%E9", "application/x-www-form-urlencoded; charset=latin-1"),
+        ("--xyz\r\nbroken", "multipart/form-data; boundary="),
+    ],
+)
+def test_a_body_django_cannot_read_gets_the_widget_apis_error_shape(
+    client: Client, inbox: Inbox, visitor: Visitor, data: str, content_type: str
+) -> None:
+    response = client.post(
+        widget_url("widget_send", inbox),
+        data,
+        content_type=content_type,
+        headers={"X-Visitor-Token": visitor_token(visitor)},
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "bad_request",
+        "message": "The request body could not be read.",
+    }
+    assert not Message.objects.exists()
+
