@@ -43,7 +43,8 @@ class SearchHit:
 
 
 def message_search(*, agent: Agent, query: str) -> list[SearchHit]:
-    query = query.strip()[:MAX_QUERY_LENGTH]
+    # No message holds a NUL (they are refused), and PostgreSQL refuses one in a query.
+    query = query.replace("\x00", "").strip()[:MAX_QUERY_LENGTH]
     if not query:
         return []
     messages = (

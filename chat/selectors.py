@@ -21,6 +21,8 @@ RESUME_BATCH = 200
 
 
 def inbox_by_public_key(public_key: str) -> Inbox | None:
+    if "\x00" in public_key:  # no key has one, and PostgreSQL refuses it in a query (a 500)
+        return None
     return Inbox.objects.filter(public_key=public_key).first()
 
 

@@ -422,6 +422,16 @@ def test_search_finds_ranked_highlighted_messages_of_the_agents_inboxes_only(
     assert "2 results for" in page.content.decode()
 
 
+def test_search_for_a_nul_finds_nothing_instead_of_failing(inbox: Inbox, agent: Agent) -> None:
+    """PostgreSQL refuses a NUL in a query: the search drops it (no message holds one)."""
+    chat(new_visitor(inbox), "My invoice is wrong")
+    assert [hit.snippet for hit in message_search(agent=agent, query="invoice\x00")] == [
+        "My <mark>invoice</mark> is wrong"
+    ]
+    assert message_search(agent=agent, query="\x00") == []
+    assert logged_in(agent).get(reverse("agents:search"), {"q": "\x00"}).status_code == 200
+
+
 # ---- Saved replies, visitor context -------------------------------------------------------
 
 

@@ -268,3 +268,15 @@ def test_a_body_django_cannot_read_gets_the_widget_apis_error_shape(
     }
     assert not Message.objects.exists()
 
+
+def test_a_key_holding_a_nul_is_no_inbox(client: Client, inbox: Inbox, visitor: Visitor) -> None:
+    """PostgreSQL refuses a NUL in a query: such a key is answered without asking it."""
+    session = client.post("/widget/%00/session")
+    assert (session.status_code, session.json()["error"]) == (404, "unknown_inbox")
+    assert client.get("/widget/%00/").status_code == 404
+    send = client.post(
+        f"/widget/{inbox.public_key}%00/messages",
+        {"body": "hi", "client_id": str(uuid.uuid4())},
+        headers={"X-Visitor-Token": visitor_token(visitor)},
+    )
+    assert (send.status_code, send.json()["error"]) == (401, "token_unknown")
