@@ -80,6 +80,73 @@ def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
 
 
+SENTINEL_PORT = 26379
+# Discovery asks each Sentinel in turn; one that is down must not stall it for the operating
+# system's connect timeout (minutes) while the others could answer at once.
+SENTINEL_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+
+
+def redis_sentinels(raw: str) -> list[tuple[str, int]]:
+    """`REDIS_SENTINELS=host1:26379,host2,[::1]:26380` -> [(host, port), ...] (port 26379 when
+    left out); empty -> [] (REDIS_URL names the Redis server itself)."""
+    sentinels = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(f"//{item}")
+        try:
+            port = parts.port or SENTINEL_PORT
+        except ValueError:
+            port = None
+        if not parts.hostname or port is None or parts.path:
+            raise ImproperlyConfigured(f"REDIS_SENTINELS: {item!r} is not HOST or HOST:PORT")
+        sentinels.append((parts.hostname, port))
+    return sentinels
+
+
+def redis_settings(
+    url: str, *, sentinels: list[tuple[str, int]], sentinel_password: str = ""
+) -> tuple[str | dict[str, Any], dict[str, Any]]:
+    """The channel layer's `hosts` entry and the cache's OPTIONS for REDIS_URL.
+
+    Without Sentinels: the URL itself, and no options. With Sentinels, REDIS_URL's host part
+    is the name of the master set they watch (`redis://:password@mymaster/0`, as django-redis
+    spells it), and both clients ask the Sentinels where the master is now, again after a
+    failover. The password in the URL is the master's; `sentinel_password` the Sentinels'.
+    """
+    if not sentinels:
+        return url, {}
+    parts = urlsplit(url)
+    if parts.scheme != "redis" or not parts.hostname:
+        raise ImproperlyConfigured(
+            "With REDIS_SENTINELS, REDIS_URL must be redis://[:PASSWORD@]MASTER_NAME[/DB]"
+        )
+    master = parts.hostname
+    sentinel_kwargs: dict[str, Any] = dict(SENTINEL_TIMEOUTS)
+    if sentinel_password:
+        sentinel_kwargs["password"] = sentinel_password
+    layer_host: dict[str, Any] = {
+        "master_name": master,
+        "sentinels": sentinels,
+        "sentinel_kwargs": sentinel_kwargs,
+        "db": int(parts.path.strip("/") or 0),
+    }
+    if parts.username:
+        layer_host["username"] = unquote(parts.username)
+    if parts.password:
+        layer_host["password"] = unquote(parts.password)
+    from redis.sentinel import Sentinel
+
+    # Django's RedisCache builds its pool with pool_class.from_url(REDIS_URL, **OPTIONS): the
+    # URL gives the db and password, the Sentinel pool replaces host and port by the master's.
+    cache_options = {
+        "pool_class": "redis.sentinel.SentinelConnectionPool",
+        "service_name": master,
+        "sentinel_manager": Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs),
+    }
+    return layer_host, cache_options
+
+
 def sqlite_database(path: Path) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",

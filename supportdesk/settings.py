@@ -11,7 +11,15 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from supportdesk.env import database_from_url, env_bool, env_days, env_list, sqlite_database
+from supportdesk.env import (
+    database_from_url,
+    env_bool,
+    env_days,
+    env_list,
+    redis_sentinels,
+    redis_settings,
+    sqlite_database,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -99,6 +107,13 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# With Redis Sentinel (docs/DEPLOY.md): REDIS_SENTINELS=host1:26379,host2:26379,host3:26379 and
+# REDIS_URL=redis://[:password@]MASTER_NAME/0; REDIS_SENTINEL_PASSWORD if the Sentinels want one.
+REDIS_LAYER_HOST, REDIS_CACHE_OPTIONS = redis_settings(
+    REDIS_URL,
+    sentinels=redis_sentinels(os.environ.get("REDIS_SENTINELS", "")),
+    sentinel_password=os.environ.get("REDIS_SENTINEL_PASSWORD", ""),
+)
 if REDIS_URL:
     # Pub/sub layer: one PUBLISH per group_send and no group expiry. Redis is only a doorbell;
     # the database is the record (docs/PROTOCOL.md).
@@ -107,7 +122,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             # Desks (or test workers) sharing one Redis keep apart by prefix.
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [REDIS_LAYER_HOST],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "supportdesk"),
             },
         }
@@ -123,6 +138,7 @@ CACHES = {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CHANNEL_LAYER_PREFIX", "supportdesk"),
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
