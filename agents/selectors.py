@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from agents.models import Agent, CannedResponse, ReadMark
 from agents.presence import presence_map
-from chat.events import ConversationData, conversation_data
+from chat.events import (
+    CONVERSATION_VALUES,
+    ConversationData,
+    conversation_data,
+    conversation_row,
+)
 from chat.models import Conversation, Message
 from chat.selectors import with_preview
 
@@ -85,23 +91,54 @@ def conversation_for_agent(*, agent: Agent, pk: int) -> Conversation:
 
 def conversation_lists(*, agent: Agent) -> ConversationLists:
     """Waiting (oldest first: first come, first served), active (latest activity first), and the
-    most recently ended."""
-    base = with_preview(conversations_for_agent(agent))
+    most recently ended. A fixed number of queries, each bounded by the list limits or by the
+    open conversations, never by the history (tests/agents/test_query_counts.py)."""
+    # An agent's inboxes as a list: the planner sees the real ids, and the Ended list can take
+    # each inbox's newest through its index.
+    inbox_ids = None if agent.is_admin else list(agent.inboxes.values_list("pk", flat=True))
+    visible = (
+        Conversation.objects.all()
+        if inbox_ids is None
+        else Conversation.objects.filter(inbox__in=inbox_ids)
+    )
+    base = with_preview(visible)
     waiting = with_unread(base.filter(status=Conversation.Status.WAITING), agent).order_by(
         "created_at", "pk"
     )[:LIST_LIMIT]
     active = with_unread(base.filter(status=Conversation.Status.ACTIVE), agent).order_by(
         "-last_message_at", "-pk"
     )[:LIST_LIMIT]
-    ended = base.filter(status=Conversation.Status.ENDED).order_by("-ended_at", "-pk")[:ENDED_LIMIT]
+    ended = _recently_ended(base, inbox_ids)
     unread: dict[int, int] = {}
     lists: ConversationLists = {"waiting": [], "active": [], "ended": [], "unread": unread}
     for key, rows in (("waiting", waiting), ("active", active)):
-        for c in rows:
-            lists[key].append(conversation_data(c, preview=c.preview))  # type: ignore[literal-required]
-            unread[c.pk] = c.unread
-    lists["ended"] = [conversation_data(c, preview=c.preview) for c in ended]
+        for row in rows.values(*CONVERSATION_VALUES, "unread"):
+            lists[key].append(conversation_row(row))  # type: ignore[literal-required]
+            unread[row["id"]] = row["unread"]
+    lists["ended"] = [conversation_row(row) for row in ended.values(*CONVERSATION_VALUES)]
     return lists
+
+
+def _recently_ended(
+    visible: QuerySet[Conversation], inbox_ids: list[int] | None
+) -> QuerySet[Conversation]:
+    """The newest ended conversations of `visible`, through the partial indexes of ended ones.
+
+    Every inbox (an admin): one backward walk of the ended-at index. Some inboxes: the newest
+    of each inbox from the (inbox, ended_at) index, merged; filtering one walk by inbox instead
+    would read the whole history to fill the list of an agent whose inboxes are quiet. SQLite
+    cannot LIMIT the parts of a UNION; it filters (its desks are small).
+    """
+    ended = visible.filter(status=Conversation.Status.ENDED).order_by("-ended_at", "-pk")
+    if inbox_ids and connection.features.supports_slicing_ordering_in_compound:
+        newest = [
+            Conversation.objects.filter(inbox_id=pk, status=Conversation.Status.ENDED)
+            .order_by("-ended_at", "-pk")
+            .values("pk")[:ENDED_LIMIT]
+            for pk in inbox_ids
+        ]
+        ended = ended.filter(pk__in=newest[0].union(*newest[1:], all=True))
+    return ended[:ENDED_LIMIT]
 
 
 def inboxes_last_activity(agent: Agent) -> str | None:

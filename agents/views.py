@@ -18,6 +18,7 @@ from agents.models import Agent, CannedResponse
 from agents.presence import availability_set
 from agents.rendering import pane_context
 from agents.search import message_search
+from chat.models import Conversation
 from chat.selectors import conversation_summary
 from chat.services import ConversationEnded, conversation_end
 from chat.views import handle_send, json_error
@@ -40,7 +41,7 @@ def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 @require_GET
 @agent_required
 def dashboard(request: HttpRequest, agent: Agent) -> HttpResponse:
-    return render(request, "agents/dashboard.html", _page_context(agent, conversation_id=None))
+    return render(request, "agents/dashboard.html", _page_context(agent))
 
 
 @require_GET
@@ -52,9 +53,7 @@ def conversation_detail(request: HttpRequest, agent: Agent, pk: int) -> HttpResp
         return render(
             request, "agents/dashboard.html#workspace", pane_context(conversation, agent=agent)
         )
-    return render(
-        request, "agents/dashboard.html", _page_context(agent, conversation_id=conversation.pk)
-    )
+    return render(request, "agents/dashboard.html", _page_context(agent, conversation=conversation))
 
 
 @require_GET
@@ -65,9 +64,7 @@ def search(request: HttpRequest, agent: Agent) -> HttpResponse:
     context = {"results": message_search(agent=agent, query=query), "query": query}
     if _is_partial(request):
         return render(request, "agents/dashboard.html#workspace", context)
-    return render(
-        request, "agents/dashboard.html", {**_page_context(agent, conversation_id=None), **context}
-    )
+    return render(request, "agents/dashboard.html", {**_page_context(agent), **context})
 
 
 @require_POST
@@ -210,15 +207,15 @@ def _int(value: str | None) -> int:
         return 0
 
 
-def _page_context(agent: Agent, *, conversation_id: int | None) -> dict[str, Any]:
+def _page_context(agent: Agent, *, conversation: Conversation | None = None) -> dict[str, Any]:
+    """The whole dashboard; with `conversation` (already checked for this agent) open in it."""
     context: dict[str, Any] = {
         "agent": agent,
         "me": agent.pk,
         "lists": selectors.conversation_lists(agent=agent),
         "team": selectors.team(agent),
-        "open_id": conversation_id,
+        "open_id": conversation.pk if conversation else None,
     }
-    if conversation_id is not None:
-        conversation = selectors.conversation_for_agent(agent=agent, pk=conversation_id)
+    if conversation is not None:
         context.update(pane_context(conversation, agent=agent))
     return context

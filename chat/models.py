@@ -168,7 +168,12 @@ class Visitor(models.Model):
 
     @property
     def display_name(self) -> str:
-        return self.name or self.email or f"Visitor #{self.pk}"
+        return visitor_display_name(self.pk, self.name, self.email)
+
+
+def visitor_display_name(pk: int | None, name: str, email: str) -> str:
+    """What agents call a visitor (also for rows read without a Visitor instance)."""
+    return name or email or f"Visitor #{pk}"
 
 
 class Conversation(models.Model):
@@ -219,6 +224,19 @@ class Conversation(models.Model):
             models.Index(fields=["inbox", "last_message_at"]),
             # Auto-end: open conversations whose visitor has been quiet longest.
             models.Index(fields=["status", "last_visitor_message_at"]),
+            # The dashboard's Ended list, newest first: an admin's (every inbox), and an agent's
+            # (the newest of each of their inboxes, merged). Partial: the open conversations,
+            # updated on every message, never touch them.
+            models.Index(
+                fields=["ended_at", "id"],
+                condition=Q(status="ended"),
+                name="conversation_ended_list",
+            ),
+            models.Index(
+                fields=["inbox", "ended_at", "id"],
+                condition=Q(status="ended"),
+                name="conversation_ended_by_inbox",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

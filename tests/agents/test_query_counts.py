@@ -1,4 +1,10 @@
-"""The data generator (manage.py generate_data) makes what it is asked for, within the rules."""
+"""The dashboard's pages cost the same number of queries however much the desk holds.
+
+A small desk (3 chats of 3 messages) is measured, ten times the chats with ten times the messages
+each are added to the same inboxes (chat.generator), and every page is measured again: a query per
+row or per message would show as a difference. The exact counts are pinned too, so that a new
+query on these pages is a decision, not an accident.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,27 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, F, Max, Min, Q
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from agents.models import Agent, ReadMark
+from agents.selectors import conversations_for_agent
+from chat.events import CONVERSATION_VALUES, conversation_data, conversation_row
+from chat.generator import USERNAME_PREFIX
 from chat.models import Conversation, Inbox, Message, Visitor
+from chat.selectors import with_preview
 from chat.services import visitor_create
 
 pytestmark = pytest.mark.django_db
+
+# Per page: session, user, agent; then the page's own. An agent's lists first read which inboxes
+# they work in (one query), so that the Ended list can take each inbox's newest from its index.
+DASHBOARD = {"agent": 9, "admin": 8}
+PANE = {"agent": 10, "admin": 10}
+PAGE = {"agent": 16, "admin": 15}
 
 
 def generate(conversations: int, messages: int, *, append: bool = False) -> str:
@@ -28,6 +48,65 @@ def generate(conversations: int, messages: int, *, append: bool = False) -> str:
         stdout=out,
     )
     return out.getvalue()
+
+
+def queries(client: Client, url: str, **headers: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, headers=headers)
+    assert response.status_code == 200, url
+    return len(captured.captured_queries)
+
+
+def page_counts(agent: Agent) -> dict[str, int]:
+    """Queries of the dashboard, and of opening the agent's longest visible conversation."""
+    client = Client()
+    client.force_login(agent.user)
+    longest = conversations_for_agent(agent).order_by("-last_seq", "pk").first()
+    assert longest is not None
+    url = reverse("agents:conversation", args=[longest.pk])
+    return {
+        "dashboard": queries(client, reverse("agents:dashboard")),
+        "page": queries(client, url),
+        "pane": queries(client, url, HX_Request="true"),
+    }
+
+
+def generated(role: str) -> Agent:
+    """The generated agent of `role` who sees the most (an admin sees everything)."""
+    team = Agent.objects.filter(user__username__startswith=USERNAME_PREFIX, role=role)
+    return max(team.order_by("pk"), key=lambda a: conversations_for_agent(a).count())
+
+
+@pytest.mark.parametrize("role", ["agent", "admin"])
+def test_dashboard_and_opening_a_chat_cost_the_same_queries_with_ten_times_the_data(
+    role: str,
+) -> None:
+    generate(3, 9)
+    agent = generated(role)
+    small = page_counts(agent)
+    visible_before = conversations_for_agent(agent).count()
+
+    generate(30, 900, append=True)  # the same inboxes and agents
+    assert conversations_for_agent(agent).count() > visible_before
+    assert conversations_for_agent(agent).aggregate(m=Max("last_seq"))["m"] >= 30
+    large = page_counts(agent)
+
+    assert large == small
+    assert large == {"dashboard": DASHBOARD[role], "page": PAGE[role], "pane": PANE[role]}
+
+
+def test_list_rows_read_as_values_serialize_like_the_model() -> None:
+    """The lists build rows from `.values()` (chat.events.conversation_row) for speed; the
+    single-conversation path uses the model (conversation_data). They must agree."""
+    generate(40, 400)
+    rated = Conversation.objects.filter(rating__isnull=False).first()
+    assert rated is not None
+    queryset = with_preview(Conversation.objects.all()).order_by("pk")
+    rows = [conversation_row(r) for r in queryset.values(*CONVERSATION_VALUES)]
+    assert rows == [conversation_data(c, preview=c.preview) for c in queryset]
+    assert {r["status"] for r in rows} == {"waiting", "active", "ended"}
+    assert any(r["visitor_name"].startswith("Visitor #") for r in rows)
+    assert any(r["assigned_agent_name"] for r in rows)
 
 
 def test_generator_makes_what_was_asked_and_every_constraint_holds() -> None:
