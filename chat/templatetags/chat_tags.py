@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django import template
-from django.utils.html import urlize
+from django.utils.html import escape, urlize
 from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
+
+_MAY_LINK = re.compile(r"[:@]|\.\S")
 
 
 def _parse(value: str | datetime | None) -> datetime | None:
@@ -46,6 +49,10 @@ def lookup(mapping: dict | None, key: object) -> object:
 def linkify(text: str, autoescape: bool = True) -> SafeString:
     """Escape the text and make its http(s)/www links and email addresses clickable, opening in
     a new tab without handing the page to it (noopener) or vouching for it (nofollow)."""
+    if not _MAY_LINK.search(text):
+        # urlize finds nothing to link without these (its URLs need "scheme:" or "x.tld", its
+        # addresses "@"; a dot that ends a word is trimmed), and would only escape word by word.
+        return mark_safe(escape(text)) if autoescape else mark_safe(text)  # noqa: S308
     html = urlize(text, nofollow=True, autoescape=autoescape)
     return mark_safe(  # noqa: S308 - urlize escaped the text; we only add attributes
         html.replace('rel="nofollow"', 'rel="nofollow noopener noreferrer" target="_blank"')
