@@ -2,14 +2,17 @@
 
     .venv/bin/python bench/dashboard_queries.py                  # 100,000 chats, 1,000,000 messages
     .venv/bin/python bench/dashboard_queries.py --repeat 200 --show-queries
-    .venv/bin/python bench/dashboard_queries.py --conversations 10000 --messages 100000 \\
-        --database-url postgres://postgres@127.0.0.1:5432/supportdesk_bench_small
+    .venv/bin/python bench/dashboard_queries.py --open 1000 \\
+        --database-url postgres://postgres@127.0.0.1:5432/supportdesk_bench_full  # full lists
 
 It uses a PostgreSQL database of its own (default `supportdesk_bench` on 127.0.0.1:5432, user
 postgres), creates it if missing, migrates it, and fills it with `manage.py generate_data` if it
-holds no conversations (a few minutes for the default size; later runs reuse the data; drop the
-database to start afresh). Then, in this process, through Django's test Client with DEBUG off,
-as a generated agent (of the largest inbox) and as the generated admin-role agent, it times:
+holds no conversations (under two minutes for the default size; later runs reuse the data; drop
+the database to start afresh). By default the desk has 80 open chats (20 agents, four each at
+most); --open 1000 fills the admin's Waiting and Active lists to their limit of 200.
+
+Then, in this process, through Django's test Client with DEBUG off, as a generated agent (of
+the largest inbox) and as the generated admin-role agent, it times:
 
 - the dashboard list, GET /agents/
 - opening a conversation, GET /agents/conversations/ID/, as a whole page and as the htmx pane
@@ -49,14 +52,16 @@ def setup(database_url: str) -> None:
     django.setup()
 
 
-def fill(conversations: int, messages: int) -> None:
+def fill(conversations: int, messages: int, open_count: int | None) -> None:
     from django.core.management import call_command
 
     from chat.models import Conversation
 
     call_command("migrate", verbosity=0)
     if not Conversation.objects.exists():
-        call_command("generate_data", conversations=conversations, messages=messages)
+        call_command(
+            "generate_data", conversations=conversations, messages=messages, open_count=open_count
+        )
 
 
 def bench_agents() -> list[int]:
@@ -142,6 +147,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--conversations", type=int, default=100_000, help="if it must generate")
     parser.add_argument("--messages", type=int, default=1_000_000, help="if it must generate")
+    parser.add_argument(
+        "--open", type=int, help="open conversations, if it must generate (default: its own)"
+    )
     parser.add_argument("--repeat", type=int, default=100, help="timed requests a page")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--show-queries", action="store_true")
@@ -151,7 +159,7 @@ def main() -> None:
         parser.error("--database-url must be a PostgreSQL URL")
     ensure_postgres_database(args.database_url)
     setup(args.database_url)
-    fill(args.conversations, args.messages)
+    fill(args.conversations, args.messages, args.open)
 
     rows = []
     for agent_id in bench_agents():

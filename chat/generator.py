@@ -13,10 +13,10 @@ the end: run it against a database nobody else writes to at the same time.
 
 The shape, per conversation: the visitor writes first; an agent joins ("Alice joined the
 chat."), they talk, now and then an agent leaves an internal note, and an ended chat closes with
-a system line (the agent's, or the inactivity one when no agent ever came). About 1% of the
-conversations are recent and open (30% of those waiting, 50% active), one visitor in five has
-come back for earlier chats, and the agents' read marks leave some active chats with unread
-messages.
+a system line (the agent's, or the inactivity one when no agent ever came). The newest
+conversations are the open ones (about a third waiting, the rest active; by default 1% of them,
+at most four per agent, as a busy desk has), one visitor in five has come back for earlier
+chats, and the agents' read marks leave some active chats with unread messages.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from chat.models import Conversation, Inbox, Message, Visitor
 INBOX_PREFIX = "Generated inbox"
 USERNAME_PREFIX = "gen-agent-"
 HISTORY_DAYS = 180
-RECENT_SHARE = 0.01  # of the conversations: the newest, where the open ones are
+OPEN_SHARE = 0.01  # of the conversations, by default
+OPEN_PER_AGENT = 4  # by default at most: three active (the default capacity) and a queue
 BATCH_CONVERSATIONS = 5000
 
 FIRST_NAMES = [
@@ -191,6 +192,10 @@ def message_counts(rng: random.Random, conversations: int, messages: int) -> lis
     return counts
 
 
+def default_open(conversations: int, agents: int) -> int:
+    return min(max(2, round(conversations * OPEN_SHARE)), OPEN_PER_AGENT * agents)
+
+
 def staff(
     *, inboxes: int, agents: int, rng: random.Random, reuse: bool
 ) -> tuple[list[Inbox], list[Agent]]:
@@ -231,10 +236,12 @@ class Generator:
         inboxes: list[Inbox],
         agents: list[Agent],
         counts: list[int],
+        open_count: int,
         progress: Callable[[str], None],
     ) -> None:
         self.rng = rng
         self.counts = counts
+        self.open_count = min(open_count, len(counts))
         self.progress = progress
         self.now = timezone.now()
         self.start = self.now - timedelta(days=HISTORY_DAYS)
@@ -256,7 +263,7 @@ class Generator:
     def run(self, batch: int = BATCH_CONVERSATIONS) -> Totals:
         began = time.monotonic()
         n = len(self.counts)
-        recent_from = n - max(2, round(n * RECENT_SHARE)) if n >= 3 else n
+        recent_from = n - self.open_count
         done = 0
         while done < n:
             # Recent ones: new visitors, whose first chat is still going on.
@@ -284,12 +291,11 @@ class Generator:
     def _status(self, index: int, recent_from: int) -> str:
         if index < recent_from:
             return "ended"
-        # The first two recent ones make sure every status is there, however small the run.
+        # The first two open ones make sure both open states are there, however small the run.
         forced = {recent_from: "waiting", recent_from + 1: "active"}
         if index in forced:
             return forced[index]
-        r = self.rng.random()
-        return "waiting" if r < 0.3 else "active" if r < 0.8 else "ended"
+        return "waiting" if self.rng.random() < 0.35 else "active"
 
     def _visitor(self, indexes: range, *, recent_from: int) -> None:
         rng = self.rng

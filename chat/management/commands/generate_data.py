@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat.generator import Generator, analyze, message_counts, staff
+from chat.generator import Generator, analyze, default_open, message_counts, staff
 from chat.models import Conversation, Message, Visitor
 
 
@@ -26,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--messages", type=int, required=True, help="At least one a chat.")
         parser.add_argument("--inboxes", type=int, default=5)
         parser.add_argument("--agents", type=int, default=20, help="The first is an admin.")
+        parser.add_argument(
+            "--open",
+            type=int,
+            dest="open_count",
+            help="How many are open, the newest (default: 1%%, at most 4 an agent).",
+        )
         parser.add_argument("--seed", type=int, default=1, help="Same seed, same data.")
         parser.add_argument("--append", action="store_true", help="Add to a non-empty database.")
 
@@ -36,12 +42,15 @@ class Command(BaseCommand):
         messages: int,
         inboxes: int,
         agents: int,
+        open_count: int | None,
         seed: int,
         append: bool,
         **options: Any,
     ) -> None:
-        if conversations < 1 or inboxes < 1 or agents < 1:
-            raise CommandError("--conversations, --inboxes and --agents must be at least 1.")
+        if min(conversations, inboxes, agents) < 1 or (open_count or 0) < 0:
+            raise CommandError(
+                "--conversations, --inboxes and --agents must be at least 1, --open at least 0."
+            )
         if messages < conversations:
             raise CommandError("--messages must be at least --conversations (one a chat).")
         if not append and any(model.objects.exists() for model in (Conversation, Message, Visitor)):
@@ -54,6 +63,7 @@ class Command(BaseCommand):
             inboxes=made_inboxes,
             agents=made_agents,
             counts=message_counts(rng, conversations, messages),
+            open_count=default_open(conversations, agents) if open_count is None else open_count,
             progress=self.stdout.write,
         )
         totals = generator.run()
