@@ -9,19 +9,22 @@ from django.template.loader import render_to_string
 from agents import selectors
 from agents.models import Agent
 from agents.selectors import ConversationLists, TeamMember
-from chat.events import ConversationData
+from chat.events import ConversationData, conversation_data
 from chat.models import Conversation, Visitor
-from chat.selectors import conversation_summary, message_history
+from chat.selectors import message_history
 from chat.useragent import describe_user_agent
 
 TEMPLATE = "agents/dashboard.html"
 
 
 def pane_context(conversation: Conversation, *, agent: Agent) -> dict[str, Any]:
-    summary = conversation_summary(conversation.pk)
+    """`conversation` as `conversation_for_agent` loads it (inbox, visitor and agent joined)."""
+    messages = message_history(conversation_id=conversation.pk)
+    # The preview is the newest message's text: the history already holds it.
+    summary = conversation_data(conversation, preview=messages[-1]["body"] if messages else None)
     return {
         "conversation": summary,
-        "messages": message_history(conversation_id=conversation.pk),
+        "messages": messages,
         "viewer": "agent",
         "me": agent.pk,
         "transfer_targets": selectors.transfer_targets(conversation),

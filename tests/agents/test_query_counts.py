@@ -31,8 +31,8 @@ pytestmark = pytest.mark.django_db
 # Per page: session, user, agent; then the page's own. An agent's lists first read which inboxes
 # they work in (one query), so that the Ended list can take each inbox's newest from its index.
 DASHBOARD = {"agent": 9, "admin": 8}
-PANE = {"agent": 10, "admin": 10}
-PAGE = {"agent": 16, "admin": 15}
+PANE = {"agent": 9, "admin": 9}
+PAGE = {"agent": 15, "admin": 14}
 
 
 def generate(conversations: int, messages: int, *, append: bool = False) -> str:
