@@ -20,8 +20,9 @@ the largest inbox) and as the generated admin-role agent, it times:
 
 Each page: warm-up requests, then --repeat timed ones (perf_counter around client.get: the whole
 middleware stack, views, queries and template rendering; no network), reported as p50/p95/max in
-ms, and the SQL queries of one request (CaptureQueriesContext). --show-queries prints each query
-of that request with its EXPLAIN (ANALYZE, BUFFERS) plan, for profiling.
+ms, with this process's CPU time (p50: the part that other load on the machine cannot stretch,
+PostgreSQL's own time left out), and the SQL queries of one request (CaptureQueriesContext).
+--show-queries prints each query of that request with its EXPLAIN (ANALYZE, BUFFERS) plan.
 """
 
 from __future__ import annotations
@@ -114,11 +115,12 @@ def measure(agent_id: int, repeat: int, warmup: int, show_queries: bool) -> list
     for name, url, headers in pages(agent_id):
         for _ in range(warmup):
             assert client.get(url, headers=headers).status_code == 200, url
-        times = []
+        times, cpu = [], []
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             response = client.get(url, headers=headers)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
             assert response.status_code == 200, url
         with CaptureQueriesContext(connection) as queries:
             client.get(url, headers=headers)
@@ -129,6 +131,7 @@ def measure(agent_id: int, repeat: int, warmup: int, show_queries: bool) -> list
             "p50_ms": round(percentile(times, 0.5), 1),
             "p95_ms": round(percentile(times, 0.95), 1),
             "max_ms": round(max(times), 1),
+            "cpu_p50_ms": round(percentile(cpu, 0.5), 1),
             "queries": len(queries.captured_queries),
             "bytes": len(response.content),
         })  # fmt: skip
@@ -161,17 +164,20 @@ def main() -> None:
     setup(args.database_url)
     fill(args.conversations, args.messages, args.open)
 
+    load_before = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     rows = []
     for agent_id in bench_agents():
         rows.extend(measure(agent_id, args.repeat, args.warmup, args.show_queries))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"\n{'role':6} {'page':42} {'p50':>7} {'p95':>7} {'max':>7} {'queries':>7}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nload average before: {load_before}, after: {load}")
+    print(f"{'role':6} {'page':42} {'p50':>7} {'p95':>7} {'max':>7} {'cpu p50':>7} {'queries':>7}")
     for r in rows:
         print(
             f"{r['role']:6} {r['page']:42} {r['p50_ms']:7.1f} {r['p95_ms']:7.1f}"
-            f" {r['max_ms']:7.1f} {r['queries']:7}"
+            f" {r['max_ms']:7.1f} {r['cpu_p50_ms']:7.1f} {r['queries']:7}"
         )
 
 
