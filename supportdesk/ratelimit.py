@@ -59,6 +59,11 @@ class Rate:
             raise ValueError(f"A rate is N/SECONDS with both at least 1, not {text!r}")
         return rate
 
+    def window_at(self, now: float) -> tuple[int, int]:
+        """The fixed window `now` falls in, and the whole seconds (at least 1) until it ends."""
+        window = int(now // self.seconds)
+        return window, max(1, math.ceil((window + 1) * self.seconds - now))
+
 
 def rate(name: str) -> Rate:
     """The configured rate `name` (settings.SUPPORTDESK_RATE_LIMITS; README "Configuration")."""
@@ -107,9 +112,8 @@ def waiting(name: str, key: object) -> int:
 def _window(name: str, key: object) -> tuple[Rate, str, int]:
     """The rate, the current window's counter key, and the seconds left in the window."""
     limit = rate(name)
-    now = time.time()
-    window = int(now // limit.seconds)
-    return limit, f"rl:{name}:{key}:{window}", max(1, math.ceil((window + 1) * limit.seconds - now))
+    window, left = limit.window_at(time.time())
+    return limit, f"rl:{name}:{key}:{window}", left
 
 
 class ConnectionWindow:
@@ -123,14 +127,11 @@ class ConnectionWindow:
 
     def hit(self) -> int:
         """Count one frame: 0 if allowed, else seconds until the window ends."""
-        now = time.monotonic()
-        window = int(now // self.rate.seconds)
+        window, left = self.rate.window_at(time.monotonic())
         if window != self.window:
             self.window, self.count = window, 0
         self.count += 1
-        if self.count <= self.rate.limit:
-            return 0
-        return max(1, math.ceil((window + 1) * self.rate.seconds - now))
+        return 0 if self.count <= self.rate.limit else left
 
 
 def too_many(retry_after: int, message: str) -> JsonResponse:

@@ -92,6 +92,17 @@ def rate_limit_counters_of_our_own(settings: Any) -> None:
 
 
 @pytest.fixture
+def cache_down(settings: Any) -> None:
+    """The cache's Redis is unreachable (stopped, restarting): nothing listens on port 1."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+
+
+@pytest.fixture
 def admin_agent(db: None) -> Agent:
     """An admin: a member of no inbox, yet sees and manages all."""
     user = get_user_model().objects.create_user(username="ada", password=PASSWORD)

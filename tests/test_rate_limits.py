@@ -193,17 +193,6 @@ async def test_too_many_sockets_from_one_address_are_closed_with_4429(
         await first.disconnect()
 
 
-@pytest.fixture
-def cache_down(settings) -> None:
-    """The cache's Redis is unreachable (stopped, restarting): nothing listens on port 1."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-        }
-    }
-
-
 @pytest.mark.django_db
 def test_with_the_cache_down_limits_let_requests_through_rather_than_fail_them(
     client: Client, inbox: Inbox, visitor: Visitor, settings, cache_down: None

@@ -171,14 +171,8 @@ def test_the_readmes_server_side_example_signs_as_the_desk_verifies(inbox: Inbox
 
 
 def test_without_the_cache_no_signature_can_be_proved_fresh_so_nobody_is_signed_in(
-    client: Client, inbox: Inbox, settings
+    client: Client, inbox: Inbox, cache_down: None
 ) -> None:
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens: Redis is down
-        }
-    }
     answer = session(client, inbox, signed(inbox))
     assert (answer["identity"], answer["identity_error"]) == ("rejected", "unavailable")
     assert Visitor.objects.get(pk=answer["visitor"]).external_id == ""
