@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,6 +64,20 @@ def open_widget(page: Page, url: str) -> FrameLocator:
 def send_as_visitor(chat: FrameLocator, text: str) -> None:
     chat.get_by_role("textbox", name="Message").fill(text)
     chat.get_by_role("button", name="Send", exact=True).click()
+
+
+def visitor_writes_and_alice_opens(
+    browser: Browser, visitor_url: str, text: str, agent_url: str | None = None, **page: Any
+) -> tuple[Page, FrameLocator, Page]:
+    """A visitor (a new browser profile, `page` options) writes `text`; Alice opens that chat on
+    her dashboard (at `agent_url`, if another process). Returns the visitor's page, the chat and
+    Alice's page."""
+    visitor = new_page(browser, **page)
+    chat = open_widget(visitor, visitor_url)
+    send_as_visitor(chat, text)
+    alice = agent_page(browser, agent_url or visitor_url, "alice")
+    alice.get_by_role("link", name=re.compile(re.escape(text))).click()
+    return visitor, chat, alice
 
 
 def reply_as_agent(dashboard: Page, text: str) -> None:

@@ -14,13 +14,12 @@ from playwright.sync_api import Browser, Frame, FrameLocator, Page, Request, Rou
 from chat.models import Message
 from tests.browser.conftest import Desk, RedisServer
 from tests.browser.pages import (
-    agent_page,
     bubbles,
     new_context,
-    new_page,
     open_widget,
     reply_as_agent,
     send_as_visitor,
+    visitor_writes_and_alice_opens,
 )
 from tests.browser.proxy import TcpProxy
 
@@ -33,11 +32,9 @@ def start_conversation(
     browser: Browser, visitor_url: str, agent_url: str | None = None
 ) -> tuple[Page, FrameLocator, Page]:
     """A visitor writes, the agent opens the chat, claims it and answers; both are live."""
-    visitor = new_page(browser)
-    chat = open_widget(visitor, visitor_url)
-    send_as_visitor(chat, "Hello")
-    dashboard = agent_page(browser, agent_url or visitor_url, "alice")
-    dashboard.get_by_role("link", name=re.compile("Hello")).click()
+    visitor, chat, dashboard = visitor_writes_and_alice_opens(
+        browser, visitor_url, "Hello", agent_url
+    )
     dashboard.get_by_role("button", name="Claim").click()
     reply_as_agent(dashboard, "Hi, how can I help?")
     expect(chat.get_by_role("log")).to_contain_text("Hi, how can I help?")

@@ -20,6 +20,7 @@ from tests.browser.pages import (
     screenshot,
     send_as_visitor,
     tab_count,
+    visitor_writes_and_alice_opens,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -144,11 +145,9 @@ def test_presence_is_live_and_closing_every_tab_makes_an_agent_offline(
 def test_the_visitors_page_browser_and_local_time_show_beside_the_chat(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
-    visitor = new_page(browser, timezone_id="Asia/Tokyo", locale="fr-FR")
-    chat = open_widget(visitor, desk.url)
-    send_as_visitor(chat, "Which plan suits me?")
-    alice = agent_page(browser, desk, "alice")
-    alice.get_by_role("link", name=re.compile("Which plan suits me")).click()
+    visitor, _chat, alice = visitor_writes_and_alice_opens(
+        browser, desk.url, "Which plan suits me?", timezone_id="Asia/Tokyo", locale="fr-FR"
+    )
     context = alice.get_by_role("complementary", name="Visitor")
     page_link = context.locator(".context__page a")
     expect(page_link).to_have_text("Acme Widgets — demo shop")  # the host page's title
@@ -216,11 +215,7 @@ def test_an_agent_saves_a_reply_and_uses_it(
 def test_typing_shows_on_the_other_side_and_goes_away_by_itself(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
-    visitor = new_page(browser)
-    chat = open_widget(visitor, desk.url)
-    send_as_visitor(chat, "Are you there?")
-    alice = agent_page(browser, desk, "alice")
-    alice.get_by_role("link", name=re.compile("Are you there")).click()
+    visitor, chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "Are you there?")
     reply = alice.get_by_role("textbox", name="Reply")
     expect(alice.get_by_role("log")).to_contain_text("Are you there?")
 
@@ -373,11 +368,7 @@ def test_a_waiting_visitor_sees_their_place_in_line_move_up(
 def test_a_visitor_rates_the_ended_chat_and_the_agent_sees_it(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
-    visitor = new_page(browser)
-    chat = open_widget(visitor, desk.url)
-    send_as_visitor(chat, "Thanks for the help")
-    alice = agent_page(browser, desk, "alice")
-    alice.get_by_role("link", name=re.compile("Thanks for the help")).click()
+    visitor, chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "Thanks for the help")
     alice.once("dialog", lambda dialog: dialog.accept())
     alice.get_by_role("button", name="End chat").click()
     rating = chat.get_by_role("group", name="How was this chat?")
@@ -397,11 +388,7 @@ def test_a_visitor_rates_the_ended_chat_and_the_agent_sees_it(
 def test_a_returning_visitor_finds_earlier_conversations_folded_above(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
-    visitor = new_page(browser)
-    chat = open_widget(visitor, desk.url)
-    send_as_visitor(chat, "My first question")
-    alice = agent_page(browser, desk, "alice")
-    alice.get_by_role("link", name=re.compile("My first question")).click()
+    visitor, chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "My first question")
     alice.once("dialog", lambda dialog: dialog.accept())
     alice.get_by_role("button", name="End chat").click()
     expect(chat.locator(".chat-state[data-status]")).to_have_attribute("data-status", "ended")
