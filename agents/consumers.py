@@ -12,7 +12,6 @@ import asyncio
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 
@@ -46,6 +45,7 @@ from chat.events import (
 from chat.groups import agent_group, inbox_group, visitor_group
 from chat.models import Conversation, Message
 from chat.rendering import render_receipt
+from supportdesk.asyncdb import database
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +57,13 @@ class AgentConsumer(CursorConsumer):
     viewer = "agent"
 
     async def authorize(self) -> list[str] | None:
-        self.agent: Agent | None = await database_sync_to_async(agent_for_user)(self.scope["user"])
+        self.agent: Agent | None = await database(agent_for_user)(self.scope["user"])
         if self.agent is None:
             return None
         # The newest activity this socket has shown; a resync compares it with the database.
         self.latest_seen: str | None = None
+        # The newest activity in the database when a resync last found the lists behind it.
+        self.latest_behind: str | None = None
         # Unread counts of the rows this socket shows: a count from the database as of a seq,
         # plus the visitor's messages after that seq heard since. A set, not a counter: events
         # may arrive out of order (several server processes) or twice (a resync), and each
@@ -75,8 +77,8 @@ class AgentConsumer(CursorConsumer):
         return await self.agent_groups(self.agent)
 
     async def agent_groups(self, agent: Agent) -> list[str]:
-        inboxes = agent.visible_inboxes().values_list("pk", flat=True)
-        return [inbox_group(pk) async for pk in inboxes] + [agent_group(agent.pk)]
+        inboxes = await database(list)(agent.visible_inboxes().values_list("pk", flat=True))
+        return [inbox_group(pk) for pk in inboxes] + [agent_group(agent.pk)]
 
     async def connect(self) -> None:
         self.keepalive: asyncio.Task[None] | None = None
@@ -87,9 +89,7 @@ class AgentConsumer(CursorConsumer):
             await self.send_lists()  # whatever the lists missed while the socket was down
 
     async def register(self) -> None:
-        await database_sync_to_async(presence.connection_open)(
-            agent=self.agent, channel_name=self.channel_name
-        )
+        await database(presence.connection_open)(agent=self.agent, channel_name=self.channel_name)
 
     async def keep_presence(self) -> None:
         """While the socket is open, keep its presence row fresh (server-side: a background
@@ -98,9 +98,7 @@ class AgentConsumer(CursorConsumer):
         while True:
             await asyncio.sleep(interval)
             try:
-                seen = await database_sync_to_async(presence.connection_seen)(
-                    channel_name=self.channel_name
-                )
+                seen = await database(presence.connection_seen)(channel_name=self.channel_name)
                 if not seen:  # swept after a long stall (a suspended laptop): count again
                     await self.register()
             except Exception:
@@ -112,14 +110,14 @@ class AgentConsumer(CursorConsumer):
             self.keepalive.cancel()
         if getattr(self, "agent", None) is None:
             return
-        await database_sync_to_async(presence.connection_close)(channel_name=self.channel_name)
+        await database(presence.connection_close)(channel_name=self.channel_name)
         task = asyncio.create_task(_settle_later(self.channel_name))
         _settling.add(task)
         task.add_done_callback(_settling.discard)
 
     async def send_lists(self) -> None:
-        self.latest_seen = await database_sync_to_async(inboxes_last_activity)(self.agent)
-        lists = await database_sync_to_async(conversation_lists)(agent=self.agent)
+        self.latest_seen = await database(inboxes_last_activity)(self.agent)
+        lists = await database(conversation_lists)(agent=self.agent)
         self.unread_base = {
             c["id"]: (lists["unread"].get(c["id"], 0), c["last_seq"])
             for c in lists["waiting"] + lists["active"]
@@ -129,13 +127,12 @@ class AgentConsumer(CursorConsumer):
         await self.send_html(render_lists(lists, me=self.agent.pk))
 
     async def may_follow(self, conversation_id: int) -> bool:
-        return await conversations_for_agent(self.agent).filter(pk=conversation_id).aexists()
+        visible = conversations_for_agent(self.agent).filter(pk=conversation_id)
+        return await database(visible.exists)()
 
     async def mark_read(self, conversation_id: int, seq: int) -> None:
         """The agent has seen the conversation up to `seq` (the pane is open, the tab visible)."""
-        mark = await database_sync_to_async(read_mark)(
-            agent=self.agent, conversation_id=conversation_id, seq=seq
-        )
+        mark = await database(read_mark)(agent=self.agent, conversation_id=conversation_id, seq=seq)
         await send_to_groups(
             [agent_group(self.agent.pk)],
             {"type": "agent.read", "conversation_id": conversation_id, "seq": mark},
@@ -144,7 +141,7 @@ class AgentConsumer(CursorConsumer):
     async def agent_read(self, event: dict[str, Any]) -> None:
         """This agent read a conversation, in this tab or another: recount its unread."""
         conversation_id = event["conversation_id"]
-        count, as_of = await database_sync_to_async(unread_count)(
+        count, as_of = await database(unread_count)(
             agent=self.agent, conversation_id=conversation_id
         )
         self.unread_base[conversation_id] = (count, as_of)
@@ -164,17 +161,14 @@ class AgentConsumer(CursorConsumer):
             self.pane_visitor = None
         await super().resume(conversation_id, after)
         if conversation_id in self.cursors:
-            self.pane_visitor = (
-                await Conversation.objects.filter(pk=conversation_id)
-                .values_list("visitor_id", flat=True)
-                .afirst()
-            )
+            visitor = Conversation.objects.filter(pk=conversation_id)
+            self.pane_visitor = await database(visitor.values_list("visitor_id", flat=True).first)()
 
     async def on_ping(self) -> None:
         if self.agent is None:
             return
         # Not on the shared sync thread: a long run must not stall every socket's queries.
-        await database_sync_to_async(housekeeping_if_due, thread_sensitive=False)()
+        await database(housekeeping_if_due)()
 
     async def resync(self) -> None:
         """Rights are checked again, not only at connect. A socket whose session changed (a
@@ -182,9 +176,9 @@ class AgentConsumer(CursorConsumer):
         reconnects, and the connect checks the cookie it has now. One whose inboxes changed
         moves to the right groups. A new chat whose doorbell was lost brings fresh lists."""
         session = self.scope.get("session")
-        data = await database_sync_to_async(session.load)() if session is not None else {}
+        data = await database(session.load)() if session is not None else {}
         user_id = str(getattr(self.agent, "user_id", ""))
-        agent = await database_sync_to_async(agent_for_user)(self.scope["user"])
+        agent = await database(agent_for_user)(self.scope["user"])
         if data.get(SESSION_KEY) != user_id or agent is None:
             await self.close(code=CLOSE_RECHECK)
             return
@@ -201,16 +195,19 @@ class AgentConsumer(CursorConsumer):
             await self.send_lists()
         else:
             self.agent = agent
-            latest = await database_sync_to_async(inboxes_last_activity)(agent)
-            if latest is not None and (self.latest_seen is None or latest > self.latest_seen):
+            # As with cursors: behind now may be a ring on its way; behind what the database had
+            # at the previous resync is a lost one.
+            latest = await database(inboxes_last_activity)(agent)
+            if _before(self.latest_seen, self.latest_behind):
                 logger.warning("agent %s lists were behind: resending", agent.pk)
                 await self.send_lists()
+            self.latest_behind = latest if _before(self.latest_seen, latest) else None
         await super().resync()
 
     async def on_conversation_event(self, event: ChatMessageEvent) -> None:
         conversation = event["conversation"]
         seen = conversation["last_message_at"]
-        if seen and (self.latest_seen is None or seen > self.latest_seen):
+        if _before(self.latest_seen, seen):
             self.latest_seen = seen
         conversation_id = conversation["id"]
         seq = event["message"]["seq"]
@@ -247,12 +244,9 @@ class AgentConsumer(CursorConsumer):
 
     async def typing_groups(self, conversation_id: int) -> list[str]:
         """The visitor, and colleagues who have the chat open (no two answers at once)."""
-        ids = (
-            await Conversation.objects.filter(pk=conversation_id)
-            .values_list("inbox_id", "visitor_id")
-            .aget()
-        )
-        return [inbox_group(ids[0]), visitor_group(ids[1])]
+        ids = Conversation.objects.filter(pk=conversation_id).values_list("inbox_id", "visitor_id")
+        inbox_id, visitor_id = await database(ids.get)()
+        return [inbox_group(inbox_id), visitor_group(visitor_id)]
 
     def typing_sender(self) -> str:
         return f"agent.{self.agent.pk}"
@@ -269,23 +263,25 @@ class AgentConsumer(CursorConsumer):
         if event["visitor_id"] != self.pane_visitor or not self.cursors:
             return
         conversation_id = next(iter(self.cursors))
-        conversation = await (
-            Conversation.objects.select_related("visitor", "inbox")
-            .filter(pk=conversation_id)
-            .afirst()
-        )
+        pane = Conversation.objects.select_related("visitor", "inbox").filter(pk=conversation_id)
+        conversation = await database(pane.first)()
         if conversation is None:  # deleted meanwhile (an admin)
             return
-        await self.send_html(await database_sync_to_async(render_context)(conversation))
+        await self.send_html(await database(render_context)(conversation))
 
 
 async def _settle_later(channel_name: str) -> None:
     # A moment past the grace, so the row has expired when we look.
     await asyncio.sleep(settings.SUPPORTDESK_PRESENCE_GRACE_SECONDS + 0.1)
     try:
-        await database_sync_to_async(presence.presence_settle)(channel_name=channel_name)
+        await database(presence.presence_settle)(channel_name=channel_name)
     except Exception:
         logger.exception("presence of %s could not settle", channel_name)
+
+
+def _before(seen: str | None, latest: str | None) -> bool:
+    """Whether activity `latest` (an ISO time, or None for none) is newer than `seen`."""
+    return latest is not None and (seen is None or seen < latest)
 
 
 def _is_new(conversation_id: int | None, cursors: dict[int, int]) -> bool:

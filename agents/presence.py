@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal, TypedDict
@@ -195,6 +196,11 @@ def availability_event(inbox: Inbox, version: int) -> AvailabilityEvent:
         "availability": inbox_availability(inbox),
         "version": version,
     }
+
+
+def inbox_availability_event(inbox_id: int) -> AvailabilityEvent:
+    """The inbox's availability now, for a widget socket that just connected."""
+    return availability_event(Inbox.objects.get(pk=inbox_id), int(time.time() * 1000))
 
 
 _open_as_published: dict[int, bool] = {}

@@ -11,6 +11,7 @@ from agents.models import Agent
 from agents.selectors import ConversationLists, TeamMember
 from chat.events import ConversationData, conversation_data
 from chat.models import Conversation, Visitor
+from chat.rendering import render_shared
 from chat.selectors import message_history
 from chat.useragent import describe_user_agent
 
@@ -54,7 +55,7 @@ def render_context(conversation: Conversation) -> str:
 
 
 def render_row(conversation: ConversationData, *, me: int, unread: int) -> str:
-    return render_to_string(f"{TEMPLATE}#row", {"c": conversation, "me": me, "unread": unread})
+    return render_shared(f"{TEMPLATE}#row", {"c": conversation, "me": me, "unread": unread})
 
 
 def render_unread(conversation_id: int, unread: int) -> str:
@@ -62,7 +63,7 @@ def render_unread(conversation_id: int, unread: int) -> str:
 
 
 def render_pane_header(conversation: ConversationData, *, me: int) -> str:
-    return render_to_string(f"{TEMPLATE}#pane_header", {"conversation": conversation, "me": me})
+    return render_shared(f"{TEMPLATE}#pane_header", {"conversation": conversation, "me": me})
 
 
 def render_lists(lists: ConversationLists, *, me: int) -> str:

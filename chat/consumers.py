@@ -21,13 +21,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from agents.presence import AvailabilityEvent, availability_event
+from agents.presence import AvailabilityEvent, inbox_availability_event
 from chat.events import (
     ChatMessageEvent,
     ConversationData,
@@ -36,7 +36,7 @@ from chat.events import (
     send_to_groups,
 )
 from chat.groups import inbox_group, inbox_widgets_group, visitor_group
-from chat.models import Conversation, Inbox, Visitor
+from chat.models import Conversation, Visitor
 from chat.queue import QueueEvent, queue_event, queue_place
 from chat.rendering import (
     Viewer,
@@ -49,6 +49,7 @@ from chat.selectors import conversation_summary, conversations_last_seq, message
 from chat.services import conversation_read
 from chat.tokens import InvalidVisitorToken, visitor_from_token
 from supportdesk import ratelimit
+from supportdesk.asyncdb import database
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +77,15 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         self.cursors: dict[int, int] = {}
         self.joined: list[str] = []
         self.last_resync = time.monotonic()
+        # Per followed conversation, its last seq in the database when a resync last found the
+        # cursor behind it (see `resync`).
+        self.behind: dict[int, int] = {}
         self.frames = ratelimit.ConnectionWindow("socket_frames")
         # Accept, then close with our code: a socket refused during the handshake reaches the
         # browser as a bare 1006, and the client could not tell "log in again" or "slow down"
         # from "the server is down, retry".
-        if await sync_to_async(ratelimit.hit)("socket_ip", ratelimit.scope_ip(self.scope)):
+        count_socket = sync_to_async(ratelimit.hit, thread_sensitive=False)
+        if await count_socket("socket_ip", ratelimit.scope_ip(self.scope)):
             await self.accept()
             await self.close(code=CLOSE_RATE_LIMITED)
             return
@@ -97,6 +102,20 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
     async def authorize(self) -> list[str] | None:
         """The groups this socket may join, or None to refuse it."""
         raise NotImplementedError
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, without its `close_old_connections` before every message.
+
+        Channels runs that with `thread_sensitive=True`: for every frame and every group event,
+        each socket of the process waits its turn in the one shared thread (with whatever
+        database work queues there). Under load that queue, not the work, set the delivery time
+        (docs/PERFORMANCE.md). The consumers here touch the database only through
+        `supportdesk.asyncdb.database`, which closes its connections itself, so nothing is left
+        for the per-message close to do."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def may_follow(self, conversation_id: int) -> bool:
         raise NotImplementedError
@@ -171,16 +190,28 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         await self.resync()
 
     async def resync(self) -> None:
-        """Compare the cursors with the database (one indexed query) and catch up."""
+        """Compare the cursors with the database (one indexed query) and catch up.
+
+        A cursor behind the database is not yet a lost ring: under load the ring may still be on
+        its way, and catching up then would only add database work where the desk is busiest.
+        So the socket remembers how far the database was, and catches up at the next resync if
+        the cursor has not got that far by then: the ring had a whole resync period to arrive."""
         if not self.cursors:
             return
-        latest = await database_sync_to_async(conversations_last_seq)(list(self.cursors))
+        latest = await database(conversations_last_seq)(list(self.cursors))
+        behind: dict[int, int] = {}
         for conversation_id, last_seq in latest.items():
-            if last_seq > self.cursors.get(conversation_id, last_seq):
+            cursor = self.cursors.get(conversation_id, last_seq)
+            if cursor >= last_seq:
+                continue
+            if cursor < self.behind.get(conversation_id, 0):
                 logger.warning("socket was behind on conversation %s: resyncing", conversation_id)
                 await self.catch_up(conversation_id)
-                summary = await database_sync_to_async(conversation_summary)(conversation_id)
+                summary = await database(conversation_summary)(conversation_id)
                 await self.send_html(self.state_html(summary))
+            else:
+                behind[conversation_id] = last_seq
+        self.behind = behind
 
     async def resume(self, conversation_id: int | None, after: int) -> None:
         if conversation_id is None:
@@ -190,7 +221,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         # One read serves both: the cap (a cursor ahead of the database would drop every live
         # message) and the state sent after the catch-up (it may have changed while the socket
         # was away; data-version keeps a newer copy from being overwritten by this one).
-        summary = await database_sync_to_async(conversation_summary)(conversation_id)
+        summary = await database(conversation_summary)(conversation_id)
         self.cursors[conversation_id] = min(after, summary["last_seq"])
         await self.catch_up(conversation_id)
         await self.send_html(self.state_html(summary))
@@ -292,7 +323,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
     async def catch_up(self, conversation_id: int) -> None:
         """Send everything after the cursor from the database, then say the socket is in sync."""
         while True:
-            batch = await database_sync_to_async(messages_after)(
+            batch = await database(messages_after)(
                 conversation_id=conversation_id, after=self.cursors[conversation_id]
             )
             if not batch:
@@ -337,9 +368,7 @@ class VisitorConsumer(CursorConsumer):
         public_key = self.scope["url_route"]["kwargs"]["public_key"]
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         try:
-            self.visitor: Visitor = await database_sync_to_async(visitor_from_token)(
-                token, public_key=public_key
-            )
+            self.visitor: Visitor = await database(visitor_from_token)(token, public_key=public_key)
         except InvalidVisitorToken:
             return None
         return [visitor_group(self.visitor.pk), inbox_widgets_group(self.visitor.inbox_id)]
@@ -347,9 +376,7 @@ class VisitorConsumer(CursorConsumer):
     async def connect(self) -> None:
         await super().connect()
         if getattr(self, "visitor", None) is not None:
-            event = await database_sync_to_async(availability_event)(
-                await Inbox.objects.aget(pk=self.visitor.inbox_id), int(time.time() * 1000)
-            )
+            event = await database(inbox_availability_event)(self.visitor.inbox_id)
             await self.inbox_availability(event)
 
     async def inbox_queue(self, event: QueueEvent) -> None:
@@ -360,7 +387,7 @@ class VisitorConsumer(CursorConsumer):
     async def resume(self, conversation_id: int | None, after: int) -> None:
         await super().resume(conversation_id, after)
         if conversation_id in self.cursors:  # accepted: where is it in the line, if waiting?
-            event = await database_sync_to_async(queue_event)(self.visitor.inbox_id)
+            event = await database(queue_event)(self.visitor.inbox_id)
             await self.send_place(event, conversation_id)
 
     async def send_place(self, event: QueueEvent, conversation_id: int) -> None:
@@ -371,7 +398,8 @@ class VisitorConsumer(CursorConsumer):
         await self.send_html(render_availability(event["availability"], version=event["version"]))
 
     async def may_follow(self, conversation_id: int) -> bool:
-        return await Conversation.objects.filter(pk=conversation_id, visitor=self.visitor).aexists()
+        mine = Conversation.objects.filter(pk=conversation_id, visitor=self.visitor)
+        return await database(mine.exists)()
 
     async def visitor_deleted(self, event: VisitorDeletedEvent) -> None:
         """An admin erased this visitor: the widget, refused, drops its token and starts anew."""
@@ -383,7 +411,7 @@ class VisitorConsumer(CursorConsumer):
         ) + render_receipt(conversation["id"], "agent", conversation["agent_read_seq"])
 
     async def mark_read(self, conversation_id: int, seq: int) -> None:
-        await database_sync_to_async(conversation_read)(
+        await database(conversation_read)(
             conversation_id=conversation_id, reader="visitor", seq=seq
         )
 

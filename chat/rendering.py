@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.template.loader import render_to_string
+from django.utils import timezone, translation
 
 from chat.events import MessageData
 from chat.hours import AvailabilityData
@@ -13,17 +16,45 @@ from chat.queue import QueuePlace
 
 Viewer = Literal["visitor", "agent"]
 
+SHARED_FRAGMENTS = 4096  # how many `render_shared` keeps, newest used first
+_shared: OrderedDict[str, str] = OrderedDict()
+
+
+def render_shared(template: str, context: dict[str, Any]) -> str:
+    """`render_to_string` for a fragment that many sockets of a process send alike.
+
+    A message in an inbox is one list row on every dashboard of that inbox, and the message
+    itself on every tab that follows the chat: the same template with the same data. Rendered
+    once and kept (per language and time zone, the only other inputs of these templates), the
+    rest is a dictionary lookup. `context` must be plain JSON-like data: the key is its JSON."""
+    key = "\n".join(
+        (
+            translation.get_language() or "",  # the same data reads differently per language
+            timezone.get_current_timezone_name(),
+            template,
+            json.dumps(context, sort_keys=True, default=str),
+        )
+    )
+    html = _shared.get(key)
+    if html is None:
+        html = _shared[key] = render_to_string(template, context)
+        while len(_shared) > SHARED_FRAGMENTS:
+            _shared.popitem(last=False)
+    else:
+        _shared.move_to_end(key)
+    return html
+
 
 def render_messages(messages: list[MessageData], *, viewer: Viewer) -> str:
     return "".join(
-        render_to_string("chat/_message.html#message", {"message": m, "viewer": viewer})
+        render_shared("chat/_message.html#message", {"message": m, "viewer": viewer})
         for m in messages
     )
 
 
 def render_receipt(conversation_id: int, reader: str, seq: int) -> str:
     """How far `reader` ("visitor" or "agent") has read: the other side's ticks follow it."""
-    return render_to_string(
+    return render_shared(
         "chat/_message.html#receipt",
         {"conversation_id": conversation_id, "reader": reader, "seq": seq},
     )

@@ -422,8 +422,12 @@ def conversation_lock(conversation: Conversation) -> Conversation:
 
 
 def _message_by_client_id(queryset: QuerySet[Message], *, client_id: uuid.UUID) -> Message | None:
-    return (
-        queryset.select_related("author_agent", "conversation__visitor", "conversation__inbox")
-        .filter(client_id=client_id)
-        .first()
-    )
+    """The stored message with this `client_id`, or None. Asked on every send and nearly always
+    None, so it first asks only that, in a query that is cheap to build; a retry then loads the
+    message with what its answer needs."""
+    found = list(queryset.filter(client_id=client_id).values_list("pk", flat=True)[:1])
+    if not found:
+        return None
+    return Message.objects.select_related(
+        "author_agent", "conversation__visitor", "conversation__inbox"
+    ).get(pk=found[0])

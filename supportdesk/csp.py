@@ -39,16 +39,14 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        # The view is read from the resolver's match, not in a `process_view`: under ASGI,
+        # Django calls each `process_view` through a thread hop of its own, on every request.
+        match = getattr(request, "resolver_match", None)
         if (
             HEADER not in response
             and response.get("Content-Type", "").startswith("text/html")
             and not request.path.startswith(self.admin_prefix)
-            and not getattr(request, "csp_exempt", False)
+            and not getattr(match and match.func, "csp_exempt", False)
         ):
             response[HEADER] = policy()
         return response
-
-    def process_view(
-        self, request: HttpRequest, view: Callable[..., HttpResponse], *args: object
-    ) -> None:
-        request.csp_exempt = getattr(view, "csp_exempt", False)  # type: ignore[attr-defined]

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from agents.services import conversation_claim
-from chat.events import chat_message_event
+from chat.events import chat_message_event, publish
 from chat.groups import visitor_group
 from chat.models import Message, Visitor
 from chat.services import visitor_message_send
 from chat.tokens import visitor_token
 from supportdesk.asgi import application
+from supportdesk.asyncdb import database
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,6 +167,30 @@ async def test_visitor_receives_its_new_message_live(visitor_socket, visitor: Vi
     assert frame["seq"] == 1
     assert f'id="msg-{message.conversation_id}-1"' in frame["html"]
     assert "first words" in frame["html"]
+
+
+async def test_sockets_deliver_while_the_shared_sync_thread_is_busy(visitor: Visitor) -> None:
+    """Django and Channels run `thread_sensitive` work of a process in one shared thread. A
+    socket's delivery and its database reads must not queue there: under load that queue, not
+    the work, set the delivery time (docs/PERFORMANCE.md)."""
+    first = await send(visitor, "one")
+    communicator = await following(visitor, first.conversation_id, after=1)
+    busy = asyncio.ensure_future(sync_to_async(time.sleep, thread_sensitive=True)(3))
+    await asyncio.sleep(0.05)  # the shared thread is asleep now
+    started = time.monotonic()
+    await database(send_sync)(visitor, "two")  # written and rung from a pool thread
+    frame = await communicator.receive_json_from(timeout=2)
+    assert message_ids([frame]) == [f"msg-{first.conversation_id}-2"]
+    # A resume reads the database, and still does not wait for the shared thread either.
+    await communicator.send_json_to(
+        {"type": "resume", "conversation": first.conversation_id, "after": 0}
+    )
+    frames = await frames_until(communicator, "synced")
+    assert message_ids(frames)[-1] == f"msg-{first.conversation_id}-2"
+    assert time.monotonic() - started < 2
+    assert not busy.done()
+    await busy
+    await communicator.disconnect()
 
 
 async def test_resume_sends_exactly_what_was_missed_in_order(visitor: Visitor) -> None:
@@ -365,16 +392,49 @@ async def test_only_committed_writes_reach_the_layer(visitor: Visitor) -> None:
 
 async def test_a_heartbeat_repairs_a_lost_last_ring(visitor: Visitor, settings) -> None:
     """The last message's doorbell was lost (Redis was down): no later event reveals the gap,
-    so the socket checks its cursor against the database on the client's heartbeat."""
+    so the socket checks its cursor against the database on the client's heartbeats. The first
+    finds it behind, which may be a ring on its way; the next, still behind, catches up."""
     settings.SUPPORTDESK_RESYNC_SECONDS = 0
     first = await send(visitor, "one")
     communicator = await following(visitor, first.conversation_id, after=1)
     await store_without_ring(first.conversation_id, 2, "two")
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.send_json_to({"type": "ping"})
     frames = await frames_until(communicator, "synced")
     assert frames[0] == {"type": "pong"}
     assert message_ids(frames) == [f"msg-{first.conversation_id}-2"]
+    await communicator.disconnect()
+
+
+async def test_a_ring_still_on_its_way_is_not_taken_for_a_lost_one(
+    visitor: Visitor, settings
+) -> None:
+    """Under load a ring can arrive after a heartbeat found the cursor behind: the message comes
+    once, by its ring, and the next heartbeat finds nothing to catch up."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    first = await send(visitor, "one")
+    communicator = await following(visitor, first.conversation_id, after=1)
+
+    def store_holding_the_ring() -> dict[str, Any]:
+        store_without_ring.__wrapped__(first.conversation_id, 2, "late")
+        message = Message.objects.select_related(
+            "conversation__visitor", "conversation__inbox", "conversation__assigned_agent"
+        ).get(conversation_id=first.conversation_id, seq=2)
+        return chat_message_event(message)
+
+    event = await database_sync_to_async(store_holding_the_ring)()
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await communicator.receive_nothing(timeout=0.2)
+    await database_sync_to_async(publish)(event)
+    frame = await communicator.receive_json_from(timeout=5)
+    assert message_ids([frame]) == [f"msg-{first.conversation_id}-2"]
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
 
 
@@ -413,6 +473,9 @@ async def test_agent_lists_catch_a_new_chat_whose_ring_was_lost(
         return conversation.pk
 
     pk = await database_sync_to_async(start_silently)()
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await communicator.receive_nothing(timeout=0.2)  # its ring may be on its way
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
     lists = await communicator.receive_json_from(timeout=5)

@@ -26,3 +26,40 @@ from chat.templatetags.chat_tags import linkify
 )
 def test_links_are_clickable_and_nothing_else_is_markup(text: str, html: str) -> None:
     assert linkify(text) == html
+
+
+def test_a_fragment_shared_by_many_sockets_is_what_rendering_it_would_give() -> None:
+    """`render_shared` renders once per process and language and time zone: whatever was
+    rendered before, each combination (and each change of the data) gets its own HTML."""
+    from django.template.loader import render_to_string
+    from django.utils import timezone, translation
+
+    from chat.rendering import render_messages
+
+    message = {
+        "id": 1,
+        "conversation_id": 7,
+        "seq": 3,
+        "sender_kind": "visitor",
+        "author_name": "Ada",
+        "body": "hello <b>there</b>",
+        "client_id": None,
+        "created_at": "2026-11-27T09:30:00+00:00",
+    }
+    seen = set()
+    for language, zone, body in [
+        ("en", "UTC", "hello"),
+        ("de", "UTC", "hello"),
+        ("de", "Asia/Tokyo", "hello"),
+        ("de", "Asia/Tokyo", "changed"),
+        ("en", "UTC", "hello"),
+    ]:
+        data = {**message, "body": body}
+        with translation.override(language), timezone.override(zone):
+            expected = render_to_string(
+                "chat/_message.html#message", {"message": data, "viewer": "visitor"}
+            )
+            assert render_messages([data], viewer="visitor") == expected  # type: ignore[list-item]
+            assert render_messages([data], viewer="visitor") == expected  # type: ignore[list-item]
+        seen.add(expected)
+    assert len(seen) == 3  # the language and the data change the HTML (times carry their zone)
