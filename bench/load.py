@@ -211,6 +211,7 @@ class Stats:
     arrived: set[str] = field(default_factory=set)
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
+    retries: int = 0  # POSTs repeated after a broken connection (see Load.post)
     sent: int = 0
     post_ms: list[float] = field(default_factory=list)
 
@@ -280,9 +281,20 @@ class Load:
                 await asyncio.sleep(pause)
 
     async def post(self, url: str, *, data: Any, headers: dict[str, str]) -> aiohttp.ClientResponse:
-        async with self.session.post(url, data=data, headers=headers) as response:
-            await response.read()
-            return response
+        """POST as the pages do: a connection that breaks (a kept-alive one the server closed
+        just then) is retried, twice at most. Every POST here may be repeated: messages carry
+        their client_id, and a new session or a repeated claim changes nothing measured."""
+        for attempt in range(3):
+            try:
+                async with self.session.post(url, data=data, headers=headers) as response:
+                    await response.read()
+                    return response
+            except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+                if attempt == 2:
+                    raise
+                self.stats.retries += 1
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     # -- setting up --
 
@@ -444,6 +456,7 @@ class Load:
             "messages_per_s": round(self.stats.sent / elapsed, 1),
             "errors": failed_posts,
             "error_examples": self.stats.errors[:5],
+            "retries": self.stats.retries,
             "lost": self.stats.sent - failed_posts - len(self.stats.arrived),
             "duplicated": self.stats.duplicates,
             "latency_ms": {d: summary(v) for d, v in self.stats.latency.items()},
@@ -511,8 +524,9 @@ def report(ours: dict[str, Any], base: dict[str, Any] | None) -> None:
         print(f"   all            {result['latency_all_ms']}")
         print(f"   POST answered  {result['post_ms']}")
         print(
-            f"   {result['messages_per_s']} messages/s, errors {result['errors']}, "
-            f"lost {result['lost']}, duplicated {result['duplicated']}"
+            f"   {result['messages_per_s']} messages/s, errors {result['errors']} "
+            f"(POSTs retried {result['retries']}), lost {result['lost']}, "
+            f"duplicated {result['duplicated']}"
         )
         print(
             f"   server CPU {result['server_cpu_percent_of_one_core']}% of one core, "
