@@ -12,20 +12,26 @@ from agents.selectors import ConversationLists, TeamMember
 from chat.events import ConversationData, conversation_data
 from chat.models import Conversation, Visitor
 from chat.rendering import render_shared
-from chat.selectors import message_history
+from chat.selectors import message_page
 from chat.useragent import describe_user_agent
 
 TEMPLATE = "agents/dashboard.html"
 
 
+# Messages the pane opens with; "Show earlier messages" above them loads as many again. Rendering
+# is most of opening a long chat (docs/PERFORMANCE.md): 40 keeps it well under 50 ms.
+PANE_HISTORY = 40
+
+
 def pane_context(conversation: Conversation, *, agent: Agent) -> dict[str, Any]:
     """`conversation` as `conversation_for_agent` loads it (inbox, visitor and agent joined)."""
-    messages = message_history(conversation_id=conversation.pk)
+    messages, more_history = message_page(conversation_id=conversation.pk, limit=PANE_HISTORY)
     # The preview is the newest message's text: the history already holds it.
     summary = conversation_data(conversation, preview=messages[-1]["body"] if messages else None)
     return {
         "conversation": summary,
         "messages": messages,
+        "more_history": more_history,
         "viewer": "agent",
         "me": agent.pk,
         "transfer_targets": selectors.transfer_targets(conversation),

@@ -13,6 +13,7 @@ urlpatterns = [
     path("replies/", views.saved_replies, name="replies"),
     path("replies/<int:pk>/delete", views.saved_reply_delete, name="reply_delete"),
     path("conversations/<int:pk>/", views.conversation_detail, name="conversation"),
+    path("conversations/<int:pk>/history", views.conversation_history, name="history"),
     path("conversations/<int:pk>/messages", views.conversation_reply, name="reply"),
     path("conversations/<int:pk>/notes", views.conversation_note, name="note"),
     path("conversations/<int:pk>/claim", views.conversation_claim, name="claim"),

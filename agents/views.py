@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from agents import selectors, services
 from agents.models import Agent, CannedResponse
 from agents.presence import availability_set
-from agents.rendering import pane_context
+from agents.rendering import PANE_HISTORY, pane_context
 from agents.search import message_search
 from chat.models import Conversation
-from chat.selectors import conversation_summary
+from chat.selectors import conversation_summary, message_page
 from chat.services import ConversationEnded, conversation_end
 from chat.views import handle_send, json_error
 
@@ -54,6 +54,28 @@ def conversation_detail(request: HttpRequest, agent: Agent, pk: int) -> HttpResp
             request, "agents/dashboard.html#workspace", pane_context(conversation, agent=agent)
         )
     return render(request, "agents/dashboard.html", _page_context(agent, conversation=conversation))
+
+
+@require_GET
+@agent_required
+def conversation_history(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+    """Earlier messages for the pane ("Show earlier messages"): the page before seq `before`,
+    with the button for the page before that if there is one."""
+    conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
+    try:
+        before = int(request.GET.get("before", ""))
+    except ValueError:
+        return json_error(400, "bad_before", "before must be a message's seq.")
+    messages, more_history = message_page(
+        conversation_id=conversation.pk, limit=PANE_HISTORY, before=before
+    )
+    context = {
+        "conversation": {"id": conversation.pk},
+        "messages": messages,
+        "more_history": more_history,
+        "viewer": "agent",
+    }
+    return render(request, "agents/dashboard.html#history", context)
 
 
 @require_GET

@@ -54,9 +54,22 @@ def messages_after(
 
 def message_history(*, conversation_id: int, limit: int = HISTORY_LIMIT) -> list[MessageData]:
     """The newest `limit` messages, oldest first."""
-    rows = list(_messages(conversation_id).order_by("-seq")[:limit])
-    rows.reverse()
-    return [message_data(m) for m in rows]
+    return message_page(conversation_id=conversation_id, limit=limit)[0]
+
+
+def message_page(
+    *, conversation_id: int, limit: int, before: int | None = None
+) -> tuple[list[MessageData], bool]:
+    """The newest `limit` messages (before seq `before`, if given), oldest first, and whether
+    there are earlier ones."""
+    rows = _messages(conversation_id)
+    if before is not None:
+        rows = rows.filter(seq__lt=before)
+    page = list(rows.order_by("-seq")[: limit + 1])
+    earlier = len(page) > limit
+    page = page[:limit]
+    page.reverse()
+    return [message_data(m) for m in page], earlier
 
 
 def with_preview(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:

@@ -155,6 +155,10 @@ EXPECTED: dict[str, dict[str, Row]] = {
         "GET": (LOGIN, LOGIN, LOGIN, SEES_A, NOT_FOUND, SEES_A, FORBIDDEN),
         "POST": every(NOT_ALLOWED),
     },
+    "agents:history": {
+        "GET": (LOGIN, LOGIN, LOGIN, SEES_A, NOT_FOUND, SEES_A, FORBIDDEN),
+        "POST": every(NOT_ALLOWED),
+    },
     "agents:reply": {
         "GET": every(NOT_ALLOWED),
         "POST": (LOGIN, LOGIN, LOGIN, CREATED, NOT_FOUND, CREATED, FORBIDDEN),
@@ -468,6 +472,7 @@ BODIES: dict[str, Callable[[World], dict[str, dict[str, Any]]]] = {
         "POST": {"username": "root", "password": PASSWORD, "next": "/admin/"}
     },
     "agents:search": lambda w: {"GET": {"q": "parcel"}},
+    "agents:history": lambda w: {"GET": {"before": "1000"}},
     "agents:availability": lambda w: {"POST": {"availability": "away"}},
     "agents:replies": lambda w: {"POST": {"shortcut": "thanks", "body": "Thank you!"}},
     "agents:reply": lambda w: {"POST": {"body": "On it.", "client_id": str(uuid.uuid4())}},

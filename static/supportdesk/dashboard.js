@@ -432,6 +432,20 @@
       tickLocalTimes();
     }
   });
+  // "Show earlier messages": the older page goes in above what the agent is reading, which stays
+  // where it is on screen (the log grows upwards; the reader scrolls up into the new part).
+  let fromBottom = null;
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    const log = event.target.closest && event.target.closest("ol.log");
+    fromBottom = event.target.classList.contains("log__earlier") && log
+      ? { log, offset: log.scrollHeight - log.scrollTop }
+      : null;
+  });
+  document.body.addEventListener("htmx:afterSettle", () => {
+    if (!fromBottom) return;
+    fromBottom.log.scrollTop = fromBottom.log.scrollHeight - fromBottom.offset;
+    fromBottom = null;
+  });
   showView(store("view") || "open");
   renderSound();
   attachComposer();

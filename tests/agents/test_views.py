@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -30,6 +31,7 @@ def start_chat(visitor: Visitor, body: str = "Help please") -> Conversation:
 def conversation_urls(pk: int) -> list[tuple[str, str]]:
     return [
         ("get", reverse("agents:conversation", args=[pk])),
+        ("get", reverse("agents:history", args=[pk]) + "?before=2"),
         ("post", reverse("agents:reply", args=[pk])),
         ("post", reverse("agents:claim", args=[pk])),
         ("post", reverse("agents:end", args=[pk])),
@@ -217,3 +219,42 @@ def test_a_follow_up_chat_links_to_the_one_before(agent: Agent, visitor: Visitor
     page = logged_in(agent).get(reverse("agents:conversation", args=[second.pk])).content.decode()
     assert f'href="{reverse("agents:conversation", args=[first.pk])}"' in page
     assert f"chat #{first.pk}" in page
+
+
+def test_a_long_chat_opens_with_its_newest_messages_and_shows_earlier_ones_on_request(
+    agent: Agent, visitor: Visitor
+) -> None:
+    """The pane opens with the newest 40 messages (rendering is most of opening a chat); above
+    them, "Show earlier messages" loads the 40 before, and so on to the first."""
+    for i in range(1, 86):
+        conversation = start_chat(visitor, f"line {i}")
+    client = logged_in(agent)
+    pane = client.get(
+        reverse("agents:conversation", args=[conversation.pk]), HTTP_HX_REQUEST="true"
+    )
+    html = pane.content.decode()
+    shown = [int(seq) for seq in re.findall(rf'id="msg-{conversation.pk}-(\d+)"', html)]
+    assert shown == list(range(46, 86))
+    history = reverse("agents:history", args=[conversation.pk])
+    assert f'hx-get="{history}?before=46"' in html
+
+    page = client.get(history, {"before": 46}).content.decode()
+    assert [int(s) for s in re.findall(rf'id="msg-{conversation.pk}-(\d+)"', page)] == list(
+        range(6, 46)
+    )
+    assert f'hx-get="{history}?before=6"' in page  # and a button for the rest
+    last = client.get(history, {"before": 6}).content.decode()
+    assert [int(s) for s in re.findall(rf'id="msg-{conversation.pk}-(\d+)"', last)] == [
+        1, 2, 3, 4, 5,
+    ]  # fmt: skip
+    assert "Show earlier messages" not in last
+    assert "line 1<" in last
+
+    assert client.get(history, {"before": "x"}).status_code == 400
+    short = start_chat(visitor_of(agent), "short")
+    pane = client.get(reverse("agents:conversation", args=[short.pk]), HTTP_HX_REQUEST="true")
+    assert "Show earlier messages" not in pane.content.decode()
+
+
+def visitor_of(agent: Agent) -> Visitor:
+    return Visitor.objects.create(inbox=agent.inboxes.get())

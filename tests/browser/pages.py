@@ -66,6 +66,16 @@ def send_as_visitor(chat: FrameLocator, text: str) -> None:
     chat.get_by_role("button", name="Send", exact=True).click()
 
 
+def visitor_starts_chat(browser: Browser, url: str, text: str) -> tuple[Page, FrameLocator]:
+    """A visitor (a new browser profile) opens the chat on `url`/demo/ and writes `text`, which
+    is stored (its seq is on the page). Returns the visitor's page and the chat."""
+    visitor = new_page(browser)
+    chat = open_widget(visitor, url)
+    send_as_visitor(chat, text)
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+    return visitor, chat
+
+
 def visitor_writes_and_alice_opens(
     browser: Browser, visitor_url: str, text: str, agent_url: str | None = None, **page: Any
 ) -> tuple[Page, FrameLocator, Page]:

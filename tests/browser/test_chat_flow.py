@@ -17,6 +17,7 @@ from tests.browser.pages import (
     screenshot,
     send_as_visitor,
     tab_count,
+    visitor_starts_chat,
 )
 from tests.conftest import PASSWORD
 
@@ -90,10 +91,7 @@ def test_visitor_and_agent_chat_both_ways_without_a_reload(
 def test_a_returning_visitor_sees_the_conversation_and_its_replies(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
-    visitor = new_page(browser)
-    chat = open_widget(visitor, desk.url)
-    send_as_visitor(chat, "First visit")
-    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+    visitor, chat = visitor_starts_chat(browser, desk.url, "First visit")
 
     visitor.reload()
     visitor.get_by_role("button", name="Open chat").click()

@@ -5,21 +5,25 @@ and the visitor's context, all live and without a reload."""
 from __future__ import annotations
 
 import re
+from uuid import uuid4
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from agents.models import Agent, CannedResponse
 from chat.models import Inbox, Message
+from chat.services import visitor_message_send
 from tests.browser.conftest import Desk
 from tests.browser.pages import (
     agent_page,
+    bubbles,
     customer_site,
     new_page,
     open_widget,
     screenshot,
     send_as_visitor,
     tab_count,
+    visitor_starts_chat,
     visitor_writes_and_alice_opens,
 )
 
@@ -165,10 +169,7 @@ def test_the_visitors_page_browser_and_local_time_show_beside_the_chat(
 def test_search_and_the_shortcut_help(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
-    visitor = new_page(browser)
-    chat = open_widget(visitor, desk.url)
-    send_as_visitor(chat, "My invoice shows the wrong address")
-    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+    _visitor, _chat = visitor_starts_chat(browser, desk.url, "My invoice shows the wrong address")
     alice = agent_page(browser, desk, "alice")
     alice.keyboard.press("?")
     help_dialog = alice.get_by_role("dialog", name="Keyboard shortcuts")
@@ -270,10 +271,7 @@ def test_read_receipts_turn_one_tick_into_two_live(
 def test_the_launcher_counts_unseen_agent_messages_and_leaves_the_page_title_alone(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
-    visitor = new_page(browser)
-    chat = open_widget(visitor, desk.url)
-    send_as_visitor(chat, "Ping me when it's done")
-    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+    visitor, chat = visitor_starts_chat(browser, desk.url, "Ping me when it's done")
     title = visitor.title()
     visitor.get_by_role("button", name="Close chat").click()
     launcher = visitor.get_by_role("button", name=re.compile("^Open chat"))
@@ -654,3 +652,36 @@ def test_a_signed_in_user_has_their_chat_on_every_device_and_a_shared_computer_f
         expect(chat.get_by_role("textbox", name="Message")).to_be_visible()
         expect(chat.locator("li.msg[data-seq]")).to_have_count(0)
         expect(chat.get_by_role("log")).not_to_contain_text("Written on my laptop")
+
+
+def test_a_long_chat_opens_at_its_newest_messages_and_earlier_ones_load_above(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    _visitor, chat = visitor_starts_chat(browser, desk.url, "line 1")
+    stored = Message.objects.get(body="line 1")
+    for i in range(2, 86):
+        visitor_message_send(
+            visitor=stored.conversation.visitor, body=f"line {i}", client_id=uuid4()
+        )
+
+    alice = agent_page(browser, desk, "alice")
+    alice.locator(".row__link", has_text="line 85").click()
+    log = alice.locator("#pane .log")
+    expect(log.locator("li.msg[data-seq]")).to_have_count(40)
+    expect(log.locator("li.msg[data-seq]").first).to_contain_text("line 46")
+    more = alice.get_by_role("button", name="Show earlier messages")
+    more.click()
+    expect(log.locator("li.msg[data-seq]")).to_have_count(80)
+    # What the agent was reading stays in place: the earlier page is above it, out of view.
+    expect(log.get_by_text("line 46", exact=True)).to_be_in_viewport()
+    expect(log.get_by_text("line 6", exact=True)).not_to_be_in_viewport()
+    more.click()
+    expect(log.locator("li.msg[data-seq]")).to_have_count(85)
+    expect(more).to_have_count(0)
+    assert bubbles(log) == [f"line {i}" for i in range(1, 86)]
+    expect(log.locator("li.msg[data-seq] time").first).not_to_be_empty()  # localized, as live
+    screenshot(alice, "pane-earlier-messages")
+    # Live messages still land at the bottom, once.
+    send_as_visitor(chat, "line 86")
+    expect(log.locator("li.msg[data-seq]")).to_have_count(86)
+    assert bubbles(log)[-1] == "line 86"
