@@ -68,16 +68,26 @@ def conversation_assign(
         raise AlreadyAssigned(locked)
     if locked.status == Conversation.Status.WAITING:
         queue_changed(locked.inbox_id)  # out of the line: those behind it move up
-    locked.status = Conversation.Status.ACTIVE
-    locked.assigned_agent = agent
-    locked.assigned_at = timezone.now()
-    locked.save(update_fields=["status", "assigned_agent", "assigned_at"])
+    _assign_locked(locked, agent)
     append_message(
         locked,
         sender_kind=Message.SenderKind.SYSTEM,
         body=system_line(gettext_noop("%(name)s joined the chat."), name=agent.display_name),
     )
     return locked
+
+
+def _assign_locked(locked: Conversation, agent: Agent) -> None:
+    """Make `agent` the locked conversation's agent and the conversation active. The first
+    assignment also ends the chat's time in the queue (`first_assigned_at`, for analytics)."""
+    locked.status = Conversation.Status.ACTIVE
+    locked.assigned_agent = agent
+    locked.assigned_at = timezone.now()
+    fields = ["status", "assigned_agent", "assigned_at"]
+    if locked.first_assigned_at is None:
+        locked.first_assigned_at = locked.assigned_at
+        fields.append("first_assigned_at")
+    locked.save(update_fields=fields)
 
 
 def works_in(agent: Agent, inbox_id: int) -> bool:
@@ -115,10 +125,7 @@ def conversation_transfer(
     if locked.assigned_agent_id == to.pk:
         raise AlreadyAssigned(locked)
     previous_agent_id = locked.assigned_agent_id
-    locked.status = Conversation.Status.ACTIVE
-    locked.assigned_agent = to
-    locked.assigned_at = timezone.now()
-    locked.save(update_fields=["status", "assigned_agent", "assigned_at"])
+    _assign_locked(locked, to)
     append_message(
         locked,
         sender_kind=Message.SenderKind.SYSTEM,

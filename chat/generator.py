@@ -156,7 +156,7 @@ CONVERSATIONS = Table(
         "id", "inbox_id", "visitor_id", "status", "assigned_agent_id", "previous_id",
         "created_at", "assigned_at", "ended_at", "last_seq", "last_message_at", "rating",
         "rating_comment", "rated_at", "visitor_read_seq", "agent_read_seq",
-        "last_visitor_message_at",
+        "last_visitor_message_at", "first_assigned_at", "first_response_at",
     ],
 )  # fmt: skip
 MESSAGES = Table(
@@ -362,7 +362,7 @@ class Generator:
             # Its last message a few seconds to a few minutes ago, never in the future.
             created = self.now - timedelta(seconds=sum(gaps) + rng.uniform(5, 300))
         at = created
-        assigned_at = last_visitor = last_agent_seq = None
+        assigned_at = last_visitor = last_agent_seq = first_response = None
         for seq, (kind, author, body) in enumerate(lines, start=1):
             at += timedelta(seconds=gaps[seq - 1])
             client_id = uuid.UUID(int=rng.getrandbits(128)) if kind != "system" else None
@@ -373,6 +373,7 @@ class Generator:
                 last_visitor = at
             elif kind == "agent":
                 last_agent_seq = seq
+                first_response = first_response or at
             elif kind == "system" and assigned_at is None and agent_id is not None:
                 assigned_at = at
         if agent_id is not None and assigned_at is None:
@@ -399,6 +400,8 @@ class Generator:
             n if status == "ended" else (last_agent_seq or n),
             max((seq for _, seq in marks), default=0),
             last_visitor,
+            assigned_at,  # never transferred: the first assignment is the only one
+            first_response,
         ))  # fmt: skip
         self.totals.conversations += 1
         self.totals.messages += n

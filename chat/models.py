@@ -212,9 +212,15 @@ class Conversation(models.Model):
     agent_read_seq = models.PositiveIntegerField(default=0)
     # The visitor's newest message: the clock for the inbox's auto-end after inactivity.
     last_visitor_message_at = models.DateTimeField(null=True, blank=True)
+    # For analytics (agents.analytics, docs/ANALYTICS.md), set once by the services: when the
+    # chat first left the queue (`assigned_at` moves on with every transfer), and when an agent
+    # first wrote to the visitor (a join line or an internal note is no answer).
+    first_assigned_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("view_analytics", _("Can view the analytics of their inboxes"))]
         indexes = [
             # The dashboard's lists: by inbox and status, oldest waiting first.
             models.Index(fields=["inbox", "status", "created_at"]),
@@ -237,6 +243,9 @@ class Conversation(models.Model):
                 condition=Q(status="ended"),
                 name="conversation_ended_by_inbox",
             ),
+            # Analytics: the conversations started in a period, of every inbox or of some.
+            models.Index(fields=["created_at"], name="conversation_created"),
+            models.Index(fields=["inbox", "created_at"], name="conversation_inbox_created"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -384,14 +384,7 @@ def append_message(
     Precondition: inside a transaction, holding `locked`'s row lock (see `conversation_lock`);
     that lock is what makes `seq` gap-free and strictly increasing per conversation.
     """
-    now = timezone.now()
     locked.last_seq += 1
-    locked.last_message_at = now
-    fields = ["last_seq", "last_message_at"]
-    if sender_kind == Message.SenderKind.VISITOR:
-        locked.last_visitor_message_at = now
-        fields.append("last_visitor_message_at")
-    locked.save(update_fields=fields)
     message = Message.objects.create(
         conversation=locked,
         seq=locked.last_seq,
@@ -399,8 +392,18 @@ def append_message(
         author_agent=author_agent,
         body=body,
         client_id=client_id,
-        created_at=now,
     )
+    # The conversation's times are the message's own (auto_now_add sets it on insert).
+    now = message.created_at
+    locked.last_message_at = now
+    fields = ["last_seq", "last_message_at"]
+    if sender_kind == Message.SenderKind.VISITOR:
+        locked.last_visitor_message_at = now
+        fields.append("last_visitor_message_at")
+    elif sender_kind == Message.SenderKind.AGENT and locked.first_response_at is None:
+        locked.first_response_at = now  # the first answer: analytics' first response time
+        fields.append("first_response_at")
+    locked.save(update_fields=fields)
     publish_on_commit(message)
     return message
 
