@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents import selectors, services
+from agents.analytics import (
+    DEFAULT_PERIOD,
+    DURATIONS,
+    MAX_DAYS,
+    PERIODS,
+    Report,
+    Scope,
+    analytics_agents,
+    analytics_inboxes,
+    analytics_report,
+    last_days,
+    may_view_analytics,
+    zone_named,
+)
+from agents.charts import bar_chart
 from agents.models import Agent, CannedResponse
 from agents.presence import availability_set
 from agents.rendering import PANE_HISTORY, pane_context
@@ -42,6 +61,185 @@ def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 @agent_required
 def dashboard(request: HttpRequest, agent: Agent) -> HttpResponse:
     return render(request, "agents/dashboard.html", _page_context(agent))
+
+
+class AnalyticsForm(forms.Form):
+    """The report's period and filters (GET). The choices are what the viewer may see."""
+
+    period = forms.ChoiceField(
+        label=_("Period"),
+        choices=[(str(n), _("Last %(days)d days") % {"days": n}) for n in PERIODS]
+        + [("custom", _("Custom dates"))],
+    )
+    start = forms.DateField(label=_("From"), required=False)
+    end = forms.DateField(label=_("To"), required=False)
+    inbox = forms.TypedChoiceField(label=_("Inbox"), coerce=int, required=False, empty_value=None)
+    agent = forms.TypedChoiceField(label=_("Agent"), coerce=int, required=False, empty_value=None)
+
+    def __init__(self, data: Any, *, inboxes: list[Any], agents: list[Agent]) -> None:
+        super().__init__(data)
+        self.inboxes = {inbox.pk: inbox for inbox in inboxes}
+        self.fields["inbox"].choices = [("", _("All inboxes"))] + [
+            (inbox.pk, inbox.name) for inbox in inboxes
+        ]
+        self.fields["agent"].choices = [("", _("All agents"))] + [
+            (a.pk, a.display_name) for a in agents
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        if data["period"] == "custom":
+            start, end = data.get("start"), data.get("end")
+            if start is None or end is None:
+                raise ValidationError(_("Choose both dates of a custom period."))
+            if end < start:
+                raise ValidationError(_("The period ends before it starts."))
+            if (end - start).days + 1 > MAX_DAYS:
+                raise ValidationError(
+                    _("A period can be at most %(days)d days.") % {"days": MAX_DAYS}
+                )
+        return data
+
+    def scope(self, viewer: Agent) -> Scope:
+        """The scope of the valid form, limited to the viewer's inboxes."""
+        data = self.cleaned_data
+        inbox = self.inboxes.get(data["inbox"]) if data["inbox"] else None
+        zone = zone_named(inbox.time_zone if inbox else settings.TIME_ZONE)
+        if data["period"] == "custom":
+            first_day, last_day = data["start"], data["end"]
+        else:
+            first_day, last_day = last_days(int(data["period"]), zone)
+        if inbox is not None:
+            inbox_ids: tuple[int, ...] | None = (inbox.pk,)
+        else:
+            inbox_ids = None if viewer.is_admin else tuple(self.inboxes)
+        return Scope(
+            first_day=first_day,
+            last_day=last_day,
+            zone=zone,
+            inbox_ids=inbox_ids,
+            agent_id=data["agent"],
+        )
+
+
+def _analytics_form(request: HttpRequest, agent: Agent) -> AnalyticsForm:
+    """The bound form of the request, for a viewer who may see analytics (403 otherwise)."""
+    if not may_view_analytics(agent=agent, user=request.user):
+        raise PermissionDenied("You may not see the analytics.")
+    data = request.GET.copy()
+    data.setdefault("period", str(DEFAULT_PERIOD))
+    return AnalyticsForm(data, inboxes=analytics_inboxes(agent), agents=analytics_agents(agent))
+
+
+@require_GET
+@agent_required
+def analytics(request: HttpRequest, agent: Agent) -> HttpResponse:
+    """The analytics page: the figures of a period, as numbers, charts and tables."""
+    form = _analytics_form(request, agent)
+    if not form.is_valid():
+        return render(request, "agents/analytics.html", {"form": form, "agent": agent}, status=400)
+    report = analytics_report(scope=form.scope(agent))
+    query = request.GET.copy()
+    query.setdefault("period", str(DEFAULT_PERIOD))
+    return render(
+        request,
+        "agents/analytics.html",
+        {"form": form, "agent": agent, "report": report, "query": query, **_charts(report)},
+    )
+
+
+def _charts(report: Report) -> dict[str, Any]:
+    days = report.days
+    return {
+        "days_chart": bar_chart(
+            [d["conversations"] for d in days],
+            parts=[d["missed"] for d in days],
+            labels=[d["day"].strftime("%d %b") for d in days],
+            titles=[
+                _("%(day)s: %(n)d conversations, %(missed)d missed")
+                % {"day": d["day"].isoformat(), "n": d["conversations"], "missed": d["missed"]}
+                for d in days
+            ],
+            max_labels=10,
+            width=1100,  # about the width it is shown at: its labels keep their size
+        ),
+        "hours_chart": bar_chart(
+            report.hours,
+            labels=[f"{h:02d}" for h in range(24)],
+            titles=[
+                _("%(hour)02d:00 to %(hour)02d:59: %(n)d conversations") % {"hour": h, "n": n}
+                for h, n in enumerate(report.hours)
+            ],
+            max_labels=12,
+            width=540,
+        ),
+        "ratings_chart": bar_chart(
+            report.summary["ratings"],
+            labels=["★" * n for n in range(1, 6)],
+            titles=[
+                _("Rated %(stars)d: %(n)d") % {"stars": stars, "n": n}
+                for stars, n in enumerate(report.summary["ratings"], start=1)
+            ],
+            width=540,
+        ),
+    }
+
+
+CSV_ROWS = ("day", "agent", "inbox")
+CSV_FIGURES = [
+    "conversations", "answered", "missed",
+    "first_response_avg", "first_response_median", "first_response_p90",
+    "wait_avg", "wait_median", "wait_p90",
+    "resolution_avg", "resolution_median", "resolution_p90",
+    "rated", "rating_avg", "satisfied",
+]  # fmt: skip
+
+
+@require_GET
+@agent_required
+def analytics_export(request: HttpRequest, agent: Agent) -> HttpResponse:
+    """The page's figures as CSV: a row per day, per agent or per inbox (`rows`). Durations in
+    seconds; the same period and filters as the page."""
+    form = _analytics_form(request, agent)
+    rows = request.GET.get("rows", "day")
+    if rows not in CSV_ROWS or not form.is_valid():
+        errors = " ".join(str(e) for e in form.errors.get("__all__", [])) if form.errors else ""
+        return HttpResponse(
+            errors or "Bad period, filter or rows.", status=400, content_type="text/plain"
+        )
+    scope = form.scope(agent)
+    report = analytics_report(scope=scope)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="analytics-{rows}-{scope.first_day}-{scope.last_day}.csv"'
+    )
+    writer = csv.writer(response)
+    keys = {"day": ["day"], "agent": ["agent_id", "name"], "inbox": ["inbox_id", "name"]}[rows]
+    seconds = [k for k in CSV_FIGURES if k.startswith(DURATIONS)]
+    header = [f"{k}_s" if k in seconds else k for k in CSV_FIGURES]  # durations in seconds
+    writer.writerow([*keys, *header, *(f"rating_{n}" for n in range(1, 6))])
+    table = {"day": report.days, "agent": report.agents, "inbox": report.inboxes}[rows]
+    for row in table:
+        values = [_csv_cell(row[k]) for k in keys]  # type: ignore[literal-required]
+        values += [_csv_number(row[k]) for k in CSV_FIGURES]  # type: ignore[literal-required]
+        writer.writerow([*values, *row["ratings"]])
+    return response
+
+
+def _csv_number(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else f"{value:.2f}"
+
+
+def _csv_cell(value: object) -> str:
+    """A name as text a spreadsheet will not run: a leading =, +, - or @ starts a formula."""
+    if value is None:
+        return ""
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @require_GET

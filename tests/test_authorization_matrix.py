@@ -138,6 +138,16 @@ EXPECTED: dict[str, dict[str, Row]] = {
         "GET": (LOGIN, LOGIN, LOGIN, SEES_A, BLIND, SEES_A, FORBIDDEN),
         "POST": every(NOT_ALLOWED),
     },
+    # Analytics: admins; agents only with the chat.view_analytics permission (none here has it;
+    # tests/agents/test_analytics.py grants it). No message text on these pages.
+    "agents:analytics": {
+        "GET": (LOGIN, LOGIN, LOGIN, FORBIDDEN, FORBIDDEN, BLIND, FORBIDDEN),
+        "POST": every(NOT_ALLOWED),
+    },
+    "agents:analytics_export": {
+        "GET": (LOGIN, LOGIN, LOGIN, FORBIDDEN, FORBIDDEN, BLIND, FORBIDDEN),
+        "POST": every(NOT_ALLOWED),
+    },
     "agents:availability": {
         "GET": every(NOT_ALLOWED),
         "POST": (LOGIN, LOGIN, LOGIN, NO_CONTENT, NO_CONTENT, NO_CONTENT, FORBIDDEN),

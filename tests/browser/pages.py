@@ -33,8 +33,8 @@ def new_page(browser: Browser, **options: Any) -> Page:
     return new_context(browser, **options).new_page()
 
 
-def agent_page(browser: Browser, desk: Desk | str, username: str, path: str = "/agents/") -> Page:
-    """A dashboard page for `username`, logged in through a real session cookie."""
+def logged_in_page(browser: Browser, desk: Desk | str, username: str, path: str) -> Page:
+    """`path` opened by `username`, logged in through a real session cookie."""
     url = desk if isinstance(desk, str) else desk.url
     client = Client()
     client.force_login(get_user_model().objects.get(username=username))
@@ -43,6 +43,12 @@ def agent_page(browser: Browser, desk: Desk | str, username: str, path: str = "/
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}]
     )
     page.goto(url + path)
+    return page
+
+
+def agent_page(browser: Browser, desk: Desk | str, username: str, path: str = "/agents/") -> Page:
+    """A dashboard page for `username`, logged in, its socket open."""
+    page = logged_in_page(browser, desk, username, path)
     expect(page.locator("#connection-status")).to_have_attribute("data-state", "open")
     return page
 
