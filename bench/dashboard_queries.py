@@ -17,6 +17,9 @@ the largest inbox) and as the generated admin-role agent, it times:
 - the dashboard list, GET /agents/
 - opening a conversation, GET /agents/conversations/ID/, as a whole page and as the htmx pane
   (HX-Request), for the longest conversation the agent may see and for an active one
+- analytics (docs/ANALYTICS.md), GET /agents/analytics/ for the last 30 and 90 days, and its CSV
+  per day and per agent for 30 days (the generated agent is given the chat.view_analytics
+  permission); `--only analytics` times only these
 
 Each page: warm-up requests, then --repeat timed ones (perf_counter around client.get: the whole
 middleware stack, views, queries and template rendering; no network), reported as p50/p95/max in
@@ -77,12 +80,33 @@ def bench_agents() -> list[int]:
     busiest = Inbox.objects.annotate(n=Count("conversations")).order_by("-n", "pk").first()
     agent = generated.filter(role=Agent.Role.AGENT, inboxes=busiest).first()
     admin = generated.filter(role=Agent.Role.ADMIN).first()
+    if agent is not None:  # an agent sees analytics with the permission (docs/ANALYTICS.md)
+        from django.contrib.auth.models import Permission
+
+        agent.user.user_permissions.add(
+            Permission.objects.get(codename="view_analytics", content_type__app_label="chat")
+        )
     return [a.pk for a in (agent, admin) if a is not None]
 
 
-def pages(agent_id: int) -> list[tuple[str, str, dict[str, str]]]:
+def analytics_pages() -> list[tuple[str, str, dict[str, str]]]:
+    from django.urls import reverse
+
+    page, csv = reverse("agents:analytics"), reverse("agents:analytics_export")
+    return [
+        ("analytics 30 days", f"{page}?period=30", {}),
+        ("analytics 90 days", f"{page}?period=90", {}),
+        ("analytics CSV per day, 30 days", f"{csv}?period=30&rows=day", {}),
+        ("analytics CSV per agent, 30 days", f"{csv}?period=30&rows=agent", {}),
+    ]
+
+
+def pages(agent_id: int, only: str | None = None) -> list[tuple[str, str, dict[str, str]]]:
     """(name, url, headers) of the pages to time for the agent."""
     from django.urls import reverse
+
+    if only == "analytics":
+        return analytics_pages()
 
     from agents.models import Agent
     from agents.selectors import conversations_for_agent
@@ -98,10 +122,12 @@ def pages(agent_id: int) -> list[tuple[str, str, dict[str, str]]]:
         url = reverse("agents:conversation", args=[row[0]])
         result.append((f"conversation {label} ({row[1]} msgs) page", url, {}))
         result.append((f"conversation {label} ({row[1]} msgs) pane", url, {"HX-Request": "true"}))
-    return result
+    return result + analytics_pages()
 
 
-def measure(agent_id: int, repeat: int, warmup: int, show_queries: bool) -> list[dict[str, object]]:
+def measure(
+    agent_id: int, repeat: int, warmup: int, show_queries: bool, only: str | None = None
+) -> list[dict[str, object]]:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -112,7 +138,7 @@ def measure(agent_id: int, repeat: int, warmup: int, show_queries: bool) -> list
     client = Client()
     client.force_login(agent.user)
     rows: list[dict[str, object]] = []
-    for name, url, headers in pages(agent_id):
+    for name, url, headers in pages(agent_id, only):
         for _ in range(warmup):
             assert client.get(url, headers=headers).status_code == 200, url
         times, cpu = [], []
@@ -156,6 +182,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=100, help="timed requests a page")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--show-queries", action="store_true")
+    parser.add_argument("--only", choices=["analytics"], help="time only these pages")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
@@ -167,7 +194,7 @@ def main() -> None:
     load_before = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     rows = []
     for agent_id in bench_agents():
-        rows.extend(measure(agent_id, args.repeat, args.warmup, args.show_queries))
+        rows.extend(measure(agent_id, args.repeat, args.warmup, args.show_queries, args.only))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
