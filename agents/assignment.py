@@ -87,6 +87,5 @@ def _assign_next(inbox_id: int) -> Conversation | object | None:
         Activity.objects.create(
             verb=Activity.Verb.ASSIGN, conversation=conversation, target_agent=agent
         )
-        logger.info("conversation %s assigned to agent %s", conversation.pk, agent.pk)
         return conversation
     return None

@@ -48,7 +48,7 @@ class ThrottledLoginMixin:
             return super().clean()  # type: ignore[misc]
         except forms.ValidationError:
             for limit, key in keys:
-                ratelimit.hit(limit, key)
+                ratelimit.hit(limit, key, refuses=False)
             raise
 
 

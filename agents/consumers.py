@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 # Grace-period tasks outlive the consumer that started them; keep them from being collected.
 _settling: set[asyncio.Task[None]] = set()
+# How long the real-time path probe may take to go out before the dashboard is told it is down.
+PATH_PROBE_TIMEOUT_SECONDS = 2.0
 
 
 class AgentConsumer(CursorConsumer):
@@ -87,6 +89,31 @@ class AgentConsumer(CursorConsumer):
             await self.register()
             self.keepalive = asyncio.create_task(self.keep_presence())
             await self.send_lists()  # whatever the lists missed while the socket was down
+            await self.probe_path()
+
+    def who(self) -> dict[str, int]:
+        agent = getattr(self, "agent", None)
+        return {"agent_id": agent.pk} if agent else {}
+
+    async def probe_path(self) -> None:
+        """Send a probe to this socket's own channel through the channel layer (Redis), the way
+        every doorbell comes: `realtime_echo` answers the client "up" when it comes back. If it
+        cannot even go out, the client hears "down" at once; if it goes out and never comes
+        back, the client notices the missing "up" by itself (dashboard.js). On connect and on
+        every heartbeat."""
+        try:
+            async with asyncio.timeout(PATH_PROBE_TIMEOUT_SECONDS):
+                await self.channel_layer.send(self.channel_name, {"type": "realtime.echo"})
+        except Exception as exc:
+            logger.warning(
+                "real-time path probe not sent: %s",
+                type(exc).__name__,
+                extra={"event": "socket.path_down", "kind": self.viewer, **self.who()},
+            )
+            await self.send_json({"type": "realtime", "state": "down"})
+
+    async def realtime_echo(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "realtime", "state": "up"})
 
     async def register(self) -> None:
         await database(presence.connection_open)(agent=self.agent, channel_name=self.channel_name)
@@ -167,6 +194,7 @@ class AgentConsumer(CursorConsumer):
     async def on_ping(self) -> None:
         if self.agent is None:
             return
+        await self.probe_path()
         # Not on the shared sync thread: a long run must not stall every socket's queries.
         await database(housekeeping_if_due)()
 

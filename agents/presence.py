@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -33,6 +34,9 @@ from chat.events import publish_event
 from chat.groups import inbox_group, inbox_widgets_group
 from chat.hours import AvailabilityData, availability, is_open
 from chat.models import Inbox
+from supportdesk.logs import log_on_commit
+
+logger = logging.getLogger(__name__)
 
 Presence = Literal["online", "away", "offline"]
 
@@ -130,6 +134,13 @@ def availability_set(*, agent: Agent, availability: str) -> Agent:
         locked.availability = availability
         locked.save(update_fields=["availability"])
         Activity.objects.create(actor=locked, verb=Activity.Verb.STATUS, detail=availability)
+        log_on_commit(
+            logger,
+            "agent availability set",
+            event="agent.availability",
+            agent_id=locked.pk,
+            availability=availability,
+        )
     transaction.on_commit(lambda: _changed(locked, was, record=False))
     return locked
 
@@ -156,6 +167,10 @@ def _changed(agent: Agent, was: Presence, *, record: bool = True) -> None:
     now_presence = agent_presence(agent)
     if now_presence == was:
         return
+    logger.info(
+        "agent status changed",
+        extra={"event": "agent.status", "agent_id": agent.pk, "was": was, "now": now_presence},
+    )
     if record and (was == "offline" or now_presence == "offline"):
         Activity.objects.create(
             actor=agent,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from collections.abc import Iterable
 
@@ -27,6 +28,9 @@ from chat.services import (
     request_assignment,
     system_line,
 )
+from supportdesk.logs import log_on_commit
+
+logger = logging.getLogger(__name__)
 
 
 class AlreadyAssigned(Exception):
@@ -73,6 +77,15 @@ def conversation_assign(
         locked,
         sender_kind=Message.SenderKind.SYSTEM,
         body=system_line(gettext_noop("%(name)s joined the chat."), name=agent.display_name),
+    )
+    log_on_commit(
+        logger,
+        "conversation assigned",
+        event="conversation.assigned",
+        conversation_id=locked.pk,
+        inbox_id=locked.inbox_id,
+        agent_id=agent.pk,
+        how="claim" if only_if_waiting else "assign",
     )
     return locked
 
@@ -146,6 +159,17 @@ def conversation_transfer(
     )
     if previous_agent_id is not None:
         request_assignment(locked.inbox_id)  # the previous agent has room again
+    log_on_commit(
+        logger,
+        "conversation transferred",
+        event="conversation.assigned",
+        conversation_id=locked.pk,
+        inbox_id=locked.inbox_id,
+        agent_id=to.pk,
+        from_agent_id=previous_agent_id,
+        by_agent_id=by.pk,
+        how="transfer",
+    )
     return locked
 
 

@@ -48,8 +48,9 @@ from chat.rendering import (
 from chat.selectors import conversation_summary, conversations_last_seq, messages_after
 from chat.services import conversation_read
 from chat.tokens import InvalidVisitorToken, visitor_from_token
-from supportdesk import ratelimit
+from supportdesk import metrics, ratelimit
 from supportdesk.asyncdb import database
+from supportdesk.logs import new_id, socket_id
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +73,13 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         # Fragments this socket renders speak the browser's language, as its pages do. The
-        # consumer lives in one task, and the activation is task-local.
+        # consumer lives in one task, and the activation is task-local; so is the socket's id,
+        # which every log line of this socket carries (supportdesk.logs).
         translation.activate(language_from_scope(self.scope))
+        self.socket_id = new_id()[:16]
+        socket_id.set(self.socket_id)
+        self.opened_at = time.monotonic()
+        self.counted = False
         self.cursors: dict[int, int] = {}
         self.joined: list[str] = []
         self.last_resync = time.monotonic()
@@ -86,18 +92,35 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         # from "the server is down, retry".
         count_socket = sync_to_async(ratelimit.hit, thread_sensitive=False)
         if await count_socket("socket_ip", ratelimit.scope_ip(self.scope)):
-            await self.accept()
-            await self.close(code=CLOSE_RATE_LIMITED)
+            await self.refuse(CLOSE_RATE_LIMITED)
             return
         groups = await self.authorize()
         if groups is None:
-            await self.accept()
-            await self.close(code=CLOSE_UNAUTHORIZED)
+            await self.refuse(CLOSE_UNAUTHORIZED)
             return
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined = groups
         await self.accept()
+        self.counted = True
+        metrics.SOCKETS_OPEN.labels(kind=self.viewer).inc()
+        metrics.SOCKETS_OPENED.labels(kind=self.viewer).inc()
+        logger.info(
+            "socket opened",
+            extra={"event": "socket.opened", "kind": self.viewer, **self.who()},
+        )
+
+    async def refuse(self, code: int) -> None:
+        metrics.SOCKETS_REFUSED.labels(kind=self.viewer, code=str(code)).inc()
+        logger.info(
+            "socket refused", extra={"event": "socket.refused", "kind": self.viewer, "code": code}
+        )
+        await self.accept()
+        await self.close(code=code)
+
+    def who(self) -> dict[str, int]:
+        """Hook: whose socket this is, for its log lines."""
+        return {}
 
     async def authorize(self) -> list[str] | None:
         """The groups this socket may join, or None to refuse it."""
@@ -129,6 +152,19 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         return False
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.SOCKETS_OPEN.labels(kind=self.viewer).dec()
+            logger.info(
+                "socket closed",
+                extra={
+                    "event": "socket.closed",
+                    "kind": self.viewer,
+                    "code": code,
+                    "seconds": round(time.monotonic() - self.opened_at, 1),
+                    **self.who(),
+                },
+            )
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -241,6 +277,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self.catch_up(conversation_id)
             await self.send_html(self.state_html(event["conversation"]))
+        metrics.delivered(kind=self.viewer, published_at=event.get("published_at"))
 
     async def read(self, conversation_id: Any, seq: Any) -> None:
         """The person on this socket has seen the conversation up to `seq`."""
@@ -400,6 +437,10 @@ class VisitorConsumer(CursorConsumer):
     async def may_follow(self, conversation_id: int) -> bool:
         mine = Conversation.objects.filter(pk=conversation_id, visitor=self.visitor)
         return await database(mine.exists)()
+
+    def who(self) -> dict[str, int]:
+        visitor = getattr(self, "visitor", None)
+        return {"visitor_id": visitor.pk, "inbox_id": visitor.inbox_id} if visitor else {}
 
     async def visitor_deleted(self, event: VisitorDeletedEvent) -> None:
         """An admin erased this visitor: the widget, refused, drops its token and starts anew."""

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -22,6 +23,7 @@ from django.db import transaction
 
 from chat.groups import inbox_group, visitor_group
 from chat.models import Conversation, Message, visitor_display_name
+from supportdesk.metrics import MESSAGES
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class ChatMessageEvent(TypedDict):
     type: Literal["chat.message"]
     message: MessageData
     conversation: ConversationData
+    # Wall-clock time of the publish (on commit): consumers measure delivery latency from it.
+    published_at: NotRequired[float]
 
 
 def message_data(message: Message) -> MessageData:
@@ -162,6 +166,8 @@ def publish_on_commit(message: Message) -> None:
 
 
 def publish(event: ChatMessageEvent) -> None:
+    MESSAGES.labels(sender=event["message"]["sender_kind"]).inc()
+    event = {**event, "published_at": time.time()}
     conversation = event["conversation"]
     publish_event([inbox_group(conversation["inbox_id"])], event)
     publish_event([visitor_group(conversation["visitor_id"])], for_visitor(event))

@@ -7,6 +7,7 @@ and no client ever sees a message that was not stored.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple, TypedDict
@@ -27,6 +28,9 @@ from chat.groups import inbox_group, visitor_group
 from chat.models import Conversation, Inbox, Message, Visitor
 from chat.queue import queue_changed
 from chat.signals import assignment_needed
+from supportdesk.logs import log_on_commit
+
+logger = logging.getLogger(__name__)
 
 
 class ConversationEnded(Exception):
@@ -79,6 +83,14 @@ def conversation_start(*, visitor: Visitor) -> Conversation:
         )
         conversation = Conversation.objects.create(
             inbox_id=visitor.inbox_id, visitor=visitor, previous=previous
+        )
+        log_on_commit(
+            logger,
+            "conversation created",
+            event="conversation.created",
+            conversation_id=conversation.pk,
+            inbox_id=conversation.inbox_id,
+            visitor_id=visitor.pk,
         )
     return conversation
 
@@ -173,9 +185,19 @@ def end_locked(locked: Conversation, line: str) -> Conversation:
     """End the locked, open conversation with a closing line for both sides."""
     if locked.status == Conversation.Status.WAITING:
         queue_changed(locked.inbox_id)  # those behind it move up
+    was = locked.status
     locked.status = Conversation.Status.ENDED
     locked.ended_at = timezone.now()
     locked.save(update_fields=["status", "ended_at"])
+    log_on_commit(
+        logger,
+        "conversation ended",
+        event="conversation.ended",
+        conversation_id=locked.pk,
+        inbox_id=locked.inbox_id,
+        agent_id=locked.assigned_agent_id,
+        was=was,
+    )
     append_message(locked, sender_kind=Message.SenderKind.SYSTEM, body=line)
     if locked.assigned_agent_id is not None:
         request_assignment(locked.inbox_id)  # the agent has room for the next chat

@@ -20,12 +20,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from agents.routing import websocket_urlpatterns as agent_routes  # noqa: E402
 from chat.routing import websocket_urlpatterns as chat_routes  # noqa: E402
 from supportdesk.origins import AllowedHostsOriginValidator  # noqa: E402
+from supportdesk.stats import StatsReporting  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([*chat_routes, *agent_routes]))
+        # The first request or socket starts this process's stats sampling (supportdesk.stats).
+        "http": StatsReporting(django_asgi_app),
+        "websocket": StatsReporting(
+            AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter([*chat_routes, *agent_routes]))
+            )
         ),
     }
 )

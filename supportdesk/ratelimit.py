@@ -23,6 +23,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, JsonResponse
 
+from supportdesk.metrics import RATE_LIMITED
+
 logger = logging.getLogger(__name__)
 
 _counter: BaseCache | None = None
@@ -70,18 +72,33 @@ def rate(name: str) -> Rate:
     return Rate.parse(settings.SUPPORTDESK_RATE_LIMITS[name])
 
 
-def hit(name: str, key: object) -> int:
+def hit(name: str, key: object, *, refuses: bool = True) -> int:
     """Count one request against limit `name` for `key`.
 
-    Returns 0 when it is allowed, else the seconds until the window ends (at least 1). If the
-    cache cannot be reached (Redis restarting), the request is allowed: a limit that takes the
-    desk down with Redis would do the flood's work for it.
+    Returns 0 when it is allowed, else the seconds until the window ends (at least 1): the
+    caller refuses the request (logged and counted here, once), unless `refuses` is False (a
+    failed login is counted; the next attempt is the one refused, by `waiting`). If the cache
+    cannot be reached (Redis restarting), the request is allowed: a limit that takes the desk
+    down with Redis would do the flood's work for it.
     """
     try:
-        return _hit(name, key)
+        wait = _hit(name, key)
     except Exception:  # redis-py's ConnectionError, TimeoutError, …: whatever the cache raises
         logger.warning("rate limit %s not counted: the cache is unavailable", name, exc_info=True)
         return 0
+    if wait and refuses:
+        refused(name, wait)
+    return wait
+
+
+def refused(name: str, retry_after: int) -> None:
+    """A request, socket or frame refused by limit `name`: one log line and one count."""
+    RATE_LIMITED.labels(limit=name).inc()
+    logger.info(
+        "rate limit %s refused a request",
+        name,
+        extra={"event": "ratelimit.refused", "limit": name, "retry_after": retry_after},
+    )
 
 
 def _hit(name: str, key: object) -> int:
@@ -106,7 +123,10 @@ def waiting(name: str, key: object) -> int:
     except Exception:  # as in `hit`: without the cache, nobody is held back
         logger.warning("rate limit %s not read: the cache is unavailable", name, exc_info=True)
         return 0
-    return 0 if count < limit.limit else left
+    if count < limit.limit:
+        return 0
+    refused(name, left)
+    return left
 
 
 def _window(name: str, key: object) -> tuple[Rate, str, int]:
@@ -121,6 +141,7 @@ class ConnectionWindow:
     so its frames need no shared counter (and no round trip to Redis per frame)."""
 
     def __init__(self, name: str) -> None:
+        self.name = name
         self.rate = rate(name)
         self.window = -1
         self.count = 0
@@ -131,7 +152,13 @@ class ConnectionWindow:
         if window != self.window:
             self.window, self.count = window, 0
         self.count += 1
-        return 0 if self.count <= self.rate.limit else left
+        if self.count <= self.rate.limit:
+            return 0
+        if self.count == self.rate.limit + 1:  # logged once a window, not once per frame
+            refused(self.name, left)
+        else:
+            RATE_LIMITED.labels(limit=self.name).inc()
+        return left
 
 
 def too_many(retry_after: int, message: str) -> JsonResponse:

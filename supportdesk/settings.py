@@ -20,6 +20,7 @@ from supportdesk.env import (
     redis_settings,
     sqlite_database,
 )
+from supportdesk.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id (X-Request-ID in and out).
+    "supportdesk.logs.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
     "supportdesk.middleware.multipart_as_utf8",  # before anything reads a form (CSRF)
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -138,7 +141,9 @@ CACHES = {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CHANNEL_LAYER_PREFIX", "supportdesk"),
-            "OPTIONS": REDIS_CACHE_OPTIONS,
+            # Short timeouts: a Redis that stopped answering must not hang requests (the rate
+            # limits let requests through without it) or the status page.
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0} | REDIS_CACHE_OPTIONS,
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -244,11 +249,20 @@ SUPPORTDESK_VISITOR_TOKEN_MAX_AGE = int(
 # with none), hourly by housekeeping or by `manage.py purge_conversations`. Unset: keep forever.
 SUPPORTDESK_RETENTION_DAYS = env_days("SUPPORTDESK_RETENTION_DAYS")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
-}
+# Operations (docs/OPERATIONS.md). Each readiness check (/readyz, the status page) gets this long.
+SUPPORTDESK_HEALTH_TIMEOUT_SECONDS = float(
+    os.environ.get("SUPPORTDESK_HEALTH_TIMEOUT_SECONDS", "2")
+)
+# /metrics answers only `Authorization: Bearer <token>`; unset, /metrics is 404.
+SUPPORTDESK_METRICS_TOKEN = os.environ.get("SUPPORTDESK_METRICS_TOKEN", "")
+# How often each process samples its numbers and (with Redis) shares them for the status page.
+SUPPORTDESK_STATS_SECONDS = float(os.environ.get("SUPPORTDESK_STATS_SECONDS", "5"))
+# Probes and scrapes may come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# Logs: one JSON object a line (production) or readable lines (development), each with the
+# request's or socket's id (supportdesk.logs).
+SUPPORTDESK_LOG_FORMAT = os.environ.get("SUPPORTDESK_LOG_FORMAT", "text" if DEBUG else "json")
+LOGGING = logging_config(
+    log_format=SUPPORTDESK_LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO")
+)

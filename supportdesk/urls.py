@@ -6,12 +6,20 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from agents.auth import ThrottledAdminAuthenticationForm, ThrottledLoginView
+from supportdesk import views
 
 # Failed logins are throttled on both login pages (agents.auth).
 admin.site.login_form = ThrottledAdminAuthenticationForm
+# The admin index links the status page.
+admin.site.index_template = "admin/supportdesk_index.html"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="agents:dashboard", permanent=False)),
+    # Operations (docs/OPERATIONS.md): probes for load balancers, metrics, the status page.
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics_view, name="metrics"),
+    path("admin/status/", admin.site.admin_view(views.status_page), name="ops_status"),
     path("admin/", admin.site.urls),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -218,6 +218,12 @@ EXPECTED: dict[str, dict[str, Row]] = {
         "POST": (TOKEN, OK, NOT_FOUND, TOKEN, TOKEN, TOKEN, TOKEN),
     },
     "chat:demo": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
+    # Operations: probes for load balancers (no login, nothing secret), metrics (404 while
+    # SUPPORTDESK_METRICS_TOKEN is unset, as here), the status page (the admin's: staff only).
+    "healthz": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
+    "readyz": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
+    "metrics": {"GET": every(NOT_FOUND), "POST": every(NOT_ALLOWED)},
+    "ops_status": {"GET": staff_only(OK)},
     # The Django admin's own pages; each model's pages follow `admin_rule` below.
     "admin:index": {"GET": staff_only(OK)},
     # A logged-in non-staff user gets the form (with "not authorized"); staff go to the index.

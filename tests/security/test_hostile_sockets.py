@@ -158,7 +158,7 @@ async def attack(socket: Socket, frames: list[Frame]) -> None:
                 break
             answers.append(answer)
         for answer in answers:
-            assert answer["type"] in {"error", "html", "synced", "pong"}, answer
+            assert answer["type"] in {"error", "html", "synced", "pong", "realtime"}, answer
             if answer["type"] == "error":
                 assert answer["code"] in ERROR_CODES, answer
 

@@ -1,0 +1,167 @@
+"""The desk's metrics (prometheus-client), per server process.
+
+Counted where things happen: sockets open and close in the consumers, messages when their
+doorbell is published (on commit), delivery latency from that publish to the socket send in each
+consumer that delivers it, errors by a logging handler (every ERROR line), rate-limit refusals
+in `supportdesk.ratelimit`. What the database knows (conversations by status, the queue) is read
+when scraped (`DeskCollector`).
+
+Each process has its own registry and serves it at /metrics (supportdesk.views); Prometheus
+scrapes every process by its own port (docs/OPERATIONS.md). The status page gathers the same
+numbers across processes through Redis (supportdesk.stats).
+
+This module is imported by the logging configuration, before the apps are ready: no models at
+import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    REGISTRY.register(_collector)
+
+# Seconds; the measured floor of a socket-to-socket relay here is about 1 ms (docs/PERFORMANCE.md).
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SOCKET_KINDS = ("visitor", "agent")
+
+SOCKETS_OPEN = Gauge(
+    "supportdesk_sockets_open", "Sockets open in this process.", ["kind"], registry=REGISTRY
+)
+SOCKETS_OPENED = Counter(
+    "supportdesk_sockets_opened",
+    "Sockets accepted (authorized) by this process.",
+    ["kind"],
+    registry=REGISTRY,
+)
+SOCKETS_REFUSED = Counter(
+    "supportdesk_sockets_refused",
+    "Sockets closed at connect: unauthorized (4401) or rate limited (4429).",
+    ["kind", "code"],
+    registry=REGISTRY,
+)
+MESSAGES = Counter(
+    "supportdesk_messages",
+    "Messages stored and published by this process (visitor, agent, note, system).",
+    ["sender"],
+    registry=REGISTRY,
+)
+DELIVERY = Histogram(
+    "supportdesk_delivery_seconds",
+    "From a message's publish (on commit) to its send on a socket, per socket it reached live.",
+    ["kind"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+ERRORS = Counter(
+    "supportdesk_errors",
+    "Lines logged at ERROR or above, by logger.",
+    ["logger"],
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "supportdesk_rate_limited",
+    "Requests, sockets and frames refused by a rate limit.",
+    ["limit"],
+    registry=REGISTRY,
+)
+for _kind in SOCKET_KINDS:  # present at 0 from the start, so rates work from the first scrape
+    SOCKETS_OPEN.labels(kind=_kind)
+    SOCKETS_OPENED.labels(kind=_kind)
+    DELIVERY.labels(kind=_kind)
+
+
+class ErrorCounter(logging.Handler):
+    """A logging handler (settings.LOGGING, level ERROR) that counts instead of writing."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        ERRORS.labels(logger=record.name).inc()
+
+
+def delivered(*, kind: str, published_at: float | None) -> None:
+    """A consumer sent a message's event on its socket. `published_at` is wall-clock time
+    (time.time()) set by the publishing process: across machines it is as good as their clocks."""
+    if published_at is not None:
+        DELIVERY.labels(kind=kind).observe(max(0.0, time.time() - published_at))
+
+
+def totals() -> dict[str, object]:
+    """This process's counters now, summed over labels: what the stats snapshot carries."""
+    buckets = [0.0] * (len(LATENCY_BUCKETS) + 1)  # the last is +Inf
+    latency_sum = 0.0
+    for metric in DELIVERY.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_bucket"):
+                le = sample.labels["le"]
+                index = len(LATENCY_BUCKETS) if le == "+Inf" else LATENCY_BUCKETS.index(float(le))
+                buckets[index] += sample.value
+            elif sample.name.endswith("_sum"):
+                latency_sum += sample.value
+    return {
+        "sockets": {
+            kind: int(SOCKETS_OPEN.labels(kind=kind)._value.get()) for kind in SOCKET_KINDS
+        },
+        "messages": _sum(MESSAGES),
+        "errors": _sum(ERRORS),
+        "rate_limited": _sum(RATE_LIMITED),
+        "latency_buckets": buckets,
+        "latency_sum": latency_sum,
+    }
+
+
+def _sum(counter: Counter) -> float:
+    return sum(
+        sample.value
+        for metric in counter.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
+class DeskCollector(Collector):
+    """Gauges read from the database at scrape time: the same in every process, so aggregate
+    them with max(), not sum() (docs/OPERATIONS.md)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from supportdesk.selectors import conversations_by_status, queue_by_inbox
+
+        by_status = GaugeMetricFamily(
+            "supportdesk_conversations", "Conversations by status.", labels=["status"]
+        )
+        for status, count in conversations_by_status().items():
+            by_status.add_metric([status], count)
+        yield by_status
+        length = GaugeMetricFamily(
+            "supportdesk_queue_length", "Conversations waiting for an agent.", labels=["inbox"]
+        )
+        wait = GaugeMetricFamily(
+            "supportdesk_queue_oldest_wait_seconds",
+            "How long the longest-waiting conversation has waited.",
+            labels=["inbox"],
+        )
+        for inbox in queue_by_inbox():
+            length.add_metric([str(inbox["inbox_id"])], inbox["waiting"])
+            wait.add_metric([str(inbox["inbox_id"])], inbox["oldest_wait_seconds"])
+        yield length
+        yield wait
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []  # no database query when the collector is registered
+
+
+REGISTRY.register(DeskCollector())

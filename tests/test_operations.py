@@ -1,0 +1,406 @@
+"""Operations: /healthz, /readyz, /metrics, the admins' status page and structured logs.
+
+Each readiness check is made to fail the way it fails in production: the cache's Redis and the
+channel layer's Redis at a port where nothing listens (or a Redis of the test's own, killed).
+The database's failure needs a process with another DATABASE_URL: tests/test_operations_processes.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from agents.models import Agent
+from chat.models import Conversation, Inbox, Visitor
+from chat.tokens import visitor_token
+from supportdesk import ratelimit
+from supportdesk.asgi import application
+from supportdesk.logs import ContextFilter, JsonFormatter, TextFormatter
+from tests.chat.test_consumers import ORIGIN, Communicator, send_sync, session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TOKEN = "s3cret-metrics-token"
+NOTHING_LISTENS = "redis://127.0.0.1:1/0"
+
+
+def readyz(client: Client | None = None) -> tuple[int, dict[str, Any], float]:
+    start = time.monotonic()
+    response = (client or Client()).get("/readyz")
+    return response.status_code, response.json(), time.monotonic() - start
+
+
+# --- /healthz and /readyz ------------------------------------------------------------------
+
+
+def test_healthz_answers_without_login_and_checks_nothing(cache_down: None) -> None:
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_readyz_passes_with_every_check_and_its_latency(settings: Any) -> None:
+    status, body, _ = readyz()
+    assert status == 200, body
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "redis", "channel_layer"}
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["database"]["latency_ms"] >= 0
+    assert body["checks"]["channel_layer"]["status"] == "ok"
+    assert body["checks"]["channel_layer"]["latency_ms"] >= 0
+    if settings.REDIS_URL:
+        assert body["checks"]["redis"]["status"] == "ok"
+        assert body["checks"]["redis"]["latency_ms"] >= 0
+    else:  # the embedded desk: no Redis, the in-memory layer's round trip
+        assert body["checks"]["redis"] == {
+            "ok": True,
+            "latency_ms": None,
+            "status": "not configured",
+        }
+
+
+def test_readyz_is_503_naming_redis_when_the_cache_redis_is_down(cache_down: None) -> None:
+    status, body, took = readyz()
+    assert status == 503
+    assert body["status"] == "fail"
+    assert body["checks"]["redis"]["ok"] is False
+    assert body["checks"]["redis"]["error"] == "ConnectionError"
+    assert body["checks"]["database"]["ok"] is True
+    assert took < 3, "a refused connection must answer at once"
+    # Says which part failed, not where it lives.
+    text = json.dumps(body)
+    assert "127.0.0.1" not in text
+    assert "detail" not in text
+
+
+def test_readyz_is_503_naming_the_channel_layer_when_its_redis_is_down(settings: Any) -> None:
+    settings.SUPPORTDESK_HEALTH_TIMEOUT_SECONDS = 1.0
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [NOTHING_LISTENS], "prefix": f"h-{uuid.uuid4().hex}"},
+        }
+    }
+    status, body, took = readyz()
+    assert status == 503
+    assert body["checks"]["channel_layer"]["ok"] is False
+    assert body["checks"]["channel_layer"]["status"] in ("failed", "timeout")
+    assert took < 1.0 + 1.5, f"bounded by the check timeout, took {took:.1f} s"
+
+
+@pytest.fixture
+def own_redis(tmp_path: Any) -> Iterator[Any]:
+    from tests.browser.conftest import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+def test_readyz_follows_a_redis_that_is_killed_and_started_again(
+    own_redis: Any, settings: Any
+) -> None:
+    """A Redis of the test's own (never the shared one): up, killed, up again."""
+    settings.SUPPORTDESK_HEALTH_TIMEOUT_SECONDS = 1.0
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": own_redis.url,
+        }
+    }
+    assert readyz()[0] == 200
+    own_redis.kill()
+    status, body, took = readyz()
+    assert status == 503
+    assert body["checks"]["redis"]["ok"] is False
+    assert took < 2.5
+    own_redis.start()
+    assert readyz()[0] == 200
+
+
+# --- /metrics ------------------------------------------------------------------------------
+
+
+def test_metrics_are_404_without_a_token_configured(settings: Any) -> None:
+    settings.SUPPORTDESK_METRICS_TOKEN = ""
+    assert Client().get("/metrics").status_code == 404
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 404
+
+
+def test_metrics_want_the_bearer_token(settings: Any) -> None:
+    settings.SUPPORTDESK_METRICS_TOKEN = TOKEN
+    assert Client().get("/metrics").status_code == 401
+    wrong = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer nope")
+    assert wrong.status_code == 401
+    assert wrong["WWW-Authenticate"].startswith("Bearer")
+    right = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert right.status_code == 200
+    assert right["Content-Type"].startswith("text/plain; version=")
+
+
+def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of /metrics, keyed by name and labels."""
+    response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def sample(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_metrics_count_known_traffic(settings: Any, visitor: Visitor, agent: Agent) -> None:
+    """N messages to a followed conversation: N more messages counted, N more deliveries in
+    the latency histogram, one more visitor socket while it is open; the database gauges say
+    what the database holds."""
+    settings.SUPPORTDESK_METRICS_TOKEN = TOKEN
+    n = 5
+    first = await sync_to_async(send_sync)(visitor, "first")
+    before = await sync_to_async(scrape)()
+    socket = Communicator(
+        application, f"/ws/widget/{visitor.inbox.public_key}/?token={visitor_token(visitor)}",
+        headers=[ORIGIN],
+    )  # fmt: skip
+    connected, _ = await socket.connect()
+    assert connected
+    await socket.send_json_to(
+        {"type": "resume", "conversation": first.conversation_id, "after": first.seq}
+    )
+    while (await socket.receive_json_from(timeout=5))["type"] != "synced":
+        pass
+    during = await sync_to_async(scrape)()
+    assert sample(during, "supportdesk_sockets_open", kind="visitor") == (
+        sample(before, "supportdesk_sockets_open", kind="visitor") + 1
+    )
+    for i in range(n):
+        await sync_to_async(send_sync)(visitor, f"message {i}")
+    received = 0
+    while received < n:
+        frame = await socket.receive_json_from(timeout=5)
+        if frame["type"] == "html" and frame.get("seq"):
+            received += 1
+    after = await sync_to_async(scrape)()
+    await socket.disconnect()
+    closed = await sync_to_async(scrape)()
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert delta("supportdesk_messages_total", sender="visitor") == n
+    assert delta("supportdesk_delivery_seconds_count", kind="visitor") == n
+    assert delta("supportdesk_delivery_seconds_bucket", kind="visitor", le="+Inf") == n
+    assert 0 < delta("supportdesk_delivery_seconds_sum", kind="visitor") < n * 5
+    assert sample(closed, "supportdesk_sockets_open", kind="visitor") == sample(
+        before, "supportdesk_sockets_open", kind="visitor"
+    )
+    assert sample(after, "supportdesk_conversations", status="waiting") == 1
+    assert sample(after, "supportdesk_conversations", status="ended") == 0
+    inbox = str(visitor.inbox_id)
+    assert sample(after, "supportdesk_queue_length", inbox=inbox) == 1
+    assert sample(after, "supportdesk_queue_oldest_wait_seconds", inbox=inbox) > 0
+
+
+def test_metrics_count_errors_and_rate_limit_refusals(settings: Any) -> None:
+    settings.SUPPORTDESK_METRICS_TOKEN = TOKEN
+    settings.SUPPORTDESK_RATE_LIMITS = {**settings.SUPPORTDESK_RATE_LIMITS, "login_ip": "1/60"}
+    before = scrape()
+    key = uuid.uuid4().hex
+    assert ratelimit.hit("login_ip", key) == 0
+    assert ratelimit.hit("login_ip", key) > 0  # refused: counted
+    logging.getLogger("chat.views").error("something broke")
+    after = scrape()
+    assert sample(after, "supportdesk_rate_limited_total", limit="login_ip") == (
+        sample(before, "supportdesk_rate_limited_total", limit="login_ip") + 1
+    )
+    assert sample(after, "supportdesk_errors_total", logger="chat.views") == (
+        sample(before, "supportdesk_errors_total", logger="chat.views") + 1
+    )
+
+
+# --- The status page -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def superuser(db: None) -> Any:
+    return get_user_model().objects.create_superuser("root", password="x" * 12)
+
+
+def test_status_page_is_for_admin_staff_only(agent: Agent, admin_agent: Agent) -> None:
+    for user in (None, agent.user, admin_agent.user):  # an Agent admin is not Django staff
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        response = client.get("/admin/status/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_status_page_shows_checks_processes_traffic_and_agents(
+    superuser: Any, agent: Agent, visitor: Visitor
+) -> None:
+    send_sync(visitor, "hello")
+    client = Client()
+    client.force_login(superuser)
+    index = client.get("/admin/")
+    assert 'href="/admin/status/"' in index.content.decode()
+    response = client.get("/admin/status/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "All checks pass." in page
+    assert 'data-check="channel_layer"' in page
+    assert 'data-agent="alice"' in page
+    assert "Offline" in page  # Alice has no dashboard open
+    assert "Messages per minute" in page
+    # The partial htmx polls.
+    partial = client.get("/admin/status/", HTTP_HX_REQUEST="true").content.decode()
+    assert partial.lstrip().startswith('<div id="status"')
+
+
+def test_status_page_with_redis_down_says_so_and_shows_this_process(
+    superuser: Any, cache_down: None
+) -> None:
+    client = Client()
+    client.force_login(superuser)
+    response = client.get("/admin/status/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The desk is not ready:" in page
+    assert "redis (failed)" in page
+    assert "Redis could not be read (ConnectionError)" in page
+
+
+# --- Logs ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """What the root logger writes in production, as JSON lines, into a buffer."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+
+
+def parsed(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_request_honours_x_request_id_and_every_line_carries_it(
+    json_lines: io.StringIO, inbox: Inbox
+) -> None:
+    client = Client()
+    session = client.post(f"/widget/{inbox.public_key}/session", HTTP_X_REQUEST_ID="lb-1234.abc")
+    assert session["X-Request-ID"] == "lb-1234.abc"
+    token = session.json()["token"]
+    response = client.post(
+        f"/widget/{inbox.public_key}/messages",
+        {"body": "Hello?", "client_id": str(uuid.uuid4())},
+        HTTP_X_VISITOR_TOKEN=token,
+        HTTP_X_REQUEST_ID="lb-5678",
+    )
+    assert response.status_code == 201
+    lines = parsed(json_lines)
+    created = [line for line in lines if line.get("event") == "conversation.created"]
+    assert len(created) == 1, lines
+    assert created[0]["request_id"] == "lb-5678"
+    assert created[0]["conversation_id"] == Conversation.objects.get().pk
+    assert created[0]["level"] == "INFO"
+    assert created[0]["logger"] == "chat.services"
+
+
+def test_a_malformed_request_id_is_replaced_by_one_of_ours(inbox: Inbox) -> None:
+    response = Client().get("/healthz", HTTP_X_REQUEST_ID="a b\tc" + "x" * 200)
+    given = response["X-Request-ID"]
+    assert len(given) == 32
+    int(given, 16)
+    assert Client().get("/healthz")["X-Request-ID"] != given
+
+
+async def test_socket_lines_carry_the_socket_id_open_to_close(
+    json_lines: io.StringIO, agent: Agent
+) -> None:
+    user = await sync_to_async(lambda: agent.user)()
+    cookie = await sync_to_async(session_cookie)(user)
+    socket = WebsocketCommunicator(application, "/ws/agents/", headers=[ORIGIN, cookie])
+    connected, _ = await socket.connect()
+    assert connected
+    # The lists, Alice's own presence, then the probe of the real-time path came back.
+    while (frame := await socket.receive_json_from(timeout=5))["type"] != "realtime":
+        assert frame["type"] == "html"
+    assert frame == {"type": "realtime", "state": "up"}
+    await socket.disconnect()
+    lines = parsed(json_lines)
+    opened = next(line for line in lines if line.get("event") == "socket.opened")
+    closed = next(line for line in lines if line.get("event") == "socket.closed")
+    assert opened["socket_id"] == closed["socket_id"]
+    assert opened["agent_id"] == agent.pk
+    assert opened["kind"] == "agent"
+    assert "code" in closed
+    status = [line for line in lines if line.get("event") == "agent.status"]
+    assert status, "connecting made Alice online"
+    assert status[0]["socket_id"] == opened["socket_id"]
+    assert (status[0]["was"], status[0]["now"]) == ("offline", "online")
+
+
+def test_a_rate_limit_refusal_and_an_error_are_one_json_line_each(
+    json_lines: io.StringIO, settings: Any
+) -> None:
+    settings.SUPPORTDESK_RATE_LIMITS = {**settings.SUPPORTDESK_RATE_LIMITS, "session_ip": "1/60"}
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logging.getLogger("chat.events").exception("publish failed")
+    key = uuid.uuid4().hex
+    ratelimit.hit("session_ip", key)
+    ratelimit.hit("session_ip", key)
+    lines = parsed(json_lines)
+    error = next(line for line in lines if line["message"] == "publish failed")
+    assert error["level"] == "ERROR"
+    assert "ValueError: boom" in error["exception"]
+    refusals = [line for line in lines if line.get("event") == "ratelimit.refused"]
+    assert len(refusals) == 1
+    assert refusals[0]["limit"] == "session_ip"
+    assert key not in json.dumps(refusals)  # who was refused stays out of the logs
+
+
+def test_text_lines_are_readable_and_carry_the_id() -> None:
+    record = logging.LogRecord(
+        "chat.services", logging.INFO, __file__, 1, "conversation created", (), None
+    )
+    record.request_id = "abc123"
+    record.conversation_id = 7
+    line = TextFormatter().format(record)
+    assert " INFO chat.services [request_id=abc123] conversation created conversation_id=7" in line
+
+
+def test_production_logging_is_json(settings: Any) -> None:
+    """The settings' own choice: DEBUG off means JSON, unless SUPPORTDESK_LOG_FORMAT says."""
+    assert settings.DEBUG is False
+    assert settings.SUPPORTDESK_LOG_FORMAT == "json"
+    assert settings.LOGGING["handlers"]["console"]["formatter"] == "json"
