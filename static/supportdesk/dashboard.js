@@ -396,6 +396,52 @@
     action();
   });
 
+  // ---- The red banner: this page's socket, or the desk's real-time path, is down -------------
+  // The socket's own state comes from Realtime (shown after a short grace: a quick reconnect
+  // should not flash it). The path: the server sends {"type": "realtime", "state": "up"} each
+  // time its probe comes back through the channel layer (on connect and every heartbeat), and
+  // "down" when the probe cannot go out; no "up" for a heartbeat and a margin means down too.
+  const banner = document.getElementById("realtime-banner");
+  const heartbeatMs = Number(body.dataset.heartbeatMs) || 20000;
+  const PATH_GRACE_MS = heartbeatMs + Math.min(8000, heartbeatMs * 0.4) + 5000;
+  const SOCKET_GRACE_MS = 2000;
+  let socketDown = false;
+  let pathDown = false;
+  let socketTimer = null;
+  let pathTimer = null;
+
+  function renderBanner() {
+    const text = socketDown ? banner.dataset.socketText : pathDown ? banner.dataset.pathText : "";
+    banner.dataset.reason = socketDown ? "socket" : pathDown ? "path" : "";
+    if (banner.textContent !== text) banner.textContent = text;
+    banner.hidden = !text;
+  }
+
+  function watchPath() {
+    clearTimeout(pathTimer);
+    pathTimer = setTimeout(() => { pathDown = true; renderBanner(); }, PATH_GRACE_MS);
+  }
+
+  function onSocketState(state) {
+    window.Realtime.showStatus(statusEl, state);
+    clearTimeout(socketTimer);
+    if (state === "open") {
+      socketDown = false;
+      watchPath();
+    } else if (state === "reconnecting" || state === "offline") {
+      clearTimeout(pathTimer); // the socket banner says it all; the path is checked on reopen
+      socketTimer = setTimeout(() => { socketDown = true; renderBanner(); }, SOCKET_GRACE_MS);
+    }
+    renderBanner();
+  }
+
+  function onPathFrame(frame) {
+    pathDown = frame.state !== "up";
+    if (pathDown) clearTimeout(pathTimer);
+    else watchPath();
+    renderBanner();
+  }
+
   // ---- The socket --------------------------------------------------------------------------
   const conn = window.Realtime.connect({
     url: () => window.Realtime.socketUrl(body.dataset.socketPath),
@@ -412,9 +458,11 @@
         if (frame.conversation && frame.conversation === openId()) reportRead();
       } else if (frame.type === "synced" && frame.conversation === openId()) {
         reportRead();
+      } else if (frame.type === "realtime") {
+        onPathFrame(frame);
       }
     },
-    onStatus: (state) => window.Realtime.showStatus(statusEl, state),
+    onStatus: onSocketState,
     onDenied: goToLogin,
   });
 
