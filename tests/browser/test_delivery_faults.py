@@ -192,6 +192,8 @@ def test_an_agent_with_two_tabs_sees_everything_in_both(
     second.goto(dashboard.url)
     expect(second.locator("#connection-status")).to_have_attribute("data-state", "open")
     send_as_visitor(chat, "seen in both tabs?")
+    # Stored before the reply, or the reply may take the earlier seq (two POSTs racing).
+    expect(dashboard.get_by_role("log")).to_contain_text("seen in both tabs?")
     reply_as_agent(dashboard, "yes, both")
     for tab in (dashboard, second):
         expect(tab.locator("#pane li.msg[data-seq]")).to_have_count(5)
