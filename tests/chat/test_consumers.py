@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -193,6 +193,28 @@ async def test_sockets_deliver_while_the_shared_sync_thread_is_busy(visitor: Vis
     assert not busy.done()
     await busy
     await communicator.disconnect()
+
+
+def test_sockets_hand_their_database_connections_back(visitor: Visitor) -> None:
+    """Every socket's reads run on pool threads; each call gives its connection back, so sockets
+    on ever new threads (a new event loop each time, here) come and go without the PostgreSQL
+    pool running dry. Channels' test communicators disable Channels' own connection closing:
+    the desk's must not depend on it."""
+    from django.db import connections
+
+    pool = getattr(connections["default"], "pool", None)
+    if pool is None:
+        pytest.skip("the connection pool is PostgreSQL's")
+    first = send_sync(visitor, "one")
+
+    async def visit() -> None:
+        communicator = await following(visitor, first.conversation_id, after=0)
+        await communicator.disconnect()
+
+    for _ in range(pool.max_size + 5):
+        async_to_sync(visit)()
+    stats = pool.get_stats()
+    assert stats["pool_size"] - stats["pool_available"] <= 2
 
 
 async def test_resume_sends_exactly_what_was_missed_in_order(visitor: Visitor) -> None:
