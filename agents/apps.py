@@ -25,17 +25,30 @@ def _assign(sender: Any, inbox_id: int, **kwargs: Any) -> None:
     auto_assign(inbox_ids=[inbox_id])
 
 
-def _record_login(user: Any, verb: str) -> None:
+def _record_login(user: Any, verb: str) -> int | None:
+    """Record a login or logout in the agent's activity; the agent's id, if the user is one."""
     from agents.models import Activity, Agent
 
     agent = Agent.objects.filter(user_id=getattr(user, "pk", None)).first()
     if agent is not None:
         Activity.objects.create(actor=agent, verb=verb)
+    return agent.pk if agent is not None else None
 
 
 def _logged_in(sender: Any, user: Any, **kwargs: Any) -> None:
     _record_login(user, "login")
 
 
-def _logged_out(sender: Any, user: Any, **kwargs: Any) -> None:
-    _record_login(user, "logout")
+def _logged_out(sender: Any, user: Any, request: Any = None, **kwargs: Any) -> None:
+    """The agent's dashboard sockets of this session close at once (agents.consumers), not at
+    their next resync: the session key is named, since the session is only flushed after this
+    signal."""
+    from chat.events import publish_event
+    from chat.groups import agent_group
+
+    agent_id = _record_login(user, "logout")
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if agent_id is not None and session_key:
+        publish_event(
+            [agent_group(agent_id)], {"type": "agent.logged_out", "session_key": session_key}
+        )

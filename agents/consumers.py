@@ -282,6 +282,13 @@ class AgentConsumer(CursorConsumer):
     def typing_name(self) -> str:
         return self.agent.display_name
 
+    async def agent_logged_out(self, event: dict[str, Any]) -> None:
+        """The agent logged out of a session: that session's sockets close with "connect
+        again" (4000), whose connect then finds no session (4401, the login page)."""
+        session = self.scope.get("session")
+        if session is not None and session.session_key == event["session_key"]:
+            await self.close(code=CLOSE_RECHECK)
+
     async def agent_presence(self, event: dict[str, Any]) -> None:
         member = {"id": event["agent_id"], "name": event["name"], "presence": event["presence"]}
         await self.send_html(render_member(member, version=event["version"]))  # type: ignore[arg-type]

@@ -378,7 +378,7 @@ class Load:
             response = await self.post(url, data=data, headers=headers)
             if response.status != 201:
                 self.stats.errors.append(f"HTTP {response.status} from {url}")
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:  # an overloaded desk: an error, shown
             self.stats.errors.append(f"{type(exc).__name__} from {url}")
         self.stats.post_ms.append((time.perf_counter() - started) * 1000)
 

@@ -530,6 +530,31 @@ async def test_agent_socket_is_closed_after_logout(agent, settings) -> None:
     await communicator.disconnect()
 
 
+async def test_logging_out_closes_that_sessions_sockets_at_once(agent, settings) -> None:
+    """No heartbeat needed: the logout names its session, and only that session's sockets close
+    (the same agent signed in elsewhere keeps working)."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
+    here, elsewhere = Client(), Client()
+    for client in (here, elsewhere):
+        await database_sync_to_async(client.force_login)(agent.user)
+    sockets = [
+        await connect(
+            "/ws/agents/", (b"cookie", f"sessionid={c.cookies['sessionid'].value}".encode())
+        )
+        for c in (here, elsewhere)
+    ]
+    for communicator in sockets:
+        await communicator.receive_json_from(timeout=5)  # lists
+    await database_sync_to_async(here.post)("/accounts/logout/")
+    output = await sockets[0].receive_output(timeout=5)
+    while output["type"] == "websocket.send":  # presence and the like, sent before it
+        output = await sockets[0].receive_output(timeout=5)
+    assert output == {"type": "websocket.close", "code": 4000}
+    assert await sockets[1].receive_nothing(timeout=0.5)
+    for communicator in sockets:
+        await communicator.disconnect()
+
+
 async def test_agent_removed_from_an_inbox_stops_hearing_it(
     agent, visitor: Visitor, settings
 ) -> None:
