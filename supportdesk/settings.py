@@ -209,7 +209,10 @@ SUPPORTDESK_MAX_MESSAGE_LENGTH = int(os.environ.get("SUPPORTDESK_MAX_MESSAGE_LEN
 # How often clients ping their socket; a socket silent for 40% of that (at most 8 s) is dead.
 SUPPORTDESK_HEARTBEAT_SECONDS = float(os.environ.get("SUPPORTDESK_HEARTBEAT_SECONDS", "20"))
 # How often (at most) a socket checks, on a client's heartbeat, that it missed nothing.
-SUPPORTDESK_RESYNC_SECONDS = float(os.environ.get("SUPPORTDESK_RESYNC_SECONDS", "15"))
+# At most this often a ping makes the socket check itself against the database (a lost ring, the
+# agent's session and inboxes). Each check is a few queries per socket: at 2,000 sockets, 15 s
+# cost more than the messages did (docs/PERFORMANCE.md). A logout closes its sockets at once.
+SUPPORTDESK_RESYNC_SECONDS = float(os.environ.get("SUPPORTDESK_RESYNC_SECONDS", "30"))
 # Presence: a dashboard tab that closed counts for this long (a reload does not flicker the
 # agent offline); a tab whose server vanished counts until its last heartbeat is this old.
 SUPPORTDESK_PRESENCE_GRACE_SECONDS = float(
