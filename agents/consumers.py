@@ -45,6 +45,7 @@ from chat.events import (
 from chat.groups import agent_group, inbox_group, visitor_group
 from chat.models import Conversation, Message
 from chat.rendering import render_receipt
+from chat.selectors import conversations_last_seq
 from supportdesk.asyncdb import database
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,7 @@ class AgentConsumer(CursorConsumer):
         return await self.agent_groups(self.agent)
 
     async def agent_groups(self, agent: Agent) -> list[str]:
-        inboxes = await database(list)(agent.visible_inboxes().values_list("pk", flat=True))
-        return [inbox_group(pk) for pk in inboxes] + [agent_group(agent.pk)]
+        return await database(_groups_of)(agent)
 
     async def connect(self) -> None:
         self.keepalive: asyncio.Task[None] | None = None
@@ -203,14 +203,12 @@ class AgentConsumer(CursorConsumer):
         logout, a deactivation, or a new login elsewhere) is closed with 4000: the client
         reconnects, and the connect checks the cookie it has now. One whose inboxes changed
         moves to the right groups. A new chat whose doorbell was lost brings fresh lists."""
-        session = self.scope.get("session")
-        data = await database(session.load)() if session is not None else {}
-        user_id = str(getattr(self.agent, "user_id", ""))
-        agent = await database(agent_for_user)(self.scope["user"])
-        if data.get(SESSION_KEY) != user_id or agent is None:
+        # One trip to a database thread for all of it: under load each trip waits its turn.
+        check = await database(self.resync_reads)()
+        if check is None:
             await self.close(code=CLOSE_RECHECK)
             return
-        groups = await self.agent_groups(agent)
+        agent, groups, latest, last_seqs = check
         if set(groups) != set(self.joined):
             for group in set(self.joined) - set(groups):
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -225,12 +223,24 @@ class AgentConsumer(CursorConsumer):
             self.agent = agent
             # As with cursors: behind now may be a ring on its way; behind what the database had
             # at the previous resync is a lost one.
-            latest = await database(inboxes_last_activity)(agent)
             if _before(self.latest_seen, self.latest_behind):
                 logger.warning("agent %s lists were behind: resending", agent.pk)
                 await self.send_lists()
             self.latest_behind = latest if _before(self.latest_seen, latest) else None
-        await super().resync()
+        await self.catch_up_lost(last_seqs)
+
+    def resync_reads(self) -> tuple[Agent, list[str], str | None, dict[int, int]] | None:
+        """What a resync reads (sync, in a database thread): the agent, their groups, the
+        newest activity in their inboxes and the followed conversations' last seqs; None if the
+        socket's session no longer holds this agent."""
+        session = self.scope.get("session")
+        data = session.load() if session is not None else {}
+        agent = agent_for_user(self.scope["user"])
+        if agent is None or data.get(SESSION_KEY) != str(getattr(self.agent, "user_id", "")):
+            return None
+        groups = _groups_of(agent)
+        last_seqs = conversations_last_seq(list(self.cursors)) if self.cursors else {}
+        return agent, groups, inboxes_last_activity(agent), last_seqs
 
     async def on_conversation_event(self, event: ChatMessageEvent) -> None:
         conversation = event["conversation"]
@@ -312,6 +322,12 @@ async def _settle_later(channel_name: str) -> None:
         await database(presence.presence_settle)(channel_name=channel_name)
     except Exception:
         logger.exception("presence of %s could not settle", channel_name)
+
+
+def _groups_of(agent: Agent) -> list[str]:
+    """The groups an agent's socket joins: their inboxes' and their own."""
+    inboxes = agent.visible_inboxes().values_list("pk", flat=True)
+    return [inbox_group(pk) for pk in inboxes] + [agent_group(agent.pk)]
 
 
 def _before(seen: str | None, latest: str | None) -> bool:

@@ -234,7 +234,10 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         the cursor has not got that far by then: the ring had a whole resync period to arrive."""
         if not self.cursors:
             return
-        latest = await database(conversations_last_seq)(list(self.cursors))
+        await self.catch_up_lost(await database(conversations_last_seq)(list(self.cursors)))
+
+    async def catch_up_lost(self, latest: dict[int, int]) -> None:
+        """`resync`'s decision, given each followed conversation's last seq in the database."""
         behind: dict[int, int] = {}
         for conversation_id, last_seq in latest.items():
             cursor = self.cursors.get(conversation_id, last_seq)

@@ -6,7 +6,9 @@ thread, one after another. Under load that thread was the desk's bottleneck (doc
 a few hundred sockets' heartbeats, resumes and list refreshes queued behind each other, and
 messages waited seconds for them.
 
-`database` runs the call on the event loop's thread pool instead. Each pool thread has its own
+`database` runs the call on a thread pool of its own instead (SUPPORTDESK_DB_THREADS threads a
+process; the loop's default pool has only CPU count + 4, and every socket's reads queued for
+them). Each pool thread has its own
 connection (from the psycopg pool on PostgreSQL), closed after every call, which hands it back
 to the pool. (Not Channels' `DatabaseSyncToAsync`: its close is `channels.db.
 close_old_connections`, which Channels' test communicators replace with a no-op, so under test
@@ -19,9 +21,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import close_old_connections
 
 P = ParamSpec("P")
@@ -39,4 +43,17 @@ def database(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
         finally:
             close_old_connections()  # back to the pool (CONN_MAX_AGE is 0 with the pool)
 
-    return sync_to_async(closing, thread_sensitive=False)
+    return sync_to_async(closing, thread_sensitive=False, executor=_threads())
+
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    """The process's database threads, made on first use (after settings are read)."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(
+            max_workers=settings.SUPPORTDESK_DB_THREADS, thread_name_prefix="database"
+        )
+    return _executor

@@ -213,6 +213,9 @@ SUPPORTDESK_HEARTBEAT_SECONDS = float(os.environ.get("SUPPORTDESK_HEARTBEAT_SECO
 # agent's session and inboxes). Each check is a few queries per socket: at 2,000 sockets, 15 s
 # cost more than the messages did (docs/PERFORMANCE.md). A logout closes its sockets at once.
 SUPPORTDESK_RESYNC_SECONDS = float(os.environ.get("SUPPORTDESK_RESYNC_SECONDS", "30"))
+# Threads a process runs its sockets' database reads on (supportdesk.asyncdb); each holds a
+# connection while it works, so keep it below the pool's size (DATABASE_URL pool_max_size, 20).
+SUPPORTDESK_DB_THREADS = int(os.environ.get("SUPPORTDESK_DB_THREADS", "12"))
 # Presence: a dashboard tab that closed counts for this long (a reload does not flicker the
 # agent offline); a tab whose server vanished counts until its last heartbeat is this old.
 SUPPORTDESK_PRESENCE_GRACE_SECONDS = float(
