@@ -215,7 +215,8 @@ SUPPORTDESK_HEARTBEAT_SECONDS = float(os.environ.get("SUPPORTDESK_HEARTBEAT_SECO
 SUPPORTDESK_RESYNC_SECONDS = float(os.environ.get("SUPPORTDESK_RESYNC_SECONDS", "30"))
 # Threads a process runs its sockets' database reads on (supportdesk.asyncdb); each holds a
 # connection while it works, so keep it below the pool's size (DATABASE_URL pool_max_size, 20).
-SUPPORTDESK_DB_THREADS = int(os.environ.get("SUPPORTDESK_DB_THREADS", "12"))
+# More is not faster on 2 cores: 12 measured p50 229 ms where 6 gave 38 (docs/PERFORMANCE.md).
+SUPPORTDESK_DB_THREADS = int(os.environ.get("SUPPORTDESK_DB_THREADS", "6"))
 # Presence: a dashboard tab that closed counts for this long (a reload does not flicker the
 # agent offline); a tab whose server vanished counts until its last heartbeat is this old.
 SUPPORTDESK_PRESENCE_GRACE_SECONDS = float(
