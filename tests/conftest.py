@@ -110,3 +110,17 @@ def admin_agent(db: None) -> Agent:
     agent.role = Agent.Role.ADMIN
     agent.save(update_fields=["role"])
     return agent
+
+
+@pytest.fixture
+def private_redis(tmp_path: Any) -> Iterator[Any]:
+    """A redis-server of the test's own (tests.browser.conftest.RedisServer), started; the test
+    may kill and start it again, which the shared Redis must never be."""
+    from tests.browser.conftest import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()

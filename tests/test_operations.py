@@ -101,36 +101,24 @@ def test_readyz_is_503_naming_the_channel_layer_when_its_redis_is_down(settings:
     assert took < 1.0 + 1.5, f"bounded by the check timeout, took {took:.1f} s"
 
 
-@pytest.fixture
-def own_redis(tmp_path: Any) -> Iterator[Any]:
-    from tests.browser.conftest import REDIS_SERVER, RedisServer
-
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.kill()
-
-
 def test_readyz_follows_a_redis_that_is_killed_and_started_again(
-    own_redis: Any, settings: Any
+    private_redis: Any, settings: Any
 ) -> None:
     """A Redis of the test's own (never the shared one): up, killed, up again."""
     settings.SUPPORTDESK_HEALTH_TIMEOUT_SECONDS = 1.0
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": own_redis.url,
+            "LOCATION": private_redis.url,
         }
     }
     assert readyz()[0] == 200
-    own_redis.kill()
+    private_redis.kill()
     status, body, took = readyz()
     assert status == 503
     assert body["checks"]["redis"]["ok"] is False
     assert took < 2.5
-    own_redis.start()
+    private_redis.start()
     assert readyz()[0] == 200
 
 

@@ -202,16 +202,6 @@ class RedisServer:
             self.process.wait(timeout=10)
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.kill()
-
-
 def wait_until_server_sessions_end(timeout: float = 10) -> None:
     """PostgreSQL ends a dead server's backends a moment after the process exits; dropping the
     test database before then fails."""
