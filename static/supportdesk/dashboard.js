@@ -316,6 +316,25 @@
   }
   setInterval(tickLocalTimes, 30000);
 
+  // ---- Account menu: a disclosure button; Escape or a click elsewhere closes it -------------
+  const accountButton = document.querySelector("#account-menu > button");
+  const accountItems = document.getElementById("account-menu-items");
+  function setAccountMenu(open) {
+    accountButton.setAttribute("aria-expanded", String(open));
+    accountItems.hidden = !open;
+  }
+  accountButton.addEventListener("click", () => setAccountMenu(accountItems.hidden));
+  document.addEventListener("click", (event) => {
+    if (!accountItems.hidden && !event.target.closest("#account-menu")) setAccountMenu(false);
+  });
+  document.getElementById("account-menu").addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !accountItems.hidden) {
+      setAccountMenu(false);
+      accountButton.focus();
+      event.stopPropagation();
+    }
+  });
+
   // ---- Keyboard shortcuts ------------------------------------------------------------------
   const help = document.getElementById("help");
   document.getElementById("help-open").addEventListener("click", () => help.showModal());

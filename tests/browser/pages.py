@@ -33,12 +33,19 @@ def new_page(browser: Browser, **options: Any) -> Page:
     return new_context(browser, **options).new_page()
 
 
-def logged_in_page(browser: Browser, desk: Desk | str, username: str, path: str) -> Page:
-    """`path` opened by `username`, logged in through a real session cookie."""
+def logged_in_page(
+    browser: Browser,
+    desk: Desk | str,
+    username: str,
+    path: str,
+    context: BrowserContext | None = None,
+) -> Page:
+    """`path` opened by `username`, logged in through a real session cookie; in `context` if
+    given (one made with permissions or init scripts), else in a new profile."""
     url = desk if isinstance(desk, str) else desk.url
     client = Client()
     client.force_login(get_user_model().objects.get(username=username))
-    page = new_page(browser)
+    page = context.new_page() if context is not None else new_page(browser)
     page.context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}]
     )
@@ -46,9 +53,15 @@ def logged_in_page(browser: Browser, desk: Desk | str, username: str, path: str)
     return page
 
 
-def agent_page(browser: Browser, desk: Desk | str, username: str, path: str = "/agents/") -> Page:
+def agent_page(
+    browser: Browser,
+    desk: Desk | str,
+    username: str,
+    path: str = "/agents/",
+    context: BrowserContext | None = None,
+) -> Page:
     """A dashboard page for `username`, logged in, its socket open."""
-    page = logged_in_page(browser, desk, username, path)
+    page = logged_in_page(browser, desk, username, path, context)
     expect(page.locator("#connection-status")).to_have_attribute("data-state", "open")
     return page
 

@@ -18,6 +18,7 @@ from tests.browser.pages import (
     agent_page,
     bubbles,
     customer_site,
+    new_context,
     new_page,
     open_widget,
     screenshot,
@@ -146,6 +147,72 @@ def test_presence_is_live_and_closing_every_tab_makes_an_agent_offline(
     expect(chat.locator("#availability")).to_have_text(re.compile("We're away"))
 
 
+# The browser's own Notification and AudioContext still run; this only records what the page
+# asked of them, and lets the test put the tab in the background (headless tabs never are).
+NOTIFICATION_SPY = """
+window.__notifications = [];
+window.__beeps = 0;
+const RealNotification = window.Notification;
+class RecordedNotification extends RealNotification {
+  constructor(title, options) {
+    super(title, options);
+    window.__notifications.push({ title, body: options && options.body });
+    window.__lastNotification = this;
+  }
+}
+Object.defineProperty(RecordedNotification, "permission", { get: () => RealNotification.permission });
+window.Notification = RecordedNotification;
+const createOscillator = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () {
+  window.__beeps += 1;
+  return createOscillator.call(this);
+};
+window.__hidden = false;
+Object.defineProperty(Document.prototype, "hidden", { get: () => window.__hidden });
+Object.defineProperty(Document.prototype, "visibilityState", {
+  get: () => (window.__hidden ? "hidden" : "visible"),
+});
+"""
+
+
+def test_a_new_chat_in_a_background_tab_notifies_beeps_and_opens_from_the_notification(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    context = new_context(browser)
+    context.grant_permissions(["notifications"], origin=desk.url)
+    context.add_init_script(NOTIFICATION_SPY)
+    alice = agent_page(browser, desk, "alice", context=context)
+    # Permission already given: nothing to ask for. Sound is off until the agent turns it on.
+    expect(alice.get_by_role("button", name="Enable notifications")).to_be_hidden()
+    alice.get_by_role("button", name="Sound off").click()
+    expect(alice.get_by_role("button", name="Sound on")).to_have_attribute("aria-pressed", "true")
+    beeps = alice.evaluate("window.__beeps")
+    assert beeps == 1  # the toggle plays the sound once, so the agent knows what to listen for
+
+    # Alice works in another tab: this one goes to the background.
+    alice.evaluate("window.__hidden = true; document.dispatchEvent(new Event('visibilitychange'))")
+    _visitor, chat = visitor_starts_chat(browser, desk.url, "Is anyone there?")
+    alice.wait_for_function("window.__notifications.length > 0")
+    conversation = inbox.conversations.get()
+    assert alice.evaluate("window.__notifications") == [
+        {"title": f"New chat: {conversation.visitor.display_name}", "body": "Is anyone there?"}
+    ]
+    assert alice.evaluate("window.__beeps") == beeps + 1
+    expect(alice).to_have_title("(1) Supportdesk")
+
+    # Clicking the notification opens that chat in this tab.
+    alice.evaluate("window.__hidden = false; window.__lastNotification.onclick()")
+    expect(alice.get_by_role("log")).to_contain_text("Is anyone there?")
+    expect(alice.get_by_role("heading", level=1)).to_have_text(conversation.visitor.display_name)
+
+    # In the foreground, with the chat open, a message in it is neither notified nor beeped.
+    beeps = alice.evaluate("window.__beeps")
+    send_as_visitor(chat, "Hello?")
+    expect(alice.get_by_role("log")).to_contain_text("Hello?")
+    assert alice.evaluate("window.__notifications.length") == 1
+    assert alice.evaluate("window.__beeps") == beeps
+
+
 def test_the_visitors_page_browser_and_local_time_show_beside_the_chat(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
@@ -197,6 +264,7 @@ def test_an_agent_saves_a_reply_and_uses_it(
     chat = open_widget(visitor, desk.url)
     send_as_visitor(chat, "Hello?")
     alice = agent_page(browser, desk, "alice")
+    alice.get_by_role("button", name="Account: Alice").click()
     alice.get_by_role("link", name="Saved replies").click()
     alice.get_by_label("Shortcut").fill("thanks")
     alice.get_by_label("Text").fill("Thanks for waiting, I'm on it.")
