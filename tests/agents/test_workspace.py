@@ -516,6 +516,8 @@ def test_every_agent_action_is_in_the_activity_log_and_the_admin(
     assert client.login(username="alice", password="correct horse battery staple")
     conversation = chat(visitor)
     client.post(reverse("agents:claim", args=[conversation.pk]))
+    note = {"body": "refund approved", "client_id": str(uuid.uuid4())}
+    assert client.post(reverse("agents:note", args=[conversation.pk]), note).status_code == 201
     client.post(reverse("agents:availability"), {"availability": "away"})
     client.post(
         reverse("agents:transfer", args=[conversation.pk]), {"to": second_agent.pk, "note": "hi"}
@@ -526,6 +528,7 @@ def test_every_agent_action_is_in_the_activity_log_and_the_admin(
     assert verbs == [
         ("Alice", "login"),
         ("Alice", "claim"),
+        ("Alice", "note"),
         ("Alice", "status"),
         ("Alice", "transfer"),
         ("Bob", "end"),

@@ -5,13 +5,16 @@ and the visitor's context, all live and without a reload."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from agents.models import Agent, CannedResponse
-from chat.models import Inbox, Message
+from chat.models import Conversation, Inbox, Message
 from chat.services import visitor_message_send
 from tests.browser.conftest import Desk
 from tests.browser.pages import (
@@ -117,6 +120,39 @@ def test_assignment_notes_saved_replies_transfer_and_end_live(
     assert alice.evaluate("window.__sameDocument") is True
     kinds = list(Message.objects.order_by("seq").values_list("sender_kind", flat=True))
     assert kinds == ["visitor", "system", "note", "agent", "system", "note", "system"]
+
+
+def test_a_quiet_chat_auto_ends_live_and_the_visitors_next_message_follows_it(
+    desk_factory: Callable[..., Desk], browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    """No cron here: the desk's own heartbeats run housekeeping, as on a desk with agents at work."""
+    server = desk_factory(SUPPORTDESK_HEARTBEAT_SECONDS="1", SUPPORTDESK_HOUSEKEEPING_SECONDS="1")
+    inbox.auto_end_minutes = 30
+    inbox.save()
+    _visitor, chat, alice = visitor_writes_and_alice_opens(browser, server.url, "Are you there?")
+    alice.get_by_role("button", name="Claim").click()
+    expect(chat.get_by_role("log")).to_contain_text("Alice joined the chat.")
+    old = Conversation.objects.get()
+    Conversation.objects.filter(pk=old.pk).update(
+        last_visitor_message_at=timezone.now() - timedelta(minutes=31)
+    )
+
+    closed = "This chat was closed after 30 minutes without a message."
+    expect(chat.get_by_role("log")).to_contain_text(closed)
+    expect(chat.locator(".chat-state[data-status]")).to_contain_text("This chat has ended")
+    expect(alice.get_by_role("log")).to_contain_text(closed)
+    expect(alice.locator("#list-ended .row")).to_have_count(1)
+
+    # The visitor writes again: a new chat, in the queue, that says which one it follows.
+    send_as_visitor(chat, "One more question")
+    alice.get_by_role("link", name=re.compile("One more question")).click()
+    visitor_panel = alice.get_by_role("complementary", name="Visitor")
+    follows = visitor_panel.locator("dt", has_text="Follows").locator("+ dd").get_by_role("link")
+    expect(follows).to_have_text(f"chat #{old.pk}")
+    expect(alice.get_by_role("log")).not_to_contain_text("Are you there?")
+    follows.click()
+    expect(alice.get_by_role("log")).to_contain_text("Are you there?")
+    assert Conversation.objects.get(previous=old).status == Conversation.Status.WAITING
 
 
 def test_presence_is_live_and_closing_every_tab_makes_an_agent_offline(
