@@ -256,26 +256,63 @@
     };
   }
 
+  // News is gathered for NOTIFY_GATHER_MS (a reconnect brings its rows frame by frame); more
+  // than NOTIFY_BURST at once (back from standby, after an outage) makes one summary
+  // notification and one beep, not a flood of them.
+  const NOTIFY_BURST = 3;
+  const NOTIFY_GATHER_MS = 400;
+  const pendingNews = new Map(); // conversation id -> "New chat" | "New message"
+  let newsTimer = null;
+
+  function needsAttention(row) {
+    return document.hidden || Number(row.dataset.conversation) !== openId();
+  }
+
+  function desktopNotification(title, options, onclick) {
+    if (!("Notification" in window) || Notification.permission !== "granted" || !document.hidden) return;
+    const n = new Notification(title, options);
+    n.onclick = () => {
+      window.focus();
+      onclick();
+      n.close();
+    };
+  }
+
   function notify(row, title) {
     const id = row.dataset.conversation;
-    const attention = document.hidden || Number(id) !== openId();
-    if (!attention) return;
-    if (soundOn) beep();
-    if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
-      const { name, preview } = rowSummary(row);
-      const n = new Notification(`${title}: ${name}`, { body: preview, tag: `conv-${id}` });
-      n.onclick = () => {
-        window.focus();
-        // The row has been re-rendered since, most likely: find the current one.
-        const current = document.getElementById(`conv-row-${id}`);
-        if (current) current.querySelector(".row__link").click();
-        n.close();
-      };
+    const { name, preview } = rowSummary(row);
+    desktopNotification(`${title}: ${name}`, { body: preview, tag: `conv-${id}` }, () => {
+      // The row has been re-rendered since, most likely: find the current one.
+      const current = document.getElementById(`conv-row-${id}`);
+      if (current) current.querySelector(".row__link").click();
+    });
+  }
+
+  function notifySummary(count) {
+    const body = "Open the desk to see them.";
+    desktopNotification(`${count} chats need you`, { body, tag: "supportdesk-summary" }, () => {
+      showView("open");
+    });
+  }
+
+  function flushNews() {
+    newsTimer = null;
+    const wanted = [];
+    for (const [id, title] of pendingNews) {
+      // Still this agent's to answer (not taken by a colleague meanwhile)?
+      const row = document.querySelector(
+        `#list-waiting > #conv-row-${id}, #list-active > #conv-row-${id}[data-mine]`
+      );
+      if (row) wanted.push([row, title]);
     }
+    pendingNews.clear();
+    if (wanted.length && soundOn) beep();
+    if (wanted.length > NOTIFY_BURST) notifySummary(wanted.length);
+    else for (const [row, title] of wanted) notify(row, title);
   }
 
   /** After every change to the lists: the tab title count, and a notification for each new
-   *  chat in the queue and each new unread message. */
+   *  chat in the queue and each new unread message (one summary for a burst). */
   function onListsChanged() {
     // Only what is this agent's to answer: the queue and their own chats, not colleagues'.
     const rows = document.querySelectorAll("#list-waiting > [data-conversation], #list-active > [data-mine]");
@@ -290,9 +327,13 @@
     if (known !== null) {
       for (const row of rows) {
         const id = Number(row.dataset.conversation);
-        if (waiting.has(id) && !knownWaiting.has(id) && !known.has(id)) notify(row, "New chat");
-        else if ((unread.get(id) || 0) > (known.get(id) || 0)) notify(row, "New message");
+        if (!needsAttention(row)) continue; // news in the chat the agent is looking at
+        if (waiting.has(id) && !knownWaiting.has(id) && !known.has(id)) pendingNews.set(id, "New chat");
+        else if ((unread.get(id) || 0) > (known.get(id) || 0) && !pendingNews.has(id)) {
+          pendingNews.set(id, "New message");
+        }
       }
+      if (pendingNews.size && newsTimer === null) newsTimer = setTimeout(flushNews, NOTIFY_GATHER_MS);
     }
     known = unread;
     knownWaiting = waiting;
