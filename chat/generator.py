@@ -95,7 +95,7 @@ PAGES = [
 ]  # fmt: skip
 TIMEZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/London", ""]
 LANGUAGES = ["en-GB", "de-DE", "en-US", "fr-FR", ""]
-AUTO_END_LINE = "This chat was closed after 30 minutes without a message."
+AUTO_END_LINE = "This chat was closed after 30 minutes of inactivity."
 
 
 Line = tuple[str, int | None, str]  # sender_kind, author_agent_id, body
@@ -157,6 +157,7 @@ CONVERSATIONS = Table(
         "created_at", "assigned_at", "ended_at", "last_seq", "last_message_at", "rating",
         "rating_comment", "rated_at", "visitor_read_seq", "agent_read_seq",
         "last_visitor_message_at", "first_assigned_at", "first_response_at",
+        "last_agent_message_at",
     ],
 )  # fmt: skip
 MESSAGES = Table(
@@ -362,7 +363,7 @@ class Generator:
             # Its last message a few seconds to a few minutes ago, never in the future.
             created = self.now - timedelta(seconds=sum(gaps) + rng.uniform(5, 300))
         at = created
-        assigned_at = last_visitor = last_agent_seq = first_response = None
+        assigned_at = last_visitor = last_agent = last_agent_seq = first_response = None
         for seq, (kind, author, body) in enumerate(lines, start=1):
             at += timedelta(seconds=gaps[seq - 1])
             client_id = uuid.UUID(int=rng.getrandbits(128)) if kind != "system" else None
@@ -372,7 +373,7 @@ class Generator:
             if kind == "visitor":
                 last_visitor = at
             elif kind == "agent":
-                last_agent_seq = seq
+                last_agent, last_agent_seq = at, seq
                 first_response = first_response or at
             elif kind == "system" and assigned_at is None and agent_id is not None:
                 assigned_at = at
@@ -402,6 +403,7 @@ class Generator:
             last_visitor,
             assigned_at,  # never transferred: the first assignment is the only one
             first_response,
+            last_agent,
         ))  # fmt: skip
         self.totals.conversations += 1
         self.totals.messages += n

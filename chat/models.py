@@ -106,7 +106,10 @@ class Inbox(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text=_("Empty: chats stay open until an agent ends them."),
+        help_text=_(
+            "An active chat is closed when the agent answered last and the visitor has not "
+            "written for this long. Empty: chats stay open until an agent ends them."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -210,8 +213,10 @@ class Conversation(models.Model):
     # not a row per message; they only move forward.
     visitor_read_seq = models.PositiveIntegerField(default=0)
     agent_read_seq = models.PositiveIntegerField(default=0)
-    # The visitor's newest message: the clock for the inbox's auto-end after inactivity.
+    # The newest message of each side (not system lines or notes). Auto-end after inactivity
+    # closes an active chat whose agent wrote last and whose visitor has not answered since.
     last_visitor_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_message_at = models.DateTimeField(null=True, blank=True)
     # For analytics (agents.analytics, docs/ANALYTICS.md), set once by the services: when the
     # chat first left the queue (`assigned_at` moves on with every transfer), and when an agent
     # first wrote to the visitor (a join line or an internal note is no answer).
@@ -228,8 +233,8 @@ class Conversation(models.Model):
             models.Index(fields=["visitor", "-created_at"]),
             # A dashboard socket's resync: the newest activity in an agent's inboxes.
             models.Index(fields=["inbox", "last_message_at"]),
-            # Auto-end: open conversations whose visitor has been quiet longest.
-            models.Index(fields=["status", "last_visitor_message_at"]),
+            # Auto-end: active conversations whose agent's last answer is oldest.
+            models.Index(fields=["status", "last_agent_message_at"]),
             # The dashboard's Ended list, newest first: an admin's (every inbox), and an agent's
             # (the newest of each of their inboxes, merged). Partial: the open conversations,
             # updated on every message, never touch them.

@@ -17,10 +17,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone, translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext_lazy
 
 from agents.models import Activity, Agent
 from chat.events import publish_event, publish_on_commit
@@ -208,16 +209,16 @@ AUTO_END_BATCH = 100
 
 
 def conversations_auto_end() -> int:
-    """End open conversations whose visitor has been quiet longer than their inbox allows; at
-    most AUTO_END_BATCH per run (the next run takes the rest)."""
+    """End active conversations where the agent answered last and the visitor has not written
+    since for longer than their inbox allows; at most AUTO_END_BATCH per run (the next run takes
+    the rest). A visitor waiting for us (in the queue, or with the last word) is never closed."""
     ended = 0
     now = timezone.now()
     for inbox in Inbox.objects.filter(auto_end_minutes__gt=0):
         cutoff = now - timedelta(minutes=inbox.auto_end_minutes or 0)
         quiet = (
             Conversation.objects.filter(inbox=inbox)
-            .exclude(status=Conversation.Status.ENDED)
-            .filter(_quiet_since(cutoff))
+            .filter(_visitor_quiet_since(cutoff))
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -228,10 +229,11 @@ def conversations_auto_end() -> int:
     return ended
 
 
-def _quiet_since(cutoff: datetime) -> Q:
-    # Chats from before the column existed have no visitor time: their newest message counts.
-    return Q(last_visitor_message_at__lt=cutoff) | Q(
-        last_visitor_message_at__isnull=True, last_message_at__lt=cutoff
+def _visitor_quiet_since(cutoff: datetime) -> Q:
+    """Active, the agent's last answer before `cutoff`, and no visitor message after it."""
+    return Q(status=Conversation.Status.ACTIVE, last_agent_message_at__lt=cutoff) & (
+        Q(last_visitor_message_at__isnull=True)
+        | Q(last_visitor_message_at__lt=F("last_agent_message_at"))
     )
 
 
@@ -240,17 +242,17 @@ def _auto_end(pk: int, *, cutoff: datetime, minutes: int) -> int:
     """End one quiet conversation, checking again under its lock (the visitor may just have
     written, or an agent ended it). 1 if it ended."""
     Conversation.objects.select_for_update().filter(pk=pk).values_list("pk").get()
-    still_quiet = (
-        Conversation.objects.filter(pk=pk)
-        .exclude(status=Conversation.Status.ENDED)
-        .filter(_quiet_since(cutoff))
-    )
+    still_quiet = Conversation.objects.filter(pk=pk).filter(_visitor_quiet_since(cutoff))
     if not still_quiet.exists():
         return 0
     locked = conversation_lock(Conversation(pk=pk))
     Activity.objects.create(verb=Activity.Verb.END, conversation=locked, detail="inactivity")
     line = system_line(
-        gettext_noop("This chat was closed after %(minutes)d minutes without a message."),
+        ngettext_lazy(
+            "This chat was closed after %(minutes)d minute of inactivity.",
+            "This chat was closed after %(minutes)d minutes of inactivity.",
+            "minutes",
+        ),
         minutes=minutes,
     )
     end_locked(locked, line)
@@ -386,11 +388,12 @@ def visitor_context_update(*, visitor: Visitor, context: dict[str, str]) -> Visi
     return visitor
 
 
-def system_line(message: str, **values: object) -> str:
+def system_line(message: str | Promise, **values: object) -> str:
     """A stored system line ("Alice joined the chat."), in the desk's language (LANGUAGE_CODE):
-    it is stored once for everyone, whatever the language of the request that caused it."""
+    it is stored once for everyone, whatever the language of the request that caused it.
+    `message` is a `gettext_noop` string, or an `ngettext_lazy` one whose count is in `values`."""
     with translation.override(settings.LANGUAGE_CODE):
-        return _(message) % values
+        return (_(message) if isinstance(message, str) else message) % values
 
 
 def append_message(
@@ -422,9 +425,12 @@ def append_message(
     if sender_kind == Message.SenderKind.VISITOR:
         locked.last_visitor_message_at = now
         fields.append("last_visitor_message_at")
-    elif sender_kind == Message.SenderKind.AGENT and locked.first_response_at is None:
-        locked.first_response_at = now  # the first answer: analytics' first response time
-        fields.append("first_response_at")
+    elif sender_kind == Message.SenderKind.AGENT:
+        locked.last_agent_message_at = now
+        fields.append("last_agent_message_at")
+        if locked.first_response_at is None:
+            locked.first_response_at = now  # the first answer: analytics' first response time
+            fields.append("first_response_at")
     locked.save(update_fields=fields)
     publish_on_commit(message)
     return message

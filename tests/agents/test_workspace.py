@@ -3,12 +3,15 @@ auto-end, search, saved replies, visitor context and the activity log."""
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +23,7 @@ from agents.search import message_search
 from agents.selectors import canned_responses, conversation_lists, unread_count
 from agents.services import (
     AlreadyAssigned,
+    agent_reply,
     conversation_claim,
     conversation_transfer,
     note_create,
@@ -370,33 +374,108 @@ def test_unread_counts_the_visitors_messages_after_the_agents_watermark(
 # ---- Auto-end ---------------------------------------------------------------------------
 
 
-def test_housekeeping_ends_chats_whose_visitor_went_quiet(
-    inbox: Inbox, visitor: Visitor, visitor_b: Visitor
+def answered(visitor: Visitor, agent: Agent, *, minutes_ago: float) -> Conversation:
+    """A chat the agent answered `minutes_ago`, the visitor silent since."""
+    conversation = chat(visitor)
+    agent_reply(
+        conversation=conversation, agent=agent, body="Anything else?", client_id=uuid.uuid4()
+    )
+    then = timezone.now() - timedelta(minutes=minutes_ago)
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_visitor_message_at=then - timedelta(minutes=1), last_agent_message_at=then
+    )
+    return conversation
+
+
+def test_housekeeping_ends_chats_whose_visitor_went_quiet_after_an_answer(
+    inbox: Inbox, visitor: Visitor, visitor_b: Visitor, agent: Agent
 ) -> None:
     inbox.auto_end_minutes = 30
     inbox.save()
-    quiet, lively = chat(visitor), chat(visitor_b)
-    Conversation.objects.filter(pk=quiet.pk).update(
-        last_visitor_message_at=timezone.now() - timedelta(minutes=31)
-    )
+    quiet = answered(visitor, agent, minutes_ago=31)
+    lively = answered(visitor_b, agent, minutes_ago=29)
     call_command("housekeeping")
     quiet.refresh_from_db()
     lively.refresh_from_db()
     assert quiet.status == "ended"
-    assert lively.status == "waiting"
+    assert lively.status == "active"
     assert quiet.messages.order_by("-seq").first().body == (
-        "This chat was closed after 30 minutes without a message."
+        "This chat was closed after 30 minutes of inactivity."
     )
+    assert Activity.objects.get(verb="end", conversation=quiet).detail == "inactivity"
     # The visitor writing again starts a new chat linked to the closed one.
     assert chat(visitor).previous == quiet
 
 
-def test_without_an_auto_end_setting_chats_stay_open(inbox: Inbox, visitor: Visitor) -> None:
-    conversation = chat(visitor)
-    Conversation.objects.update(last_visitor_message_at=timezone.now() - timedelta(days=3))
+def test_auto_end_never_closes_on_a_visitor_who_is_waiting_for_us(
+    inbox: Inbox, visitor: Visitor, visitor_b: Visitor, agent: Agent
+) -> None:
+    inbox.auto_end_minutes = 1
+    inbox.save()
+    queued = chat(visitor)  # in the queue: nobody has answered
+    unanswered = chat(visitor_b)
+    conversation_claim(conversation=unanswered, agent=agent)  # joined, but never wrote
+    long_ago = timezone.now() - timedelta(days=3)
+    Conversation.objects.update(last_visitor_message_at=long_ago, last_message_at=long_ago)
+    call_command("housekeeping")
+    assert set(Conversation.objects.values_list("status", flat=True)) == {"waiting", "active"}
+
+    # The agent answered, then the visitor wrote again: the visitor has the last word.
+    agent_reply(conversation=unanswered, agent=agent, body="On it", client_id=uuid.uuid4())
+    visitor_message_send(visitor=visitor_b, body="Thanks, and?", client_id=uuid.uuid4())
+    Conversation.objects.filter(pk=unanswered.pk).update(
+        last_agent_message_at=long_ago, last_visitor_message_at=long_ago + timedelta(seconds=1)
+    )
+    call_command("housekeeping")
+    unanswered.refresh_from_db()
+    queued.refresh_from_db()
+    assert (queued.status, unanswered.status) == ("waiting", "active")
+
+
+def test_without_an_auto_end_setting_chats_stay_open(
+    inbox: Inbox, visitor: Visitor, agent: Agent
+) -> None:
+    conversation = answered(visitor, agent, minutes_ago=3 * 24 * 60)
     call_command("housekeeping")
     conversation.refresh_from_db()
-    assert conversation.status == "waiting"
+    assert conversation.status == "active"
+    inbox.auto_end_minutes = 0  # 0 means off, not "end everything now"
+    inbox.save()
+    call_command("housekeeping")
+    conversation.refresh_from_db()
+    assert conversation.status == "active"
+
+
+def test_the_inactivity_line_says_one_minute(inbox: Inbox, visitor: Visitor, agent: Agent) -> None:
+    inbox.auto_end_minutes = 1
+    inbox.save()
+    conversation = answered(visitor, agent, minutes_ago=2)
+    call_command("housekeeping")
+    assert conversation.messages.order_by("-seq").first().body == (
+        "This chat was closed after 1 minute of inactivity."
+    )
+
+
+def test_only_agent_messages_move_the_agents_clock_and_the_migration_fills_it_in(
+    visitor: Visitor, agent: Agent
+) -> None:
+    conversation = chat(visitor)
+    conversation_claim(conversation=conversation, agent=agent)  # a system line
+    note_create(conversation=conversation, agent=agent, body="vip", client_id=uuid.uuid4())
+    conversation.refresh_from_db()
+    assert conversation.last_agent_message_at is None
+    first = agent_reply(conversation=conversation, agent=agent, body="Hi", client_id=uuid.uuid4())
+    second = agent_reply(conversation=conversation, agent=agent, body="?", client_id=uuid.uuid4())
+    chat(visitor, "Hello")
+    conversation.refresh_from_db()
+    assert conversation.last_agent_message_at == second.message.created_at
+    assert conversation.first_response_at == first.message.created_at
+
+    Conversation.objects.update(last_agent_message_at=None)  # as before the migration
+    migration = importlib.import_module("chat.migrations.0015_conversation_last_agent_message")
+    migration.backfill(apps, connection.schema_editor())
+    conversation.refresh_from_db()
+    assert conversation.last_agent_message_at == second.message.created_at
 
 
 # ---- Search -----------------------------------------------------------------------------
@@ -572,30 +651,6 @@ def test_a_page_address_that_is_not_a_web_link_is_never_stored(
     assert visitor.referrer == ""
     page = logged_in(agent).get(reverse("agents:conversation", args=[conversation.pk]))
     assert url.split(":")[0] + ":" not in page.content.decode().split('class="context"')[1]
-
-
-def test_auto_end_ignores_zero_and_times_old_chats_by_their_last_message(
-    inbox: Inbox, visitor: Visitor, visitor_b: Visitor
-) -> None:
-    inbox.auto_end_minutes = 0
-    inbox.save()
-    conversation = chat(visitor)
-    Conversation.objects.update(last_visitor_message_at=timezone.now() - timedelta(days=1))
-    call_command("housekeeping")
-    conversation.refresh_from_db()
-    assert conversation.status == "waiting"  # 0 means off, not "end everything now"
-    inbox.auto_end_minutes = 30
-    inbox.save()
-    # A chat from before the column existed: no visitor time, but a recent message.
-    recent = chat(visitor_b)
-    Conversation.objects.filter(pk=recent.pk).update(
-        last_visitor_message_at=None, created_at=timezone.now() - timedelta(days=1)
-    )
-    call_command("housekeeping")
-    recent.refresh_from_db()
-    conversation.refresh_from_db()
-    assert recent.status == "waiting"
-    assert conversation.status == "ended"
 
 
 def test_a_chat_cannot_be_transferred_to_a_deactivated_agent(

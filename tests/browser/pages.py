@@ -23,7 +23,8 @@ def new_context(browser: Browser, **options: Any) -> BrowserContext:
     context.on(
         "console",
         lambda message: (
-            "Content Security Policy" in message.text and CSP_VIOLATIONS.append(message.text)
+            "Content Security Policy" in message.text
+            and CSP_VIOLATIONS.append(f"{message.location.get('url')}: {message.text}")
         ),
     )
     return context

@@ -25,6 +25,7 @@ from tests.browser.pages import (
     new_context,
     new_page,
     open_widget,
+    reply_as_agent,
     screenshot,
     send_as_visitor,
     tab_count,
@@ -132,13 +133,17 @@ def test_a_quiet_chat_auto_ends_live_and_the_visitors_next_message_follows_it(
     inbox.save()
     _visitor, chat, alice = visitor_writes_and_alice_opens(browser, server.url, "Are you there?")
     alice.get_by_role("button", name="Claim").click()
-    expect(chat.get_by_role("log")).to_contain_text("Alice joined the chat.")
+    reply_as_agent(alice, "Yes! How can I help?")
+    expect(chat.get_by_role("log")).to_contain_text("How can I help?")
     old = Conversation.objects.get()
+    # Half an hour later the visitor still has not answered.
+    half_an_hour_ago = timezone.now() - timedelta(minutes=31)
     Conversation.objects.filter(pk=old.pk).update(
-        last_visitor_message_at=timezone.now() - timedelta(minutes=31)
+        last_visitor_message_at=half_an_hour_ago - timedelta(seconds=5),
+        last_agent_message_at=half_an_hour_ago,
     )
 
-    closed = "This chat was closed after 30 minutes without a message."
+    closed = "This chat was closed after 30 minutes of inactivity."
     expect(chat.get_by_role("log")).to_contain_text(closed)
     expect(chat.locator(".chat-state[data-status]")).to_contain_text("This chat has ended")
     expect(alice.get_by_role("log")).to_contain_text(closed)
