@@ -187,11 +187,9 @@ class ConversationAdmin(admin.ModelAdmin):
     search_fields = ["visitor__name", "visitor__email", "messages__body"]
     list_select_related = ["visitor", "inbox", "assigned_agent"]
     date_hierarchy = "created_at"
-    readonly_fields = [
-        "inbox", "visitor", "status", "assigned_agent", "previous",
-        "created_at", "assigned_at", "ended_at", "last_seq", "last_message_at",
-        "rating", "rating_comment", "rated_at",
-    ]  # fmt: skip
+    # Every field: state, read marks and the analytics' times change only through the services
+    # (chat.services, agents.services), which keep them consistent and tell the sockets.
+    readonly_fields = [field.name for field in Conversation._meta.concrete_fields]
     inlines = [MessageInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

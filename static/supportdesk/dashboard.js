@@ -329,6 +329,8 @@
         const id = Number(row.dataset.conversation);
         if (!needsAttention(row)) continue; // news in the chat the agent is looking at
         if (waiting.has(id) && !knownWaiting.has(id) && !known.has(id)) pendingNews.set(id, "New chat");
+        // Handed over by a colleague or an admin, or given by automatic assignment.
+        else if (!waiting.has(id) && !known.has(id)) pendingNews.set(id, "Assigned to you");
         else if ((unread.get(id) || 0) > (known.get(id) || 0) && !pendingNews.has(id)) {
           pendingNews.set(id, "New message");
         }
@@ -411,14 +413,49 @@
     el.click();
   }
 
-  // The Transfer button (in the header, which the socket re-renders) opens the form below it.
+  /** The transfer form's choices as they are now: not the chat's current agent (the header,
+   *  which the socket re-renders, says who), not oneself, each with their live presence. */
+  function refreshTransferTargets(panel) {
+    const header = document.querySelector("#pane .pane__header");
+    const assigned = header ? header.dataset.assigned : "";
+    const select = panel.querySelector("select");
+    for (const option of select.querySelectorAll("option[data-agent]")) {
+      const id = option.dataset.agent;
+      const member = document.getElementById(`member-${id}`);
+      const presence = member ? member.dataset.presence : option.dataset.presence;
+      option.hidden = option.disabled = id === assigned || id === document.body.dataset.agent;
+      option.textContent = `${option.dataset.name} (${presence})`;
+    }
+    if (select.selectedOptions[0] && select.selectedOptions[0].disabled) select.value = "";
+  }
+
+  function closeTransfer(panel) {
+    panel.hidden = true;
+    const opener = document.querySelector(`[data-action=transfer][aria-controls="${panel.id}"]`);
+    if (opener) opener.focus();
+  }
+
+  // The Transfer button (in the header, which the socket re-renders) opens the form below it;
+  // Cancel or Escape closes it.
   document.addEventListener("click", (event) => {
+    const cancel = event.target.closest("[data-action=transfer-cancel]");
+    if (cancel) return closeTransfer(cancel.closest(".transfer"));
     const button = event.target.closest("[data-action=transfer]");
     if (!button) return;
     const panel = document.getElementById(button.getAttribute("aria-controls"));
     if (!panel) return;
     panel.hidden = !panel.hidden;
-    if (!panel.hidden) panel.querySelector("select").focus();
+    if (!panel.hidden) {
+      refreshTransferTargets(panel);
+      panel.querySelector("select").focus();
+    }
+  });
+  document.addEventListener("keydown", (event) => {
+    const panel = event.target.closest && event.target.closest(".transfer");
+    if (panel && event.key === "Escape") {
+      event.stopImmediatePropagation(); // not also the shortcuts' Escape
+      closeTransfer(panel);
+    }
   });
 
   // A transfer that went through closes its form (the header above it shows the new agent).
@@ -526,8 +563,19 @@
     onDenied: goToLogin,
   });
 
+  // My status as the team sees it, in every tab: another tab may have changed it.
+  const availabilitySelect = document.getElementById("availability-select");
+  function syncMyStatus() {
+    const me = document.getElementById(`member-${document.body.dataset.agent}`);
+    const presence = me && me.dataset.presence;
+    if ((presence === "online" || presence === "away") && availabilitySelect.value !== presence) {
+      availabilitySelect.value = presence;
+    }
+  }
+
   document.addEventListener("realtime:applied", () => {
     onListsChanged();
+    syncMyStatus();
     tickLocalTimes(); // a visitor panel pushed by the socket shows its time at once
   });
   document.addEventListener("visibilitychange", reportRead);

@@ -206,6 +206,10 @@ def test_admin_lists_conversations_with_messages_inline(
         reverse("admin:chat_conversation_change", args=[conversation.pk])
     ).content.decode()
     assert "visible to the admin" in page
+    # Nothing of the conversation itself can be edited there: read marks, times and state
+    # change through the services only.
+    form = page.split('id="conversation_form"')[1].split('id="messages-group"')[0]
+    assert not re.search(r'<(input|select|textarea)[^>]+name="(?!csrf)', form), form
     for name in ["chat_inbox", "chat_visitor", "chat_message", "agents_agent"]:
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
 

@@ -4,6 +4,7 @@ auto-end, search, saved replies, visitor context and the activity log."""
 from __future__ import annotations
 
 import importlib
+import re
 import uuid
 from datetime import timedelta
 
@@ -347,8 +348,10 @@ def test_the_transfer_view_answers_with_the_new_header_or_a_clear_error(
     assert done.status_code == 200
     assert "Active · Bob" in done.content.decode()
     pane = client.get(reverse("agents:conversation", args=[conversation.pk])).content.decode()
-    assert f'<option value="{agent.pk}">Alice' in pane  # Bob has it now: Alice may take it back
-    assert f'<option value="{second_agent.pk}">' not in pane
+    assert (
+        f'<option value="{agent.pk}" data-agent="{agent.pk}" data-name="Alice"' in pane
+    )  # Bob has it now: Alice may take it back
+    assert f'<option value="{second_agent.pk}"' not in pane
 
 
 # ---- Unread counts ----------------------------------------------------------------------
@@ -476,6 +479,24 @@ def test_only_agent_messages_move_the_agents_clock_and_the_migration_fills_it_in
     migration.backfill(apps, connection.schema_editor())
     conversation.refresh_from_db()
     assert conversation.last_agent_message_at == second.message.created_at
+
+
+def test_every_agent_reply_names_its_author_on_the_dashboard(
+    visitor: Visitor, agent: Agent, second_agent: Agent
+) -> None:
+    conversation = chat(visitor)
+    agent_reply(
+        conversation=conversation, agent=second_agent, body="Bob here", client_id=uuid.uuid4()
+    )
+    agent_reply(conversation=conversation, agent=agent, body="Alice too", client_id=uuid.uuid4())
+    html = logged_in(agent).get(reverse("agents:conversation", args=[conversation.pk]))
+    authors = re.findall(
+        r'class="msg msg--agent msg--mine".*?<span class="msg__author">(\w+)</span>\s*'
+        r'<p class="msg__bubble">([^<]+)</p>',
+        html.content.decode(),
+        re.S,
+    )
+    assert authors == [("Bob", "Bob here"), ("Alice", "Alice too")]
 
 
 # ---- Search -----------------------------------------------------------------------------

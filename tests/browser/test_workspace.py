@@ -97,7 +97,15 @@ def test_assignment_notes_saved_replies_transfer_and_end_live(
     # Transfer to Bob with a note for him.
     alice.keyboard.press("Escape")
     alice.keyboard.press("t")
-    alice.get_by_label("Transfer to").select_option(label="Bob (online)")
+    transfer_to = alice.get_by_label("Transfer to")
+    expect(transfer_to).to_be_focused()
+    alice.keyboard.press("Escape")  # changed her mind: the form closes
+    expect(transfer_to).to_be_hidden()
+    alice.keyboard.press("t")
+    # Offered: colleagues only (not Alice, who has the chat), with their presence as it is now.
+    choices = transfer_to.locator("option:not([disabled])")
+    expect(choices).to_have_text(["Choose a colleague…", "Bob (online)"])
+    transfer_to.select_option(label="Bob (online)")
     alice.get_by_label("Note for them").fill("Please finish the refund")
     screenshot(alice, "workspace-transfer")
     alice.locator(".transfer__form").get_by_role("button", name="Transfer").click()
@@ -175,6 +183,7 @@ def test_presence_is_live_and_closing_every_tab_makes_an_agent_offline(
 
     bob_two.get_by_label("My status").select_option("away")
     expect(member(alice, "Bob")).to_have_attribute("data-presence", "away")
+    expect(bob_one.get_by_label("My status")).to_have_value("away")  # his other tab follows
     bob_two.get_by_label("My status").select_option("online")
     expect(member(alice, "Bob")).to_have_attribute("data-presence", "online")
 
@@ -217,6 +226,10 @@ Object.defineProperty(Document.prototype, "visibilityState", {
 """
 
 
+def display_name(first_message: str) -> str:
+    return Message.objects.get(body=first_message).conversation.visitor.display_name
+
+
 def notifications_at_least(page: Page, count: int, timeout: float = 10) -> None:
     """Polled from here: the dashboard's CSP (no eval) rules out Playwright's wait_for_function."""
     deadline = time.monotonic() + timeout
@@ -227,7 +240,7 @@ def notifications_at_least(page: Page, count: int, timeout: float = 10) -> None:
 
 
 def test_a_new_chat_in_a_background_tab_notifies_beeps_and_opens_from_the_notification(
-    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent, second_agent: Agent
 ) -> None:
     context = new_context(browser)
     context.grant_permissions(["notifications"], origin=desk.url)
@@ -279,6 +292,17 @@ def test_a_new_chat_in_a_background_tab_notifies_beeps_and_opens_from_the_notifi
         {"title": "5 chats need you", "body": "Open the desk to see them."}
     ]
     assert alice.evaluate("window.__beeps") == beeps + 1
+
+    # A colleague hands Alice a chat: she is told, though nothing in it is unread.
+    bob = agent_page(browser, desk, "bob")
+    bob.get_by_role("link", name=re.compile("Question 0")).click()
+    bob.get_by_role("button", name="Claim").click()
+    bob.get_by_role("button", name="Transfer").click()
+    bob.get_by_label("Transfer to").select_option(label="Alice (online)")
+    bob.locator(".transfer__form").get_by_role("button", name="Transfer").click()
+    notifications_at_least(alice, 3)
+    handed = alice.evaluate("window.__notifications.slice(2)")
+    assert [n["title"] for n in handed] == [f"Assigned to you: {display_name('Question 0')}"]
 
 
 def test_the_visitors_page_browser_and_local_time_show_beside_the_chat(
