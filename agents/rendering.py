@@ -51,6 +51,11 @@ def context_context(visitor: Visitor, conversation: Conversation) -> dict[str, A
         "inbox_name": conversation.inbox.name,
         "rating": conversation.rating,
         "rating_comment": conversation.rating_comment,
+        # The panel's version (a pushed copy replaces an older one): its newest change.
+        "panel_version": max(
+            (t for t in (visitor.context_updated_at, conversation.rated_at) if t is not None),
+            default=None,
+        ),
     }
 
 

@@ -311,6 +311,7 @@ def conversation_rate(
     conversation.rating_comment = comment.replace("\x00", "")
     conversation.rated_at = timezone.now()
     conversation.save(update_fields=["rating", "rating_comment", "rated_at"])
+    visitor_panel_changed(visitor)  # agents see the rating beside the chat at once
     return conversation
 
 
@@ -383,9 +384,15 @@ def visitor_context_update(*, visitor: Visitor, context: dict[str, str]) -> Visi
         setattr(visitor, field, value)
     visitor.context_updated_at = timezone.now()
     visitor.save(update_fields=[*changes, "context_updated_at"])
+    visitor_panel_changed(visitor)
+    return visitor
+
+
+def visitor_panel_changed(visitor: Visitor) -> None:
+    """After commit, dashboards showing this visitor's chat refresh the panel beside it (their
+    page, their rating...)."""
     event = {"type": "visitor.context", "visitor_id": visitor.pk, "inbox_id": visitor.inbox_id}
     transaction.on_commit(lambda: publish_event([inbox_group(visitor.inbox_id)], event))
-    return visitor
 
 
 def system_line(message: str | Promise, **values: object) -> str:

@@ -14,6 +14,7 @@ from django.urls import reverse
 from agents.models import Agent
 from agents.services import note_create
 from chat.models import Visitor
+from chat.services import conversation_end
 from chat.tokens import visitor_token
 from tests.chat.test_consumers import (
     agent_socket,
@@ -161,6 +162,28 @@ async def test_the_pane_shows_the_visitors_page_change_live(agent: Agent, visito
     frame = await socket.receive_json_from(timeout=5)
     assert f'id="visitor-context-{visitor.pk}"' in frame["html"]
     assert "https://shop.example/plans" in frame["html"]
+    await socket.disconnect()
+
+
+async def test_the_pane_shows_the_visitors_rating_live(agent: Agent, visitor: Visitor) -> None:
+    message = await send(visitor, "thanks, bye")
+    await database_sync_to_async(conversation_end)(conversation=message.conversation, by=agent)
+    socket = await agent_socket(agent)
+    await socket.send_json_to(
+        {"type": "resume", "conversation": message.conversation_id, "after": message.seq}
+    )
+    await frames_until(socket, "synced")
+    response = await database_sync_to_async(Client().post)(
+        reverse("chat:widget_rate", args=[visitor.inbox.public_key, message.conversation_id]),
+        {"rating": "4", "comment": "Quick and kind"},
+        headers={"X-Visitor-Token": visitor_token(visitor)},
+    )
+    assert response.status_code == 200
+    frame = await raw_frames_until(
+        socket, lambda f: f'id="visitor-context-{visitor.pk}"' in f.get("html", "")
+    )
+    assert "4/5" in frame["html"]
+    assert "Quick and kind" in frame["html"]
     await socket.disconnect()
 
 

@@ -549,7 +549,7 @@ def test_a_visitor_rates_the_ended_chat_and_the_agent_sees_it(
     expect(chat.locator(".rating__thanks")).to_have_text(
         "You rated this chat 4 out of 5. Thank you!"
     )
-    alice.reload()
+    # Live beside the chat, no reload.
     expect(alice.locator(".context__rating")).to_contain_text("4/5 — “Quick and kind”")
 
 
