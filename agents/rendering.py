@@ -9,10 +9,10 @@ from django.template.loader import render_to_string
 from agents import selectors
 from agents.models import Agent
 from agents.selectors import ConversationLists, TeamMember
-from chat.events import ConversationData, conversation_data
+from chat.events import PREVIEW_KINDS, ConversationData, conversation_data
 from chat.models import Conversation, Visitor
 from chat.rendering import render_shared
-from chat.selectors import message_page
+from chat.selectors import conversation_summary, message_page
 from chat.useragent import describe_user_agent
 
 TEMPLATE = "agents/dashboard.html"
@@ -26,8 +26,13 @@ PANE_HISTORY = 40
 def pane_context(conversation: Conversation, *, agent: Agent) -> dict[str, Any]:
     """`conversation` as `conversation_for_agent` loads it (inbox, visitor and agent joined)."""
     messages, more_history = message_page(conversation_id=conversation.pk, limit=PANE_HISTORY)
-    # The preview is the newest message's text: the history already holds it.
-    summary = conversation_data(conversation, preview=messages[-1]["body"] if messages else None)
+    # The preview is the newest visitor or agent message's text: the history most likely holds it.
+    said = [m["body"] for m in messages if m["sender_kind"] in PREVIEW_KINDS]
+    summary = (
+        conversation_data(conversation, preview=said[-1])
+        if said
+        else conversation_summary(conversation.pk)  # one query more, for a chat of system lines
+    )
     return {
         "conversation": summary,
         "messages": messages,

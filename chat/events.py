@@ -146,12 +146,26 @@ def conversation_row(row: Mapping[str, Any]) -> ConversationData:
     }
 
 
+# A list row's preview is what the visitor or an agent last wrote: a system line ("Alice joined
+# the chat.") or an internal note says nothing about what the chat is about.
+PREVIEW_KINDS = (Message.SenderKind.VISITOR, Message.SenderKind.AGENT)
+
+
 def chat_message_event(message: Message) -> ChatMessageEvent:
     conversation = message.conversation
+    if message.sender_kind in PREVIEW_KINDS:
+        preview = message.body
+    else:  # one query, for the (rare) system lines and notes
+        preview = (
+            Message.objects.filter(conversation=conversation, sender_kind__in=PREVIEW_KINDS)
+            .order_by("-seq")
+            .values_list("body", flat=True)
+            .first()
+        )
     return {
         "type": "chat.message",
         "message": message_data(message),
-        "conversation": conversation_data(conversation, preview=message.body),
+        "conversation": conversation_data(conversation, preview=preview),
     }
 
 
