@@ -21,11 +21,26 @@ TEMPLATE = "agents/dashboard.html"
 # Messages the pane opens with; "Show earlier messages" above them loads as many again. Rendering
 # is most of opening a long chat (docs/PERFORMANCE.md): 40 keeps it well under 50 ms.
 PANE_HISTORY = 40
+# Opening a chat at a search hit: the hit, PANE_JUMP_CONTEXT messages before it and all after it,
+# at most PANE_JUMP_LIMIT (beyond that the hit is above; "Show earlier messages" reaches it).
+PANE_JUMP_CONTEXT = 5
+PANE_JUMP_LIMIT = 400
 
 
-def pane_context(conversation: Conversation, *, agent: Agent) -> dict[str, Any]:
-    """`conversation` as `conversation_for_agent` loads it (inbox, visitor and agent joined)."""
-    messages, more_history = message_page(conversation_id=conversation.pk, limit=PANE_HISTORY)
+def pane_context(
+    conversation: Conversation, *, agent: Agent, at: int | None = None
+) -> dict[str, Any]:
+    """`conversation` as `conversation_for_agent` loads it (inbox, visitor and agent joined).
+    `at` (a search hit's seq): the pane holds that message, a few before it and everything
+    after, up to PANE_JUMP_LIMIT, and shows it (dashboard.js scrolls to `found_seq`)."""
+    limit = PANE_HISTORY
+    if at is not None and 0 < at <= conversation.last_seq:
+        limit = min(
+            max(PANE_HISTORY, conversation.last_seq - at + 1 + PANE_JUMP_CONTEXT), PANE_JUMP_LIMIT
+        )
+    else:
+        at = None
+    messages, more_history = message_page(conversation_id=conversation.pk, limit=limit)
     # The preview is the newest visitor or agent message's text: the history most likely holds it.
     said = [m["body"] for m in messages if m["sender_kind"] in PREVIEW_KINDS]
     summary = (
@@ -37,6 +52,7 @@ def pane_context(conversation: Conversation, *, agent: Agent) -> dict[str, Any]:
         "conversation": summary,
         "messages": messages,
         "more_history": more_history,
+        "found_seq": at,
         "viewer": "agent",
         "me": agent.pk,
         "transfer_targets": selectors.transfer_targets(conversation),

@@ -247,11 +247,16 @@ def _csv_cell(value: object) -> str:
 def conversation_detail(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
     """The conversation pane; the whole dashboard when opened directly (a link, a reload)."""
     conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
+    at = _int(request.GET.get("at"))  # opened from a search hit: show that message
     if _is_partial(request):
         return render(
-            request, "agents/dashboard.html#workspace", pane_context(conversation, agent=agent)
+            request,
+            "agents/dashboard.html#workspace",
+            pane_context(conversation, agent=agent, at=at),
         )
-    return render(request, "agents/dashboard.html", _page_context(agent, conversation=conversation))
+    return render(
+        request, "agents/dashboard.html", _page_context(agent, conversation=conversation, at=at)
+    )
 
 
 @require_GET
@@ -427,7 +432,9 @@ def _int(value: str | None) -> int:
         return 0
 
 
-def _page_context(agent: Agent, *, conversation: Conversation | None = None) -> dict[str, Any]:
+def _page_context(
+    agent: Agent, *, conversation: Conversation | None = None, at: int | None = None
+) -> dict[str, Any]:
     """The whole dashboard; with `conversation` (already checked for this agent) open in it."""
     context: dict[str, Any] = {
         "agent": agent,
@@ -437,5 +444,5 @@ def _page_context(agent: Agent, *, conversation: Conversation | None = None) -> 
         "open_id": conversation.pk if conversation else None,
     }
     if conversation is not None:
-        context.update(pane_context(conversation, agent=agent))
+        context.update(pane_context(conversation, agent=agent, at=at))
     return context

@@ -108,7 +108,17 @@
       (frame) => conn.send(frame)
     );
     const log = openLog();
-    log.scrollTop = log.scrollHeight;
+    // Opened from a search hit: that message, in the middle, marked; else the newest.
+    const pane = document.getElementById("pane");
+    const found = pane && pane.dataset.foundSeq
+      ? document.getElementById(`msg-${pane.dataset.conversation}-${pane.dataset.foundSeq}`)
+      : null;
+    if (found) {
+      found.classList.add("msg--found");
+      found.scrollIntoView({ block: "center" });
+    } else {
+      log.scrollTop = log.scrollHeight;
+    }
   }
 
   // ---- Saved replies: "/" + shortcut in the reply box ---------------------------------------

@@ -517,6 +517,28 @@ def test_list_previews_show_what_was_written_not_system_lines_or_notes(
     assert conversation_lists(agent=agent)["ended"][0]["preview"] == "On its way"
 
 
+def test_a_chat_opens_at_a_search_hit_with_everything_after_it(
+    visitor: Visitor, agent: Agent
+) -> None:
+    conversation = chat(visitor, "message 1")
+    for i in range(2, 61):
+        chat(visitor, f"message {i}")
+    client = logged_in(agent)
+    url = reverse("agents:conversation", args=[conversation.pk])
+
+    def pane(**params: str) -> tuple[list[int], str | None]:
+        html = client.get(url, params, headers={"HX-Request": "true"}).content.decode()
+        seqs = [int(seq) for seq in re.findall(r'<li id="msg-\d+-(\d+)"', html)]
+        found = re.search(r'data-found-seq="(\d+)"', html)
+        return seqs, found.group(1) if found else None
+
+    assert pane() == (list(range(21, 61)), None)  # the newest 40
+    assert pane(at="10") == (list(range(5, 61)), "10")  # 5 before the hit, all after
+    assert pane(at="58") == (list(range(21, 61)), "58")  # already among the newest 40
+    for nonsense in ("0", "61", "-3", "abc", "1e9"):
+        assert pane(at=nonsense) == (list(range(21, 61)), None), nonsense
+
+
 # ---- Search -----------------------------------------------------------------------------
 
 

@@ -855,3 +855,14 @@ def test_a_long_chat_opens_at_its_newest_messages_and_earlier_ones_load_above(
     send_as_visitor(chat, "line 86")
     expect(log.locator("li.msg[data-seq]")).to_have_count(86)
     assert bubbles(log)[-1] == "line 86"
+
+    # A search hit far up the chat opens it at that message, marked, with everything after it.
+    alice.get_by_role("searchbox", name="Search messages").fill("line 12")
+    alice.get_by_role("searchbox", name="Search messages").press("Enter")
+    alice.locator(".result a").filter(has_text="line 12").click()
+    found = log.locator("li.msg--found")
+    expect(found).to_have_count(1)
+    expect(found).to_contain_text("line 12")
+    expect(found).to_be_in_viewport()
+    expect(log.locator("li.msg[data-seq]")).to_have_count(86 - 12 + 1 + 5)  # 5 before it
+    screenshot(alice, "pane-search-hit")
