@@ -7,6 +7,7 @@ publish them to live dashboards); the admin is for configuration and for reading
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from django.contrib import admin
@@ -18,7 +19,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from chat.models import Conversation, Inbox, Message, Visitor, new_identity_secret
@@ -53,15 +54,34 @@ class InboxAdmin(admin.ModelAdmin):
             inbox.save(update_fields=["identity_secret"])
         self.message_user(request, f"New secret for {queryset.count()} inbox(es).")
 
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The snippet names this desk's own address, as the admin reached it; a readonly field
+        # is shown without the request, so it is at hand for this render only.
+        token = _admin_request.set(request)
+        try:
+            response = super().changeform_view(request, *args, **kwargs)
+            if isinstance(response, TemplateResponse):
+                response.render()
+            return response
+        finally:
+            _admin_request.reset(token)
+
     @admin.display(description="Embed snippet")
     def embed_snippet(self, inbox: Inbox) -> str:
         if not inbox.pk:
             return "Save the inbox to get its snippet."
+        request = _admin_request.get()
+        script = reverse("chat:widget_script")
+        src = request.build_absolute_uri(script) if request else f"https://YOUR-DESK{script}"
         return format_html(
-            '<code>&lt;script src="https://YOUR-DESK/widget.js" data-inbox="{}" async&gt;'
-            "&lt;/script&gt;</code>",
+            '<code>&lt;script src="{}" data-inbox="{}" async&gt;&lt;/script&gt;</code>',
+            src,
             inbox.public_key,
         )
+
+
+# The request of the admin page being rendered (InboxAdmin.changeform_view).
+_admin_request: ContextVar[HttpRequest | None] = ContextVar("admin_request", default=None)
 
 
 @admin.register(Visitor)

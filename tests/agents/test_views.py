@@ -214,6 +214,19 @@ def test_admin_lists_conversations_with_messages_inline(
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
 
 
+def test_the_inbox_admin_gives_a_snippet_with_this_desks_address(
+    admin_client: Client, inbox, settings
+) -> None:
+    settings.ALLOWED_HOSTS = ["desk.example.com"]
+    page = admin_client.get(
+        reverse("admin:chat_inbox_change", args=[inbox.pk]), HTTP_HOST="desk.example.com"
+    ).content.decode()
+    assert (
+        f'&lt;script src="http://desk.example.com/widget.js" data-inbox="{inbox.public_key}" '
+        "async&gt;&lt;/script&gt;"
+    ) in page
+
+
 def test_a_follow_up_chat_links_to_the_one_before(agent: Agent, visitor: Visitor) -> None:
     from chat.services import conversation_end
 
