@@ -132,6 +132,36 @@ def test_assignment_notes_saved_replies_transfer_and_end_live(
     assert kinds == ["visitor", "system", "note", "agent", "system", "note", "system"]
 
 
+def test_two_agents_claim_at_once_one_wins_and_the_other_is_told(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent, second_agent: Agent
+) -> None:
+    _visitor, _chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "Who takes me?")
+    bob = agent_page(browser, desk, "bob")
+    bob.get_by_role("link", name=re.compile("Who takes me")).click()
+    expect(bob.get_by_role("button", name="Claim")).to_be_visible()
+    # Both press Claim at the same moment (one clock: both pages run on this machine).
+    at = alice.evaluate("Date.now() + 500")
+    for page in (alice, bob):
+        page.evaluate(
+            """at => setTimeout(
+                () => document.querySelector('[data-action=claim]').click(), at - Date.now()
+            )""",
+            at,
+        )
+    conversation = Conversation.objects.get()
+    expect(alice.locator(".badge--active")).to_be_visible()
+    expect(bob.locator(".badge--active")).to_be_visible()
+    conversation.refresh_from_db()
+    winner = conversation.assigned_agent.display_name
+    loser_page = bob if winner == "Alice" else alice
+    expect(loser_page.get_by_role("alert")).to_have_text(f"{winner} already took this chat.")
+    for page in (alice, bob):
+        expect(page.locator(".badge--active")).to_have_text(f"Active · {winner}")
+    screenshot(loser_page, "workspace-claim-lost")
+    joined = Message.objects.filter(conversation=conversation, sender_kind="system")
+    assert [m.body for m in joined] == [f"{winner} joined the chat."]
+
+
 def test_a_quiet_chat_auto_ends_live_and_the_visitors_next_message_follows_it(
     desk_factory: Callable[..., Desk], browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
