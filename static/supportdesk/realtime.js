@@ -190,10 +190,14 @@
         const container = document.getElementById(el.dataset.container);
         if (current) current.remove();
         if (!container) continue; // not shown on this page (another conversation)
-        const atBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 80;
+        const isLog = container.getAttribute("role") === "log";
+        // Decided before the insertion, and only for a log on screen: a hidden one (the widget
+        // closed) has no position to keep; it opens at its newest message.
+        const wasAtEnd = isLog && shown(container) && readerAtEnd(container);
         insertSorted(container, el);
-        if (container.getAttribute("role") === "log" && el.dataset.seq) {
-          if (atBottom) container.scrollTop = container.scrollHeight;
+        if (isLog && el.dataset.seq && shown(container)) {
+          watchLog(container);
+          if (wasAtEnd) scrollToEnd(container);
           else if (!el.classList.contains("msg--mine")) showNewMessages(container);
         }
       } else if (current) {
@@ -209,6 +213,73 @@
     document.dispatchEvent(new CustomEvent("realtime:applied"));
   }
 
+  /**
+   * Message logs (role=log) keep their reader's place. A reader at the newest message stays
+   * there: when messages arrive and when the log's own box changes (the widget opens, a panel
+   * grows under the log, the window or the phone's keyboard resizes it). A reader who scrolled
+   * up stays where they are and is told about new messages below. A log that is not rendered
+   * (inside a hidden iframe its height is 0) has no place to keep: it shows its newest message
+   * once it is rendered, unless the reader scrolls up first.
+   * Whenever what the reader can see may have changed, the log gets a `realtime:view` event.
+   */
+  const AT_END_PX = 80;
+  const awayFromEnd = new WeakSet(); // logs whose reader scrolled up
+  const endWhenShown = new WeakSet(); // asked to show their newest message while not rendered
+  const watchedLogs = new WeakSet();
+  // Where we last scrolled each log to. A scroll event comes later, at the next frame, measured
+  // against the layout of then (a panel may have grown under the log meanwhile): one that finds
+  // the log where we put it is ours, not the reader scrolling up.
+  const scrolledTo = new WeakMap();
+  function toEnd(log) {
+    log.scrollTop = log.scrollHeight;
+    scrolledTo.set(log, log.scrollTop);
+  }
+  const shown = (log) => log.clientHeight > 0;
+  const atEnd = (log) => log.scrollHeight - log.scrollTop - log.clientHeight < AT_END_PX;
+  // Once watched, what the reader last did decides (a layout change may be pending).
+  const readerAtEnd = (log) => (watchedLogs.has(log) ? !awayFromEnd.has(log) : atEnd(log));
+  const viewed = (log) => log.dispatchEvent(new CustomEvent("realtime:view", { bubbles: true }));
+  const logResized = new ResizeObserver((entries) => {
+    for (const { target } of entries) {
+      if (!shown(target)) continue;
+      if (endWhenShown.has(target)) awayFromEnd.delete(target);
+      endWhenShown.delete(target);
+      if (!awayFromEnd.has(target)) toEnd(target);
+      viewed(target);
+    }
+  });
+
+  function watchLog(log) {
+    if (watchedLogs.has(log)) return;
+    watchedLogs.add(log);
+    logResized.observe(log);
+    log.addEventListener("scroll", () => {
+      if (!shown(log) || endWhenShown.has(log)) return; // not the reader: a layout settling
+      if (scrolledTo.get(log) === log.scrollTop) return viewed(log); // our own scroll
+      scrolledTo.delete(log);
+      if (atEnd(log)) awayFromEnd.delete(log);
+      else awayFromEnd.add(log);
+      viewed(log);
+    });
+  }
+
+  function watchLogs(root) {
+    const scope = root || document;
+    if (scope.matches && scope.matches('[role="log"]')) watchLog(scope);
+    for (const log of scope.querySelectorAll('[role="log"]')) watchLog(log);
+  }
+
+  /** Show the log's newest message, and keep it shown as the log changes (see above). */
+  function scrollToEnd(log) {
+    watchLog(log);
+    awayFromEnd.delete(log);
+    if (!shown(log)) endWhenShown.add(log); // done when it is rendered (the observer)
+    toEnd(log);
+    const button = log.parentElement && log.parentElement.querySelector(`.new-messages[data-for="${log.id}"]`);
+    if (button) button.hidden = true;
+    viewed(log);
+  }
+
   /** The reader scrolled up to read history and a message arrived below: say so, with a
    *  button that brings them down, instead of moving the page under their eyes. */
   function showNewMessages(log) {
@@ -220,12 +291,11 @@
       button.dataset.for = log.id;
       button.textContent = t("New messages ↓");
       button.addEventListener("click", () => {
-        log.scrollTop = log.scrollHeight;
-        button.hidden = true;
+        scrollToEnd(log);
         log.focus({ preventScroll: true });
       });
       log.addEventListener("scroll", () => {
-        if (log.scrollHeight - log.scrollTop - log.clientHeight < 80) button.hidden = true;
+        if (atEnd(log)) button.hidden = true;
       });
       log.after(button);
     }
@@ -389,8 +459,10 @@
     localize(document);
     updateCounts();
     labelDays(document);
+    watchLogs(document);
   });
   document.addEventListener("htmx:afterSettle", (event) => {
+    watchLogs(event.target);
     localize(event.target);
     updateCounts();
     applyReceipts();
@@ -434,5 +506,5 @@
     return { stop };
   }
 
-  window.Realtime = { connect, apply, lastSeq, localize, showStatus, socketUrl, watchTyping, t };
+  window.Realtime = { connect, apply, lastSeq, localize, scrollToEnd, showStatus, socketUrl, watchTyping, t };
 })();

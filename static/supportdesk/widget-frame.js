@@ -125,6 +125,7 @@
       .ajax("GET", body.dataset.conversationUrl, { target: "#conversation", swap: "innerHTML" })
       .then(() => {
         composer.restore(); // the swap took the queued bubbles with the old log
+        window.Realtime.scrollToEnd(log()); // a new log: it opens at its newest message
         if (conn) resume(conn); // and anything the socket applied to the old log meanwhile
       });
   }
@@ -294,16 +295,35 @@
   document.addEventListener("realtime:applied", postUnread);
   document.body.addEventListener("htmx:afterSettle", postUnread);
 
+  /** How far the visitor can have read: up to the first message still below the log's visible
+   *  part (the chat open, the log rendered), and never past a gap (`lastSeq`). Messages that
+   *  arrived while the chat was closed, or below a reader who scrolled up, are not read yet. */
+  function seenSeq(current) {
+    if (!isOpen || document.visibilityState !== "visible" || !current.clientHeight) return 0;
+    const fold = current.getBoundingClientRect().bottom;
+    const complete = window.Realtime.lastSeq(current);
+    for (const msg of current.querySelectorAll(":scope > [data-seq]:not([hidden])")) {
+      if (msg.getBoundingClientRect().top >= fold - 4) return Math.min(complete, Number(msg.dataset.seq) - 1);
+    }
+    return complete;
+  }
+
   function reportRead() {
     postUnread();
     const current = log();
     const conversation = Number(current.dataset.conversation);
-    if (!conn || !isOpen || !conversation || document.visibilityState !== "visible") return;
-    const seq = window.Realtime.lastSeq(current);
-    if (readSent.conversation === conversation && readSent.seq >= seq) return;
+    if (!conn || !conversation) return;
+    const seq = seenSeq(current);
+    if (!seq || (readSent.conversation === conversation && readSent.seq >= seq)) return;
     if (conn.send({ type: "read", conversation, seq })) readSent = { conversation, seq };
   }
   document.addEventListener("visibilitychange", reportRead);
+  // The reader scrolled, or the log was resized or shown: report once per frame at most.
+  let viewFrame = 0;
+  document.addEventListener("realtime:view", () => {
+    cancelAnimationFrame(viewFrame);
+    viewFrame = requestAnimationFrame(reportRead);
+  });
 
   window.Realtime.watchTyping(
     document.getElementById("composer-input"),
@@ -326,6 +346,7 @@
       postUnread();
     } else if (event.data.type === "supportdesk:opened") {
       isOpen = true;
+      window.Realtime.scrollToEnd(log()); // opening shows the newest message (and reports it)
       reportRead();
       const first = body.dataset.prechat === "needed" ? "prechat-name" : "composer-input";
       document.getElementById(first).focus();

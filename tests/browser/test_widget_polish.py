@@ -1,0 +1,95 @@
+"""The visitor widget as a visitor sees it, in a real browser: where the log opens and what counts
+as read, the phone layout on either side, honest waiting lines, earlier conversations, the
+connection line, readable accent colours and grouped messages."""
+
+from __future__ import annotations
+
+import re
+from uuid import uuid4
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from agents.models import Agent
+from agents.services import agent_reply
+from chat.models import Conversation, Inbox
+from tests.browser.conftest import Desk
+from tests.browser.pages import (
+    screenshot,
+    visitor_starts_chat,
+    visitor_writes_and_alice_opens,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def reply_in_dashboard(alice: Page, text: str) -> None:
+    reply = alice.get_by_role("textbox", name="Reply")
+    reply.fill(text)
+    reply.press("Enter")
+    expect(alice.get_by_role("log")).to_contain_text(text)
+
+
+def ticks(alice: Page, text: str):
+    return alice.locator(".msg--mine", has_text=text).locator(".msg__state")
+
+
+def open_chat(visitor: Page) -> None:
+    visitor.get_by_role("button", name=re.compile("^Open chat")).click()
+
+
+def close_chat(visitor: Page) -> None:
+    visitor.get_by_role("button", name="Close chat").click()
+    expect(visitor.get_by_role("button", name=re.compile("^Open chat"))).to_be_visible()
+
+
+def test_a_returning_visitor_opens_the_chat_at_its_newest_message(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor, chat = visitor_starts_chat(browser, desk.url, "Where is my parcel?")
+    conversation = Conversation.objects.get()
+    for n in range(25):
+        agent_reply(conversation=conversation, agent=agent, body=f"Step {n}", client_id=uuid4())
+    visitor.reload()  # a returning visitor: the log loads while the chat is closed
+    open_chat(visitor)
+    expect(chat.get_by_text("Step 24", exact=True)).to_be_in_viewport(ratio=1)
+    expect(chat.get_by_role("button", name="New messages")).to_be_hidden()
+    screenshot(visitor, "polish-returning-newest")
+
+
+def test_replies_while_closed_show_when_opened_and_count_as_read_only_once_seen(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor, chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "Is it in stock?")
+    close_chat(visitor)
+    for n in range(14):
+        reply_in_dashboard(alice, f"Answer {n}: it depends on the size")
+    last = "Answer 13: it depends on the size"
+    expect(visitor.locator("#supportdesk-widget .badge")).to_have_text("14")
+    expect(ticks(alice, last)).to_have_text("✓")  # the widget is closed: not read
+    open_chat(visitor)
+    expect(chat.get_by_text(last)).to_be_in_viewport(ratio=1)
+    expect(ticks(alice, last)).to_have_text("✓✓")
+    screenshot(visitor, "polish-opened-at-newest")
+
+    # A reader who scrolled up is not moved, gets the button, and has not read what came.
+    log = chat.get_by_role("log")
+    log.evaluate("el => { el.scrollTop = 0; }")
+    reply_in_dashboard(alice, "One more thing")
+    new_messages = chat.get_by_role("button", name="New messages")
+    expect(new_messages).to_be_visible()
+    assert log.evaluate("el => el.scrollTop") == 0
+    alice.wait_for_timeout(700)  # what the widget would have reported by now, it has
+    expect(ticks(alice, "One more thing")).to_have_text("✓")
+    new_messages.click()
+    expect(chat.get_by_text("One more thing")).to_be_in_viewport(ratio=1)
+    expect(ticks(alice, "One more thing")).to_have_text("✓✓")
+
+    # The rating panel grows under the log: the newest lines stay in sight above it.
+    alice.once("dialog", lambda dialog: dialog.accept())
+    alice.get_by_role("button", name="End chat").click()
+    expect(chat.get_by_role("group", name="How was this chat?")).to_be_visible()
+    ended = chat.locator("li.msg", has_text="Alice ended the chat.")
+    expect(ended).to_be_in_viewport(ratio=1)
+    expect(chat.get_by_text("One more thing")).to_be_in_viewport()
+    screenshot(visitor, "polish-ended-rating")
