@@ -15,6 +15,8 @@ from agents.services import agent_reply
 from chat.models import Conversation, Inbox
 from tests.browser.conftest import Desk
 from tests.browser.pages import (
+    new_page,
+    open_widget,
     screenshot,
     visitor_starts_chat,
     visitor_writes_and_alice_opens,
@@ -93,3 +95,21 @@ def test_replies_while_closed_show_when_opened_and_count_as_read_only_once_seen(
     expect(ended).to_be_in_viewport(ratio=1)
     expect(chat.get_by_text("One more thing")).to_be_in_viewport()
     screenshot(visitor, "polish-ended-rating")
+
+
+@pytest.mark.parametrize("side", [Inbox.LauncherPosition.LEFT, Inbox.LauncherPosition.RIGHT])
+def test_the_chat_fills_a_phone_screen_exactly_whichever_side_its_launcher_is_on(
+    desk: Desk, browser: Browser, inbox: Inbox, side: str
+) -> None:
+    inbox.launcher_position = side
+    inbox.save()
+    phone = new_page(browser, viewport={"width": 390, "height": 780}, is_mobile=True)
+    chat = open_widget(phone, desk.url)
+    frame = phone.locator("#supportdesk-widget").evaluate(
+        "h => { const r = h.shadowRoot.querySelector('iframe').getBoundingClientRect();"
+        " return [r.x, r.y, r.width, r.height]; }"
+    )
+    assert frame == [0, 0, 390, 780]
+    expect(chat.get_by_role("button", name="Close chat")).to_be_in_viewport(ratio=1)
+    expect(chat.get_by_role("button", name="Send", exact=True)).to_be_in_viewport(ratio=1)
+    screenshot(phone, f"polish-phone-{side}")

@@ -38,7 +38,8 @@
     ".badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;" +
     "background:#e03131;color:#fff;font:700 12px/20px system-ui,sans-serif;text-align:center;box-sizing:border-box}" +
     ".badge[hidden]{display:none}" +
-    "@media (max-width:480px){.frame{right:0;bottom:0;width:100vw;height:100%;max-height:none;border-radius:0}" +
+    {# A phone: the whole screen, whichever side the launcher is on (as specific as .left .frame). #}
+    "@media (max-width:480px){.frame,.left .frame{inset:0;width:100%;height:100%;max-height:none;border-radius:0}" +
     ".open .launcher{display:none}}";
 
   var chatIcon = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
