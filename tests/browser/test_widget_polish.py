@@ -15,6 +15,7 @@ from agents.services import agent_reply
 from chat.models import Conversation, Inbox
 from tests.browser.conftest import Desk
 from tests.browser.pages import (
+    agent_page,
     new_page,
     open_widget,
     screenshot,
@@ -113,3 +114,39 @@ def test_the_chat_fills_a_phone_screen_exactly_whichever_side_its_launcher_is_on
     expect(chat.get_by_role("button", name="Close chat")).to_be_in_viewport(ratio=1)
     expect(chat.get_by_role("button", name="Send", exact=True)).to_be_in_viewport(ratio=1)
     screenshot(phone, f"polish-phone-{side}")
+
+
+def test_a_waiting_chat_promises_shortly_only_while_someone_can_answer(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    from datetime import time
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    shortly = "Waiting for an agent — we'll be with you shortly."
+    later = "We've got your message — we'll reply when we're back."
+    visitor, chat = visitor_starts_chat(browser, desk.url, "Anyone there?")  # nobody online
+    expect(chat.locator("#availability")).to_have_attribute("data-online", "false")
+    expect(chat.get_by_text(later)).to_be_visible()
+    expect(chat.get_by_text(shortly)).to_be_hidden()
+    expect(chat.locator(".queue")).to_be_hidden()
+    expect(chat.get_by_role("textbox", name="Your email, so we can reply:")).to_be_visible()
+    screenshot(visitor, "polish-waiting-away")
+    alice = agent_page(browser, desk, "alice")  # comes online: the widget hears it live
+    expect(chat.get_by_text(shortly)).to_be_visible()
+    expect(chat.get_by_text(later)).to_be_hidden()
+    expect(chat.locator(".queue")).to_have_text("You are number 1 in line.")
+
+    # Out of hours, with Alice online all the same.
+    tomorrow = timezone.now().astimezone(ZoneInfo("Europe/Berlin")).isoweekday() % 7 + 1
+    inbox.time_zone = "Europe/Berlin"
+    inbox.opens_at, inbox.closes_at, inbox.open_days = time(9), time(17), str(tomorrow)
+    inbox.save()
+    second, second_chat = visitor_starts_chat(browser, desk.url, "Are you open?")
+    expect(second_chat.locator("#availability")).to_contain_text("We're closed")
+    expect(second_chat.get_by_text(later)).to_be_visible()
+    expect(second_chat.get_by_text(shortly)).to_be_hidden()
+    expect(second_chat.locator(".queue")).to_be_hidden()
+    screenshot(second, "polish-waiting-closed")
+    alice.close()
