@@ -414,7 +414,6 @@
     return seq;
   }
 
-  /** Show the connection state in an element with data-state and data-open-text. */
   let strings = null;
   /** The page's language for a script's English string (the server's `sd-text` dictionary). */
   function t(text) {
@@ -429,12 +428,14 @@
     return strings[text] || text;
   }
 
+  /** Show the connection state in an element with data-state and data-open-text (what it says
+   *  while connected; empty: nothing, the line shows only while the connection matters). */
   function showStatus(el, state) {
     if (!el) return;
     const texts = {
-      idle: t(el.dataset.openText),
+      idle: el.dataset.openText && t(el.dataset.openText),
       connecting: t("Connecting…"),
-      open: t(el.dataset.openText),
+      open: el.dataset.openText && t(el.dataset.openText),
       reconnecting: t("Reconnecting…"),
       offline: t("You are offline — messages will be sent when you reconnect"),
       denied: t("Signed out"),
@@ -447,7 +448,7 @@
       el._backTimer = setTimeout(() => { el.textContent = texts.open; }, 3000);
       return;
     }
-    el.textContent = texts[state] || state;
+    el.textContent = state in texts ? texts[state] : state;
   }
 
   function socketUrl(path) {

@@ -150,3 +150,21 @@ def test_a_waiting_chat_promises_shortly_only_while_someone_can_answer(
     expect(second_chat.locator(".queue")).to_be_hidden()
     screenshot(second, "polish-waiting-closed")
     alice.close()
+
+
+def test_the_connection_line_shows_only_while_the_connection_matters(
+    desk: Desk, browser: Browser, inbox: Inbox
+) -> None:
+    visitor, chat = visitor_starts_chat(browser, desk.url, "Hello")
+    status = chat.get_by_role("status").and_(chat.locator("#connection-status"))
+    expect(status).to_have_attribute("data-state", "open")
+    expect(status).to_have_text("")  # connected is the normal case: nothing to say
+    assert status.evaluate("el => el.getBoundingClientRect().height") == 0
+    screenshot(visitor, "polish-connected-quiet")
+    visitor.context.set_offline(True)
+    expect(status).to_have_text("You are offline — messages will be sent when you reconnect")
+    expect(status).to_be_visible()
+    screenshot(visitor, "polish-offline")
+    visitor.context.set_offline(False)
+    expect(status).to_have_text("Back online")
+    expect(status).to_have_text("")  # after a moment
