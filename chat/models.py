@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from chat.contrast import ink_on
+
 DEFAULT_ACCENT = "#3b5bdb"
 ACCENT_RE = re.compile(r"#[0-9a-fA-F]{6}")
 
@@ -128,6 +130,12 @@ class Inbox(models.Model):
     def accent(self) -> str:
         """The accent colour, safe to put in a style attribute whatever the database holds."""
         return self.accent_color if ACCENT_RE.fullmatch(self.accent_color or "") else DEFAULT_ACCENT
+
+    @property
+    def accent_ink(self) -> str:
+        """Text on the accent (header, the visitor's bubbles, buttons): white or near-black,
+        whichever is readable (WCAG AA) on it."""
+        return ink_on(self.accent)
 
     @property
     def allowed_origin_list(self) -> list[str]:

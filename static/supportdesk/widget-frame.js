@@ -7,9 +7,11 @@
   "use strict";
 
   const body = document.body;
-  // The inbox's accent colour: set here, not in a style attribute, which the page's CSP forbids.
-  if (/^#[0-9a-fA-F]{6}$/.test(body.dataset.accent || "")) {
-    body.style.setProperty("--accent", body.dataset.accent);
+  // The inbox's accent colour and the ink readable on it (chat/contrast.py): set here, not in a
+  // style attribute, which the page's CSP forbids.
+  const COLOUR = /^#[0-9a-fA-F]{6}$/;
+  for (const [name, value] of [["--accent", body.dataset.accent], ["--accent-ink", body.dataset.accentInk]]) {
+    if (COLOUR.test(value || "")) body.style.setProperty(name, value);
   }
   const KEY = `supportdesk:${body.dataset.inbox}`;
   const TOKEN_KEY = `${KEY}:token`;
@@ -373,7 +375,12 @@
 
   // "Tell me where we are"; and the inbox's look, for the launcher on the host page.
   window.parent.postMessage(
-    { type: "supportdesk:ready", accent: body.dataset.accent, position: body.dataset.launcherPosition },
+    {
+      type: "supportdesk:ready",
+      accent: body.dataset.accent,
+      ink: body.dataset.accentInk,
+      position: body.dataset.launcherPosition,
+    },
     "*"
   );
 

@@ -168,3 +168,38 @@ def test_the_connection_line_shows_only_while_the_connection_matters(
     visitor.context.set_offline(False)
     expect(status).to_have_text("Back online")
     expect(status).to_have_text("")  # after a moment
+
+
+def colour(locator, prop: str) -> tuple[int, int, int]:
+    value = locator.evaluate(f"el => getComputedStyle(el).{prop}")
+    r, g, b = (int(n) for n in re.findall(r"\d+", value)[:3])
+    return r, g, b
+
+
+@pytest.mark.parametrize(
+    ("accent", "ink"),
+    [("#ffd43b", (17, 17, 17)), ("#e8590c", (17, 17, 17)), ("#1b2a4a", (255,) * 3)],
+)
+def test_text_on_the_accent_colour_is_readable_light_or_dark(
+    desk: Desk, browser: Browser, inbox: Inbox, accent: str, ink: tuple[int, int, int]
+) -> None:
+    from chat.contrast import contrast_ratio, rgb
+
+    inbox.accent_color = accent
+    inbox.save()
+    visitor, chat = visitor_starts_chat(browser, desk.url, "Is this readable?")
+    header = chat.locator(".widget__header")
+    for text, background in (
+        (chat.get_by_role("heading", name="Acme support"), header),
+        (chat.locator(".availability-line"), header),
+        (chat.locator(".msg--mine .msg__bubble"), chat.locator(".msg--mine .msg__bubble")),
+        (chat.get_by_role("button", name="Send", exact=True), chat.locator(".composer__send")),
+    ):
+        assert colour(background, "backgroundColor") == rgb(accent)
+        assert colour(text, "color") == ink
+        assert contrast_ratio(colour(text, "color"), rgb(accent)) >= 4.5
+    launcher = visitor.get_by_role("button", name="Close chat").and_(
+        visitor.locator("#supportdesk-widget .launcher")
+    )
+    assert colour(launcher, "color") == ink
+    screenshot(visitor, f"polish-accent-{accent[1:]}")

@@ -26,7 +26,7 @@
   var css =
     ":host{all:initial}" +
     ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;" +
-    "background:var(--sd-accent,#3b5bdb);color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646;" +
+    "background:var(--sd-accent,#3b5bdb);color:var(--sd-ink,#fff);cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646;" +
     "display:flex;align-items:center;justify-content:center;transition:transform .15s,opacity .2s}" +
     ".loading .launcher{opacity:0;visibility:hidden}" +
     ".left .launcher{right:auto;left:20px}.left .frame{right:auto;left:20px}" +
@@ -120,9 +120,10 @@
       if (event.origin !== origin || event.source !== frame.contentWindow) return;
       if (event.data && event.data.type === "supportdesk:close") toggle(false);
       if (event.data && event.data.type === "supportdesk:ready") {
-        var accent = String(event.data.accent || "");
         look = { position: event.data.position === "left" ? "left" : "right" };
-        if (/^#[0-9a-fA-F]{6}$/.test(accent)) host.style.setProperty("--sd-accent", accent);
+        [["--sd-accent", event.data.accent], ["--sd-ink", event.data.ink]].forEach(function (pair) {
+          if (/^#[0-9a-fA-F]{6}$/.test(String(pair[1]))) host.style.setProperty(pair[0], pair[1]);
+        });
         render();
         reportPage(true);
         // The frame (re)loaded while the chat is open: tell it, so it focuses and starts the session.
