@@ -303,7 +303,10 @@
   }
 
   /** Day labels: the first message of each day (in the reader's time zone) carries
-   *  `data-day` ("Today", "Yesterday", or the date), shown above it by the stylesheet. */
+   *  `data-day` ("Today", "Yesterday", or the date), shown above it by the stylesheet.
+   *  Runs: a message by the same sender (`data-author`) as the one shown before it, on the same
+   *  day, is `msg--cont` (the widget's stylesheet shows the name and avatar once per run). Done
+   *  on every apply, so live messages join their run, and ids and markup stay as sent. */
   function labelDays(root) {
     const logs = root.matches && root.matches(".log") ? [root] : (root || document).querySelectorAll(".log");
     const today = new Date();
@@ -311,10 +314,10 @@
     const sameDay = (a, b) => a.toDateString() === b.toDateString();
     for (const log of logs) {
       let previous = null;
+      let previousAuthor = null;
       for (const msg of log.querySelectorAll(":scope > [data-seq]:not([hidden])")) {
         const time = msg.querySelector("time[datetime]");
-        if (!time) continue;
-        const day = new Date(time.dateTime);
+        const day = new Date(time ? time.dateTime : NaN);
         if (Number.isNaN(day.getTime())) continue;
         let label = "";
         if (!previous || !sameDay(previous, day)) {
@@ -324,7 +327,10 @@
         }
         if (label) msg.dataset.day = label;
         else delete msg.dataset.day;
+        const author = msg.dataset.author || null;
+        msg.classList.toggle("msg--cont", !label && author !== null && author === previousAuthor);
         previous = day;
+        previousAuthor = author;
       }
     }
   }

@@ -203,3 +203,30 @@ def test_text_on_the_accent_colour_is_readable_light_or_dark(
     )
     assert colour(launcher, "color") == ink
     screenshot(visitor, f"polish-accent-{accent[1:]}")
+
+
+def test_consecutive_messages_of_one_sender_show_their_name_and_avatar_once(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor, chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "First question")
+    alice.get_by_role("button", name="Claim").click()  # "Alice joined the chat." breaks the run
+    for text in ("Hi!", "Let me check.", "Found it."):  # appended live over the socket
+        reply_in_dashboard(alice, text)
+    log = chat.get_by_role("log")
+    expect(log.locator("li.msg[data-seq]")).to_have_count(5)
+    run = log.locator("li.msg--agent[data-seq]")
+    expect(run.locator(".msg__author").filter(visible=True)).to_have_count(1)
+    expect(run.first.locator(".msg__author")).to_have_text("Alice")
+    visible_avatars = run.locator(".msg__avatar").evaluate_all(
+        "els => els.filter(a => getComputedStyle(a).visibility === 'visible').length"
+    )
+    assert visible_avatars == 1
+    conversation = Conversation.objects.get()
+    assert run.evaluate_all("els => els.map(e => e.id)") == [
+        f"msg-{conversation.pk}-{seq}" for seq in (3, 4, 5)
+    ]
+    screenshot(visitor, "polish-grouped")
+    visitor.reload()  # rendered by the server: grouped the same way
+    open_chat(visitor)
+    expect(run.locator(".msg__author").filter(visible=True)).to_have_count(1)
+    expect(log.locator(".msg--cont")).to_have_count(2)
