@@ -134,15 +134,23 @@
 
   /** Show `conversationId` in the log: the first one, or a new one after an ended chat.
    *  Conversation ids only grow, so an answer about an older one (a retried send that was
-   *  stored before the chat ended) never replaces the newer conversation on screen. */
+   *  stored before the chat ended) never replaces the newer conversation on screen.
+   *  True if the empty log now follows it (resume it); a new chat after one that the log shows
+   *  is loaded from the server instead, with the ended one folded above it as a returning
+   *  visitor sees it (one markup for both), and the load resumes it. */
+  let loading = 0;
   function adopt(conversationId) {
     const current = log();
-    const id = String(conversationId);
-    if (Number(current.dataset.conversation || 0) >= Number(id)) return false;
-    for (const old of current.querySelectorAll(":scope > [data-seq]")) old.remove();
-    document.getElementById("conversation-state").replaceChildren();
+    const id = Number(conversationId);
+    const shown = Number(current.dataset.conversation || 0);
+    if (shown >= id || loading >= id) return false;
+    if (shown) {
+      loading = id;
+      loadConversation().catch(() => {}); // offline: the next reconnect's resume fills it in
+      return false;
+    }
     current.id = `log-${id}`;
-    current.dataset.conversation = id;
+    current.dataset.conversation = String(id);
     return true;
   }
 

@@ -19,6 +19,7 @@ from tests.browser.pages import (
     new_page,
     open_widget,
     screenshot,
+    send_as_visitor,
     visitor_starts_chat,
     visitor_writes_and_alice_opens,
 )
@@ -230,3 +231,30 @@ def test_consecutive_messages_of_one_sender_show_their_name_and_avatar_once(
     open_chat(visitor)
     expect(run.locator(".msg__author").filter(visible=True)).to_have_count(1)
     expect(log.locator(".msg--cont")).to_have_count(2)
+
+
+def test_a_new_chat_after_an_ended_one_keeps_the_old_one_folded_above_without_ticks(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor, chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "My first question")
+    reply_in_dashboard(alice, "First answer")
+    mine = chat.locator(".msg--mine", has_text="My first question").locator(".msg__state")
+    expect(mine).to_have_text("✓✓")  # read, in the current chat
+    alice.once("dialog", lambda dialog: dialog.accept())
+    alice.get_by_role("button", name="End chat").click()
+    expect(chat.locator(".chat-state[data-status]")).to_have_attribute("data-status", "ended")
+    send_as_visitor(chat, "Back with another one")
+    main_log = chat.locator("#conversation > .log")
+    history = chat.get_by_text("Earlier conversation (1)")
+    expect(history).to_be_visible()  # without a reload
+    expect(main_log.locator(":scope > li.msg[data-seq]")).to_have_count(1)
+    expect(chat.get_by_text("My first question")).to_be_hidden()  # folded
+    history.click()
+    expect(chat.get_by_text("My first question")).to_be_visible()
+    expect(chat.locator(".log--history .msg__state").filter(visible=True)).to_have_count(0)
+    screenshot(visitor, "polish-history-after-new-chat")
+    # The new conversation is followed: a reply arrives in it, once, live.
+    alice.locator(".row__link", has_text="Back with another one").click()
+    reply_in_dashboard(alice, "Welcome back!")
+    expect(main_log.get_by_text("Welcome back!")).to_have_count(1)
+    expect(chat.locator(".chat-state[data-status]")).to_have_attribute("data-status", "active")

@@ -591,7 +591,7 @@ def test_a_returning_visitor_finds_earlier_conversations_folded_above(
     alice.get_by_role("button", name="End chat").click()
     expect(chat.locator(".chat-state[data-status]")).to_have_attribute("data-status", "ended")
     send_as_visitor(chat, "Back with another one")
-    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)  # the new chat only
+    expect(chat.locator("#conversation > .log > li.msg[data-seq]")).to_have_count(1)  # the new chat
 
     visitor.reload()
     visitor.get_by_role("button", name=re.compile("^Open chat")).click()
