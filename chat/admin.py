@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
+from zoneinfo import available_timezones
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.admin.utils import unquote
@@ -21,6 +23,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
 from chat.models import Conversation, Inbox, Message, Visitor, new_identity_secret
 from chat.privacy import (
@@ -31,9 +35,44 @@ from chat.privacy import (
     visitor_export,
 )
 
+WEEKDAYS = [
+    ("1", _("Monday")), ("2", _("Tuesday")), ("3", _("Wednesday")), ("4", _("Thursday")),
+    ("5", _("Friday")), ("6", _("Saturday")), ("7", _("Sunday")),
+]  # fmt: skip
+
+
+class InboxAdminForm(forms.ModelForm):
+    """The inbox's look and hours as an admin sets them: a colour picker, a time zone from the
+    list, and the open days as checkboxes (stored as weekday digits, "12345")."""
+
+    time_zone = forms.ChoiceField(
+        label=capfirst(Inbox._meta.get_field("time_zone").verbose_name),
+        choices=[(z, z) for z in sorted(available_timezones())],
+        help_text=_("The business hours below are in this time zone."),
+    )
+    open_days = forms.MultipleChoiceField(
+        label=capfirst(Inbox._meta.get_field("open_days").verbose_name),
+        choices=WEEKDAYS,
+        widget=forms.CheckboxSelectMultiple,
+        required=True,
+    )
+
+    class Meta:
+        model = Inbox
+        fields = "__all__"  # noqa: DJ007 (the admin's `fields` chooses and orders them)
+        widgets = {"accent_color": forms.TextInput(attrs={"type": "color"})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["open_days"] = list(self.initial.get("open_days") or "")
+
+    def clean_open_days(self) -> str:
+        return "".join(sorted(set(self.cleaned_data["open_days"])))
+
 
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
+    form = InboxAdminForm
     search_fields = ["name", "public_key"]
     readonly_fields = ["public_key", "embed_snippet", "identity_secret", "created_at"]
     actions = ["regenerate_identity_secret"]

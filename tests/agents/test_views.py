@@ -227,6 +227,37 @@ def test_the_inbox_admin_gives_a_snippet_with_this_desks_address(
     ) in page
 
 
+def test_the_inbox_admin_sets_colour_time_zone_and_open_days_with_pickers(
+    admin_client: Client, inbox
+) -> None:
+    url = reverse("admin:chat_inbox_change", args=[inbox.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'type="color" name="accent_color" value="#3b5bdb"' in page
+    assert '<option value="Europe/Berlin">Europe/Berlin</option>' in page
+    for day in "12345":  # the default, Monday to Friday, ticked
+        assert re.search(rf'type="checkbox" name="open_days" value="{day}"[^>]*checked', page)
+    assert not re.search(r'type="checkbox" name="open_days" value="6"[^>]*checked', page)
+
+    form = {
+        "name": inbox.name, "widget_title": "", "greeting": inbox.greeting,
+        "accent_color": "#e8590c", "launcher_position": "left", "allowed_origins": "",
+        "assignment": "manual", "auto_end_minutes": "", "time_zone": "Europe/Berlin",
+        "open_days": ["6", "1", "3"], "opens_at": "09:00", "closes_at": "17:00",
+    }  # fmt: skip
+    response = admin_client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    inbox.refresh_from_db()
+    assert (inbox.accent_color, inbox.time_zone, inbox.open_days) == (
+        "#e8590c",
+        "Europe/Berlin",
+        "136",
+    )
+    refused = admin_client.post(url, {**form, "time_zone": "Mars/Olympus", "open_days": []})
+    assert refused.status_code == 200  # the form again, with the errors
+    inbox.refresh_from_db()
+    assert (inbox.time_zone, inbox.open_days) == ("Europe/Berlin", "136")
+
+
 def test_a_follow_up_chat_links_to_the_one_before(agent: Agent, visitor: Visitor) -> None:
     from chat.services import conversation_end
 
