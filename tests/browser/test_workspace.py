@@ -15,7 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from agents.models import Agent, CannedResponse
-from chat.models import Conversation, Inbox, Message
+from chat.models import Conversation, Inbox, Message, Visitor
 from chat.services import visitor_message_send
 from tests.browser.conftest import Desk
 from tests.browser.pages import (
@@ -356,10 +356,18 @@ def test_the_visitors_page_browser_and_local_time_show_beside_the_chat(
 
 
 def test_search_and_the_shortcut_help(
-    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent, outsider_agent: Agent
 ) -> None:
+    # Another company's inbox on the same desk: its chat is never Alice's to see, nor hers its.
+    elsewhere = Visitor.objects.create(inbox=outsider_agent.inboxes.get())
+    visitor_message_send(visitor=elsewhere, body="Our invoice is secret", client_id=uuid4())
     _visitor, _chat = visitor_starts_chat(browser, desk.url, "My invoice shows the wrong address")
+    outsider = agent_page(browser, desk, outsider_agent.user.username)
+    expect(outsider.locator(".row__link")).to_have_count(1)
+    expect(outsider.locator(".row__link")).to_contain_text("Our invoice is secret")
     alice = agent_page(browser, desk, "alice")
+    expect(alice.locator(".row__link")).to_have_count(1)
+    expect(alice.locator(".row__link")).to_contain_text("My invoice")
     alice.keyboard.press("?")
     help_dialog = alice.get_by_role("dialog", name="Keyboard shortcuts")
     expect(help_dialog).to_be_visible()
