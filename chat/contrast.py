@@ -8,6 +8,7 @@ it, else a near-black, else black (which reaches at least 4.58:1 on any colour w
 from __future__ import annotations
 
 AA_NORMAL_TEXT = 4.5
+NON_TEXT = 3.0  # WCAG 1.4.11: icons and focus indicators against what surrounds them
 WHITE = "#ffffff"
 NEAR_BLACK = "#111111"
 BLACK = "#000000"
@@ -41,3 +42,17 @@ def ink_on(accent: str) -> str:
         if contrast_ratio(rgb(ink), background) >= AA_NORMAL_TEXT:
             return ink
     return BLACK
+
+
+def accent_on_white(accent: str) -> str:
+    """The accent as marks on the white page (read ticks, focus rings) can use it: itself if it
+    reaches NON_TEXT (3:1) against white, else the accent darkened (towards black) until it
+    does."""
+    r, g, b = rgb(accent)
+    white = rgb(WHITE)
+    for step in range(11):
+        keep = 1 - step / 10
+        shade = (round(r * keep), round(g * keep), round(b * keep))
+        if contrast_ratio(shade, white) >= NON_TEXT:
+            return "#{:02x}{:02x}{:02x}".format(*shade)
+    return BLACK  # not reached: black is 21:1 on white

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from chat.contrast import ink_on
+from chat.contrast import accent_on_white, ink_on
 
 DEFAULT_ACCENT = "#3b5bdb"
 ACCENT_RE = re.compile(r"#[0-9a-fA-F]{6}")
@@ -136,6 +136,12 @@ class Inbox(models.Model):
         """Text on the accent (header, the visitor's bubbles, buttons): white or near-black,
         whichever is readable (WCAG AA) on it."""
         return ink_on(self.accent)
+
+    @property
+    def accent_mark(self) -> str:
+        """The accent for marks on the white page (read ticks, focus rings): darkened as far as
+        they need to stand out (3:1)."""
+        return accent_on_white(self.accent)
 
     @property
     def allowed_origin_list(self) -> list[str]:

@@ -115,9 +115,9 @@
       : null;
     if (found) {
       found.classList.add("msg--found");
-      found.scrollIntoView({ block: "center" });
+      window.Realtime.scrollToMessage(log, found);
     } else {
-      log.scrollTop = log.scrollHeight;
+      window.Realtime.scrollToEnd(log);
     }
   }
 
@@ -624,7 +624,9 @@
       ? { log, offset: log.scrollHeight - log.scrollTop }
       : null;
   });
-  document.body.addEventListener("htmx:afterSettle", () => {
+  // On the document, after realtime.js's own afterSettle work (it groups runs of messages and
+  // labels days, which changes heights above the reader: the place is kept after that).
+  document.addEventListener("htmx:afterSettle", () => {
     if (!fromBottom) return;
     fromBottom.log.scrollTop = fromBottom.log.scrollHeight - fromBottom.offset;
     fromBottom = null;

@@ -280,6 +280,17 @@
     viewed(log);
   }
 
+  /** Show `el`, a message of `log`, in the middle of it, and keep the reader there as if they
+   *  had scrolled to it: the log does not jump to its newest message when it changes. */
+  function scrollToMessage(log, el) {
+    watchLog(log);
+    el.scrollIntoView({ block: "center" });
+    scrolledTo.set(log, log.scrollTop);
+    if (atEnd(log)) awayFromEnd.delete(log);
+    else awayFromEnd.add(log);
+    viewed(log);
+  }
+
   /** The reader scrolled up to read history and a message arrived below: say so, with a
    *  button that brings them down, instead of moving the page under their eyes. */
   function showNewMessages(log) {
@@ -513,5 +524,7 @@
     return { stop };
   }
 
-  window.Realtime = { connect, apply, lastSeq, localize, scrollToEnd, showStatus, socketUrl, watchTyping, t };
+  window.Realtime = {
+    connect, apply, lastSeq, localize, scrollToEnd, scrollToMessage, showStatus, socketUrl, watchTyping, t,
+  };
 })();

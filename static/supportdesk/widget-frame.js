@@ -10,7 +10,11 @@
   // The inbox's accent colour and the ink readable on it (chat/contrast.py): set here, not in a
   // style attribute, which the page's CSP forbids.
   const COLOUR = /^#[0-9a-fA-F]{6}$/;
-  for (const [name, value] of [["--accent", body.dataset.accent], ["--accent-ink", body.dataset.accentInk]]) {
+  for (const [name, value] of [
+    ["--accent", body.dataset.accent],
+    ["--accent-ink", body.dataset.accentInk],
+    ["--accent-mark", body.dataset.accentMark],
+  ]) {
     if (COLOUR.test(value || "")) body.style.setProperty(name, value);
   }
   const KEY = `supportdesk:${body.dataset.inbox}`;

@@ -6,7 +6,14 @@ import itertools
 
 import pytest
 
-from chat.contrast import AA_NORMAL_TEXT, contrast_ratio, ink_on, rgb
+from chat.contrast import (
+    AA_NORMAL_TEXT,
+    NON_TEXT,
+    accent_on_white,
+    contrast_ratio,
+    ink_on,
+    rgb,
+)
 from chat.models import Inbox
 
 
@@ -36,3 +43,17 @@ def test_every_accent_gets_ink_that_reaches_aa() -> None:
 
 def test_a_broken_accent_in_the_database_falls_back_with_its_ink() -> None:
     assert Inbox(accent_color="red; x").accent_ink == "#ffffff"  # the default blue's
+
+
+def test_marks_on_white_keep_a_strong_accent_and_darken_a_faint_one() -> None:
+    assert accent_on_white("#3b5bdb") == "#3b5bdb"
+    darker = accent_on_white("#ffd43b")  # a yellow read tick on white would be invisible
+    assert darker != "#ffd43b"
+    assert contrast_ratio(rgb(darker), rgb("#ffffff")) >= NON_TEXT
+    assert Inbox(accent_color="#ffd43b").accent_mark == darker
+
+
+def test_every_accent_gives_marks_that_stand_out_on_white() -> None:
+    for r, g, b in itertools.product(range(0, 256, 15), repeat=3):
+        mark = accent_on_white(f"#{r:02x}{g:02x}{b:02x}")
+        assert contrast_ratio(rgb(mark), rgb("#ffffff")) >= NON_TEXT, mark
