@@ -24,7 +24,7 @@ PANE_HISTORY = 40
 # Opening a chat at a search hit: the hit, PANE_JUMP_CONTEXT messages before it and all after it,
 # at most PANE_JUMP_LIMIT (beyond that the hit is above; "Show earlier messages" reaches it).
 PANE_JUMP_CONTEXT = 5
-PANE_JUMP_LIMIT = 400
+PANE_JUMP_LIMIT = 200
 
 
 def pane_context(

@@ -170,12 +170,10 @@ def team(agent: Agent) -> list[TeamMember]:
 
 
 def transfer_targets(conversation: Conversation) -> list[TeamMember]:
-    """Who can take the conversation over: the inbox's agents but its current one."""
-    return _with_presence(
-        Agent.objects.filter(inboxes=conversation.inbox_id, user__is_active=True).exclude(
-            pk=conversation.assigned_agent_id or 0
-        )
-    )
+    """Who could take the conversation over: the inbox's active agents. The chat's agent of the
+    moment, and the agent looking, are left out where the form is opened (dashboard.js): the
+    chat may change hands while its pane is open."""
+    return _with_presence(Agent.objects.filter(inboxes=conversation.inbox_id, user__is_active=True))
 
 
 def _with_presence(members: QuerySet[Agent]) -> list[TeamMember]:

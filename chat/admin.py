@@ -65,6 +65,11 @@ class InboxAdminForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initial["open_days"] = list(self.initial.get("open_days") or "")
+        # A zone stored before the list (free text then) stays what it was until changed.
+        current = self.initial.get("time_zone")
+        field = self.fields["time_zone"]
+        if current and current not in dict(field.choices):
+            field.choices = [(current, current), *field.choices]
 
     def clean_open_days(self) -> str:
         return "".join(sorted(set(self.cleaned_data["open_days"])))
@@ -253,6 +258,16 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # View only: a save would write the whole row back (a stale last_seq among it) without
+        # the row lock the services take.
+        return False
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: int) -> HttpResponse:
+        super().response_delete(request, obj_display, obj_id)  # its "deleted" message
+        # Back to the list, which a view-only admin still has (Django would go to the index).
+        return redirect("admin:chat_conversation_changelist")
 
     def get_search_results(self, request, queryset, search_term):
         # Searching message bodies joins many rows per conversation: drop the duplicates.

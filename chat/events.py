@@ -20,6 +20,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet
 
 from chat.groups import inbox_group, visitor_group
 from chat.models import Conversation, Message, visitor_display_name
@@ -151,17 +152,20 @@ def conversation_row(row: Mapping[str, Any]) -> ConversationData:
 PREVIEW_KINDS = (Message.SenderKind.VISITOR, Message.SenderKind.AGENT)
 
 
+def previewable(conversation: Conversation | OuterRef) -> QuerySet[Message]:
+    """A conversation's PREVIEW_KINDS messages, newest first (the (conversation, seq) index);
+    `conversation` may be an OuterRef, for a subquery per row."""
+    return Message.objects.filter(
+        conversation=conversation, sender_kind__in=PREVIEW_KINDS
+    ).order_by("-seq")
+
+
 def chat_message_event(message: Message) -> ChatMessageEvent:
     conversation = message.conversation
     if message.sender_kind in PREVIEW_KINDS:
         preview = message.body
     else:  # one query, for the (rare) system lines and notes
-        preview = (
-            Message.objects.filter(conversation=conversation, sender_kind__in=PREVIEW_KINDS)
-            .order_by("-seq")
-            .values_list("body", flat=True)
-            .first()
-        )
+        preview = previewable(conversation).values_list("body", flat=True).first()
     return {
         "type": "chat.message",
         "message": message_data(message),

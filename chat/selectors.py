@@ -8,12 +8,12 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.functions import Substr
 
 from chat.events import (
-    PREVIEW_KINDS,
     PREVIEW_LENGTH,
     ConversationData,
     MessageData,
     conversation_data,
     message_data,
+    previewable,
 )
 from chat.models import Conversation, Inbox, Message, Visitor
 
@@ -76,11 +76,7 @@ def message_page(
 def with_preview(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """Annotate `preview`: the start of the newest visitor or agent message (PREVIEW_KINDS), via
     the (conversation, seq) index."""
-    newest = (
-        Message.objects.filter(conversation=OuterRef("pk"), sender_kind__in=PREVIEW_KINDS)
-        .order_by("-seq")
-        .values("body")[:1]
-    )
+    newest = previewable(OuterRef("pk")).values("body")[:1]
     return queryset.select_related("inbox", "visitor", "assigned_agent").annotate(
         preview=Substr(Subquery(newest), 1, PREVIEW_LENGTH)
     )

@@ -9,14 +9,20 @@ from django.db.models import Exists, OuterRef, Subquery
 
 
 def backfill(apps, schema_editor):
-    """The newest agent message of each chat: one UPDATE by a correlated subquery on the
+    """The newest agent message of each chat; and the newest visitor message where it is
+    missing (chats from before 0004 added that column), or the new rule would take a visitor
+    with the last word for one who never wrote. One UPDATE each, by correlated subqueries on the
     (conversation, seq) index, no rows through Python."""
     Conversation = apps.get_model("chat", "Conversation")
     Message = apps.get_model("chat", "Message")
-    agent_messages = Message.objects.filter(conversation=OuterRef("pk"), sender_kind="agent")
-    Conversation.objects.filter(Exists(agent_messages)).update(
-        last_agent_message_at=Subquery(agent_messages.order_by("-seq").values("created_at")[:1])
-    )
+    for field, kind, chats in (
+        ("last_agent_message_at", "agent", Conversation.objects.all()),
+        ("last_visitor_message_at", "visitor", Conversation.objects.filter(last_visitor_message_at=None)),
+    ):
+        newest = Message.objects.filter(conversation=OuterRef("pk"), sender_kind=kind)
+        chats.filter(Exists(newest)).update(
+            **{field: Subquery(newest.order_by("-seq").values("created_at")[:1])}
+        )
 
 
 class Migration(migrations.Migration):

@@ -45,12 +45,18 @@
 
   function reportRead() {
     const log = openLog();
-    if (!log || document.visibilityState !== "visible") return;
+    if (!log) return;
     const conversation = Number(log.dataset.conversation);
-    const seq = window.Realtime.lastSeq(log);
-    if (readSent.conversation === conversation && readSent.seq >= seq) return;
+    const seq = window.Realtime.seenSeq(log); // what was on screen (a search hit opens mid-chat)
+    if (!seq || (readSent.conversation === conversation && readSent.seq >= seq)) return;
     if (conn.send({ type: "read", conversation, seq })) readSent = { conversation, seq };
   }
+  // The agent scrolled, or the log was resized: report once per frame at most.
+  let viewFrame = 0;
+  document.addEventListener("realtime:view", () => {
+    cancelAnimationFrame(viewFrame);
+    viewFrame = requestAnimationFrame(reportRead);
+  });
 
   function markOpenRow() {
     const id = openId();
@@ -115,7 +121,10 @@
       : null;
     if (found) {
       found.classList.add("msg--found");
+      found.setAttribute("aria-current", "true");
+      found.tabIndex = -1;
       window.Realtime.scrollToMessage(log, found);
+      found.focus({ preventScroll: true }); // a screen reader starts there too
     } else {
       window.Realtime.scrollToEnd(log);
     }
@@ -380,6 +389,9 @@
   document.addEventListener("click", (event) => {
     if (!accountItems.hidden && !event.target.closest("#account-menu")) setAccountMenu(false);
   });
+  document.getElementById("account-menu").addEventListener("focusout", (event) => {
+    if (!accountItems.hidden && !event.currentTarget.contains(event.relatedTarget)) setAccountMenu(false);
+  });
   document.getElementById("account-menu").addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !accountItems.hidden) {
       setAccountMenu(false);
@@ -437,6 +449,10 @@
       option.textContent = `${option.dataset.name} (${presence})`;
     }
     if (select.selectedOptions[0] && select.selectedOptions[0].disabled) select.value = "";
+    const placeholder = select.querySelector('option[value=""]');
+    placeholder.dataset.chooseText = placeholder.dataset.chooseText || placeholder.textContent;
+    const anyone = select.querySelector("option[data-agent]:not([disabled])");
+    placeholder.textContent = anyone ? placeholder.dataset.chooseText : placeholder.dataset.noneText;
   }
 
   function closeTransfer(panel) {

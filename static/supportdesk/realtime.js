@@ -241,6 +241,10 @@
   const viewed = (log) => log.dispatchEvent(new CustomEvent("realtime:view", { bubbles: true }));
   const logResized = new ResizeObserver((entries) => {
     for (const { target } of entries) {
+      if (!target.isConnected) {
+        logResized.unobserve(target); // a pane or log swapped out: let it go
+        continue;
+      }
       if (!shown(target)) continue;
       if (endWhenShown.has(target)) awayFromEnd.delete(target);
       endWhenShown.delete(target);
@@ -278,6 +282,19 @@
     const button = log.parentElement && log.parentElement.querySelector(`.new-messages[data-for="${log.id}"]`);
     if (button) button.hidden = true;
     viewed(log);
+  }
+
+  /** How far the reader of `log` has seen: the seq before the first message below its fold
+   *  (capped at the gap-free lastSeq), 0 while the page or the log is not on screen. A read mark
+   *  reports this, not the newest seq, so nothing counts as read before it could be seen. */
+  function seenSeq(log) {
+    if (document.visibilityState !== "visible" || !log.clientHeight) return 0;
+    const fold = log.getBoundingClientRect().bottom;
+    const complete = lastSeq(log);
+    for (const msg of log.querySelectorAll(":scope > [data-seq]:not([hidden])")) {
+      if (msg.getBoundingClientRect().top >= fold - 4) return Math.min(complete, Number(msg.dataset.seq) - 1);
+    }
+    return complete;
   }
 
   /** Show `el`, a message of `log`, in the middle of it, and keep the reader there as if they
@@ -525,6 +542,6 @@
   }
 
   window.Realtime = {
-    connect, apply, lastSeq, localize, scrollToEnd, scrollToMessage, showStatus, socketUrl, watchTyping, t,
+    connect, apply, lastSeq, localize, scrollToEnd, scrollToMessage, seenSeq, showStatus, socketUrl, watchTyping, t,
   };
 })();

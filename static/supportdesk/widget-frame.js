@@ -142,15 +142,23 @@
    *  True if the empty log now follows it (resume it); a new chat after one that the log shows
    *  is loaded from the server instead, with the ended one folded above it as a returning
    *  visitor sees it (one markup for both), and the load resumes it. */
-  let loading = 0;
+  let loading = 0; // the newer conversation being loaded, if any
+  let newest = 0; // the newest conversation heard of: a reconnect loads it if the log lags
   function adopt(conversationId) {
     const current = log();
     const id = Number(conversationId);
     const shown = Number(current.dataset.conversation || 0);
+    newest = Math.max(newest, id);
     if (shown >= id || loading >= id) return false;
     if (shown) {
       loading = id;
-      loadConversation().catch(() => {}); // offline: the next reconnect's resume fills it in
+      loadConversation()
+        .catch(() => {}) // offline, or the desk restarting
+        .finally(() => {
+          // Not shown after all (an error, or a 5xx htmx did not swap in): the next frame about
+          // it, or the next reconnect (onOpen), tries again.
+          if (Number(log().dataset.conversation || 0) < id) loading = 0;
+        });
       return false;
     }
     current.id = `log-${id}`;
@@ -172,6 +180,7 @@
     conn = window.Realtime.connect({
       url: () => window.Realtime.socketUrl(`${body.dataset.socketPath}?token=${encodeURIComponent(token)}`),
       onOpen(c) {
+        if (newest > Number(log().dataset.conversation || 0) && !loading) adopt(newest);
         resume(c);
         composer.flush(); // whatever waited for the connection goes now, in order
       },
@@ -313,13 +322,7 @@
    *  part (the chat open, the log rendered), and never past a gap (`lastSeq`). Messages that
    *  arrived while the chat was closed, or below a reader who scrolled up, are not read yet. */
   function seenSeq(current) {
-    if (!isOpen || document.visibilityState !== "visible" || !current.clientHeight) return 0;
-    const fold = current.getBoundingClientRect().bottom;
-    const complete = window.Realtime.lastSeq(current);
-    for (const msg of current.querySelectorAll(":scope > [data-seq]:not([hidden])")) {
-      if (msg.getBoundingClientRect().top >= fold - 4) return Math.min(complete, Number(msg.dataset.seq) - 1);
-    }
-    return complete;
+    return isOpen ? window.Realtime.seenSeq(current) : 0;
   }
 
   function reportRead() {

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from agents.models import Agent
 from agents.services import conversation_claim
-from chat.models import Conversation, Message, Visitor
+from chat.models import Conversation, Inbox, Message, Visitor
 from chat.services import visitor_message_send
 
 pytestmark = pytest.mark.django_db
@@ -210,6 +210,7 @@ def test_admin_lists_conversations_with_messages_inline(
     # change through the services only.
     form = page.split('id="conversation_form"')[1].split('id="messages-group"')[0]
     assert not re.search(r'<(input|select|textarea)[^>]+name="(?!csrf)', form), form
+    assert 'name="_save"' not in page  # view only: no Save that writes the row back
     for name in ["chat_inbox", "chat_visitor", "chat_message", "agents_agent"]:
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
 
@@ -252,6 +253,12 @@ def test_the_inbox_admin_sets_colour_time_zone_and_open_days_with_pickers(
         "Europe/Berlin",
         "136",
     )
+    # A zone saved as free text before the list is kept when something else is changed.
+    Inbox.objects.filter(pk=inbox.pk).update(time_zone="US/Pacific-New")
+    assert admin_client.post(url, {**form, "time_zone": "US/Pacific-New"}).status_code == 302
+    inbox.refresh_from_db()
+    assert inbox.time_zone == "US/Pacific-New"
+    Inbox.objects.filter(pk=inbox.pk).update(time_zone="Europe/Berlin")
     refused = admin_client.post(url, {**form, "time_zone": "Mars/Olympus", "open_days": []})
     assert refused.status_code == 200  # the form again, with the errors
     inbox.refresh_from_db()

@@ -348,10 +348,10 @@ def test_the_transfer_view_answers_with_the_new_header_or_a_clear_error(
     assert done.status_code == 200
     assert "Active · Bob" in done.content.decode()
     pane = client.get(reverse("agents:conversation", args=[conversation.pk])).content.decode()
-    assert (
-        f'<option value="{agent.pk}" data-agent="{agent.pk}" data-name="Alice"' in pane
-    )  # Bob has it now: Alice may take it back
-    assert f'<option value="{second_agent.pk}"' not in pane
+    # Everyone of the inbox: the page leaves out the chat's agent and the viewer when the form
+    # opens, as they are by then. Alice may take it back from Bob.
+    assert f'<option value="{agent.pk}" data-agent="{agent.pk}" data-name="Alice"' in pane
+    assert f'<option value="{second_agent.pk}" data-agent="{second_agent.pk}"' in pane
 
 
 # ---- Unread counts ----------------------------------------------------------------------
@@ -474,11 +474,14 @@ def test_only_agent_messages_move_the_agents_clock_and_the_migration_fills_it_in
     assert conversation.last_agent_message_at == second.message.created_at
     assert conversation.first_response_at == first.message.created_at
 
-    Conversation.objects.update(last_agent_message_at=None)  # as before the migration
+    hello = conversation.messages.get(body="Hello")
+    # As before the migration; and as before 0004, which left the visitor's time out.
+    Conversation.objects.update(last_agent_message_at=None, last_visitor_message_at=None)
     migration = importlib.import_module("chat.migrations.0015_conversation_last_agent_message")
     migration.backfill(apps, connection.schema_editor())
     conversation.refresh_from_db()
     assert conversation.last_agent_message_at == second.message.created_at
+    assert conversation.last_visitor_message_at == hello.created_at
 
 
 def test_every_agent_reply_names_its_author_on_the_dashboard(

@@ -258,3 +258,35 @@ def test_a_new_chat_after_an_ended_one_keeps_the_old_one_folded_above_without_ti
     reply_in_dashboard(alice, "Welcome back!")
     expect(main_log.get_by_text("Welcome back!")).to_have_count(1)
     expect(chat.locator(".chat-state[data-status]")).to_have_attribute("data-status", "active")
+
+
+def test_a_new_chat_whose_first_load_fails_is_loaded_by_its_next_message(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    """The desk answers 503 (a deploy) when the widget loads the new chat: it is not stuck on
+    the ended one; the agent's reply in the new chat brings it in."""
+    visitor, chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "My first question")
+    alice.once("dialog", lambda dialog: dialog.accept())
+    alice.get_by_role("button", name="End chat").click()
+    expect(chat.locator(".chat-state[data-status]")).to_have_attribute("data-status", "ended")
+    failed: list[str] = []
+
+    def deploying(route):  # the next load of the conversation only
+        if not failed:
+            failed.append(route.request.url)
+            return route.fulfill(status=503, body="restarting")
+        return route.continue_()
+
+    visitor.route(re.compile(r"/widget/[^/]+/conversation$"), deploying)
+    send_as_visitor(chat, "Back with another one")
+    for _ in range(100):  # until the widget tried to load the new chat (and got the 503)
+        if failed:
+            break
+        visitor.wait_for_timeout(50)
+    assert len(failed) == 1
+    alice.locator(".row__link", has_text="Back with another one").click()
+    reply_in_dashboard(alice, "Welcome back!")
+    main_log = chat.locator("#conversation > .log")
+    expect(main_log.get_by_text("Welcome back!")).to_have_count(1)
+    expect(main_log.get_by_text("Back with another one")).to_have_count(1)
+    expect(chat.get_by_text("Earlier conversation (1)")).to_be_visible()

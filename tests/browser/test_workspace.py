@@ -171,6 +171,12 @@ def test_a_quiet_chat_auto_ends_live_and_the_visitors_next_message_follows_it(
     inbox.save()
     _visitor, chat, alice = visitor_writes_and_alice_opens(browser, server.url, "Are you there?")
     alice.get_by_role("button", name="Claim").click()
+    alice.get_by_role("button", name="Transfer").click()  # Alice is the inbox's only agent
+    transfer_to = alice.get_by_label("Transfer to")
+    expect(transfer_to.locator("option:not([disabled])")).to_have_text(
+        ["No one else works in this inbox"]
+    )
+    transfer_to.press("Escape")
     reply_as_agent(alice, "Yes! How can I help?")
     expect(chat.get_by_role("log")).to_contain_text("How can I help?")
     old = Conversation.objects.get()
@@ -303,6 +309,7 @@ def test_a_new_chat_in_a_background_tab_notifies_beeps_and_opens_from_the_notifi
     beeps = alice.evaluate("window.__beeps")
     send_as_visitor(chat, "Hello?")
     expect(alice.get_by_role("log")).to_contain_text("Hello?")
+    alice.wait_for_timeout(800)  # twice the dashboard's gathering time (NOTIFY_GATHER_MS)
     assert alice.evaluate("window.__notifications.length") == 1
     assert alice.evaluate("window.__beeps") == beeps
 
@@ -395,12 +402,18 @@ def test_an_agent_saves_a_reply_and_uses_it(
     send_as_visitor(chat, "Hello?")
     alice = agent_page(browser, desk, "alice")
     # The account menu holds the rarely used links: Escape or a click elsewhere closes it.
-    account = alice.get_by_role("button", name="Account: Alice")
+    account = alice.get_by_role("button", name="Alice account menu")
     account.click()
     expect(account).to_have_attribute("aria-expanded", "true")
     alice.keyboard.press("Escape")
     expect(alice.get_by_role("link", name="Saved replies")).to_be_hidden()
     expect(account).to_be_focused()
+    account.click()  # and when the keyboard leaves it
+    alice.keyboard.press("Tab")
+    expect(alice.get_by_role("link", name="Saved replies")).to_be_focused()
+    alice.keyboard.press("Tab")  # Log out, the last of Alice's
+    alice.keyboard.press("Tab")  # out of the menu
+    expect(alice.get_by_role("link", name="Saved replies")).to_be_hidden()
     account.click()
     alice.locator("#pane").click()
     expect(alice.get_by_role("link", name="Saved replies")).to_be_hidden()
@@ -904,3 +917,12 @@ def test_a_long_chat_opens_at_its_newest_messages_and_earlier_ones_load_above(
     expect(found).to_be_in_viewport()
     expect(log.locator("li.msg[data-seq]")).to_have_count(86 - 12 + 1 + 5)  # 5 before it
     screenshot(alice, "pane-search-hit")
+    # Reading up there, Alice has not seen what arrives at the bottom: it stays unread, as
+    # line 86 did (it came while she read the top of the chat).
+    send_as_visitor(chat, "line 87")
+    row_badge = alice.locator("#conv-row-" + str(stored.conversation_id) + " .unread")
+    expect(row_badge).to_have_text(re.compile("^2"))
+    expect(found).to_be_in_viewport()  # not pulled away from what she reads
+    alice.get_by_role("button", name="New messages ↓").click()
+    expect(log.get_by_text("line 87", exact=True)).to_be_in_viewport()
+    expect(row_badge).to_be_hidden()
