@@ -614,23 +614,6 @@
       tickLocalTimes();
     }
   });
-  // The socket may replace an htmx request's target, and the button that sent it, while the
-  // request is on its way (the header, re-rendered when a colleague claimed the chat a moment
-  // earlier). The answer then goes to the element that has that id now, not the detached one
-  // where nobody would see "Bob already took this chat.". htmx fires beforeSwap on the target,
-  // which is detached by then, so the event never reaches the body: the listener goes on the
-  // target itself.
-  function retargetDetached(event) {
-    const target = event.detail.target;
-    if (target && target.id && !target.isConnected) {
-      const current = document.getElementById(target.id);
-      if (current) event.detail.target = current;
-    }
-  }
-  document.body.addEventListener("htmx:beforeRequest", (event) => {
-    const target = event.detail.target;
-    if (target) target.addEventListener("htmx:beforeSwap", retargetDetached, { once: true });
-  });
   // "Show earlier messages": the older page goes in above what the agent is reading, which stays
   // where it is on screen (the log grows upwards; the reader scrolls up into the new part).
   let fromBottom = null;
