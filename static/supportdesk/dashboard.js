@@ -51,12 +51,8 @@
     if (!seq || (readSent.conversation === conversation && readSent.seq >= seq)) return;
     if (conn.send({ type: "read", conversation, seq })) readSent = { conversation, seq };
   }
-  // The agent scrolled, or the log was resized: report once per frame at most.
-  let viewFrame = 0;
-  document.addEventListener("realtime:view", () => {
-    cancelAnimationFrame(viewFrame);
-    viewFrame = requestAnimationFrame(reportRead);
-  });
+  // The agent scrolled, or the log was resized: report it (once per frame at most).
+  window.Realtime.onView(reportRead);
 
   function markOpenRow() {
     const id = openId();

@@ -261,9 +261,24 @@
       if (!shown(log) || endWhenShown.has(log)) return; // not the reader: a layout settling
       if (scrolledTo.get(log) === log.scrollTop) return viewed(log); // our own scroll
       scrolledTo.delete(log);
-      if (atEnd(log)) awayFromEnd.delete(log);
-      else awayFromEnd.add(log);
-      viewed(log);
+      notePlace(log);
+    });
+  }
+
+  /** The reader is where the log now is: at its end, or away from it. */
+  function notePlace(log) {
+    if (atEnd(log)) awayFromEnd.delete(log);
+    else awayFromEnd.add(log);
+    viewed(log);
+  }
+
+  /** Call `callback` after what a reader can see of a log changed (a scroll, a resize, the log
+   *  shown): at most once per frame, however many changes the frame had. */
+  function onView(callback) {
+    let frame = 0;
+    document.addEventListener("realtime:view", () => {
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(callback);
     });
   }
 
@@ -303,9 +318,7 @@
     watchLog(log);
     el.scrollIntoView({ block: "center" });
     scrolledTo.set(log, log.scrollTop);
-    if (atEnd(log)) awayFromEnd.delete(log);
-    else awayFromEnd.add(log);
-    viewed(log);
+    notePlace(log);
   }
 
   /** The reader scrolled up to read history and a message arrived below: say so, with a
@@ -333,7 +346,7 @@
   /** Day labels: the first message of each day (in the reader's time zone) carries
    *  `data-day` ("Today", "Yesterday", or the date), shown above it by the stylesheet.
    *  Runs: a message by the same sender (`data-author`) as the one shown before it, on the same
-   *  day, is `msg--cont` (the widget's stylesheet shows the name and avatar once per run). Done
+   *  day, is `msg--cont` (the stylesheet shows the name and avatar once per run). Done
    *  on every apply, so live messages join their run, and ids and markup stay as sent. */
   function labelDays(root) {
     const logs = root.matches && root.matches(".log") ? [root] : (root || document).querySelectorAll(".log");
@@ -559,6 +572,7 @@
   }
 
   window.Realtime = {
-    connect, apply, lastSeq, localize, scrollToEnd, scrollToMessage, seenSeq, showStatus, socketUrl, watchTyping, t,
+    connect, apply, lastSeq, localize, onView, scrollToEnd, scrollToMessage, seenSeq, showStatus, socketUrl,
+    watchTyping, t,
   };
 })();

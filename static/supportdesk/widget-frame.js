@@ -318,9 +318,8 @@
   document.addEventListener("realtime:applied", postUnread);
   document.body.addEventListener("htmx:afterSettle", postUnread);
 
-  /** How far the visitor can have read: up to the first message still below the log's visible
-   *  part (the chat open, the log rendered), and never past a gap (`lastSeq`). Messages that
-   *  arrived while the chat was closed, or below a reader who scrolled up, are not read yet. */
+  /** How far the visitor can have read (Realtime.seenSeq), and nothing while the chat is
+   *  closed: replies that came meanwhile are not read until it opens. */
   function seenSeq(current) {
     return isOpen ? window.Realtime.seenSeq(current) : 0;
   }
@@ -335,12 +334,8 @@
     if (conn.send({ type: "read", conversation, seq })) readSent = { conversation, seq };
   }
   document.addEventListener("visibilitychange", reportRead);
-  // The reader scrolled, or the log was resized or shown: report once per frame at most.
-  let viewFrame = 0;
-  document.addEventListener("realtime:view", () => {
-    cancelAnimationFrame(viewFrame);
-    viewFrame = requestAnimationFrame(reportRead);
-  });
+  // The reader scrolled, or the log was resized or shown: report it (once per frame at most).
+  window.Realtime.onView(reportRead);
 
   window.Realtime.watchTyping(
     document.getElementById("composer-input"),
