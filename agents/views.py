@@ -141,13 +141,9 @@ def analytics(request: HttpRequest, agent: Agent) -> HttpResponse:
     if not form.is_valid():
         return render(request, "agents/analytics.html", {"form": form, "agent": agent}, status=400)
     report = analytics_report(scope=form.scope(agent))
-    query = request.GET.copy()
-    query.setdefault("period", str(DEFAULT_PERIOD))
-    return render(
-        request,
-        "agents/analytics.html",
-        {"form": form, "agent": agent, "report": report, "query": query, **_charts(report)},
-    )
+    # The export links repeat the page's query: the form's data, the default period filled in.
+    context = {"form": form, "agent": agent, "report": report, "query": form.data}
+    return render(request, "agents/analytics.html", {**context, **_charts(report)})
 
 
 def _charts(report: Report) -> dict[str, Any]:

@@ -8,13 +8,12 @@ messages waited seconds for them.
 
 `database` runs the call on a thread pool of its own instead (SUPPORTDESK_DB_THREADS threads a
 process; the loop's default pool has only CPU count + 4, and every socket's reads queued for
-them). Each pool thread has its own
-connection (from the psycopg pool on PostgreSQL), closed after every call, which hands it back
-to the pool. (Not Channels' `DatabaseSyncToAsync`: its close is `channels.db.
-close_old_connections`, which Channels' test communicators replace with a no-op, so under test
-every pool thread kept its connection and the pool ran dry.) One socket's calls still run in
-order: its consumer awaits each before the next. Use it for every database call made from a
-consumer.
+them). Each pool thread has its own connection (from the psycopg pool on PostgreSQL), closed
+after every call, which hands it back to the pool. (Not Channels' `DatabaseSyncToAsync`: its
+close is `channels.db.close_old_connections`, which Channels' test communicators replace with a
+no-op, so under test every pool thread kept its connection and the pool ran dry.) One socket's
+calls still run in order: its consumer awaits each before the next. Use it for every database
+call made from a consumer.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ R = TypeVar("R")
 
 
 def database(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
-    """`func`, awaitable, run on the loop's thread pool with a connection of its own."""
+    """`func`, awaitable, run on the process's database threads, its connection closed after."""
 
     @functools.wraps(func)
     def closing(*args: P.args, **kwargs: P.kwargs) -> R:
