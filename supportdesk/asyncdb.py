@@ -56,3 +56,13 @@ def _threads() -> ThreadPoolExecutor:
             max_workers=settings.SUPPORTDESK_DB_THREADS, thread_name_prefix="database"
         )
     return _executor
+
+
+def drain() -> None:
+    """Wait for the calls in flight on the database threads to finish; the next call makes new
+    threads. For tests: work a consumer leaves running after its socket closed (a presence
+    settling after the grace period) must not run into the test database's flush."""
+    global _executor
+    if _executor is not None:
+        _executor.shutdown(wait=True)
+        _executor = None

@@ -18,6 +18,7 @@ from agents.models import Agent
 from agents.services import agent_create
 from chat.models import Inbox, Visitor
 from chat.services import visitor_create
+from supportdesk.asyncdb import drain
 
 PASSWORD = "correct horse battery staple"
 
@@ -61,6 +62,16 @@ def visitor(inbox: Inbox) -> Visitor:
 @pytest.fixture
 def visitor_b(inbox: Inbox) -> Visitor:
     return visitor_create(inbox=inbox)
+
+
+@pytest.fixture(autouse=True)
+def database_threads_idle() -> Iterator[None]:
+    """After each test, before pytest-django flushes its database (a fixture set up earlier, so
+    torn down later): no consumer work still running on the database threads. A socket's
+    presence settles a grace period after it closed, in a task that outlives the test; its query
+    running into the flush's TRUNCATE was a deadlock."""
+    yield
+    drain()
 
 
 @pytest.fixture(scope="session", autouse=True)
