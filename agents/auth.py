@@ -14,11 +14,16 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.http import HttpResponse
 from django.utils.translation import ngettext
 
+from agents.models import Agent
 from supportdesk import ratelimit
 
 
@@ -69,3 +74,55 @@ class ThrottledLoginView(auth_views.LoginView):
             response.status_code = 429
             response["Retry-After"] = str(form.retry_after)
         return response
+
+
+class AgentModelBackend(ModelBackend):
+    """Django's ModelBackend, loading the user's agent profile in the same statement: every
+    dashboard request and socket needs both (`agents.selectors.agent_for_user` then asks
+    nothing more). Written out once in SQL: building the ORM's query for it cost more of the
+    process's time than PostgreSQL spent answering (docs/PERFORMANCE.md). Listed before
+    ModelBackend in AUTHENTICATION_BACKENDS, which stays for the sessions it signed in."""
+
+    def get_user(self, user_id: Any) -> Any:
+        user_model = get_user_model()
+        try:
+            pk = user_model._meta.pk.to_python(user_id)
+        except ValidationError:
+            return None
+        users, agents = user_model._meta, Agent._meta
+        user_columns = [field.column for field in users.concrete_fields]
+        agent_columns = [field.column for field in agents.concrete_fields]
+        quote = connection.ops.quote_name
+        sql = (
+            f"SELECT {', '.join(f'u.{quote(c)}' for c in user_columns)}, "  # noqa: S608 - names
+            f"{', '.join(f'a.{quote(c)}' for c in agent_columns)} "
+            f"FROM {quote(users.db_table)} u LEFT JOIN {quote(agents.db_table)} a "
+            f"ON a.{quote(agents.get_field('user').column)} = u.{quote(users.pk.column)} "
+            f"WHERE u.{quote(users.pk.column)} = %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [pk])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        user = _from_row(user_model, row[: len(user_columns)])
+        agent_row = row[len(user_columns) :]
+        agent = _from_row(Agent, agent_row) if agent_row[0] is not None else None
+        user._state.fields_cache["agent"] = agent
+        if agent is not None:
+            agent._state.fields_cache["user"] = user
+        return user if self.user_can_authenticate(user) else None
+
+
+def _from_row(model: Any, values: tuple[Any, ...]) -> Any:
+    """A model instance from its concrete columns as the database returned them, converted as
+    the ORM converts them (SQLite gives datetimes as text, for one)."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        for converter in connection.ops.get_db_converters(field.get_col(model._meta.db_table)):
+            value = converter(value, field, connection)
+        for converter in field.get_db_converters(connection):
+            value = converter(value, field, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)

@@ -11,25 +11,19 @@ publish is logged and clients catch up from the database when they resume.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet
 
 from chat.groups import inbox_group, visitor_group
 from chat.models import Conversation, Message, visitor_display_name
+from supportdesk import publisher
 from supportdesk.metrics import MESSAGES
 
-logger = logging.getLogger(__name__)
-
 PREVIEW_LENGTH = 120
-PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
 class MessageData(TypedDict):
@@ -245,18 +239,11 @@ def publish_deletions_on_commit(
 
 
 def publish_event(groups: list[str], event: Mapping[str, Any]) -> None:
-    """Ring `groups` from sync code. Never raises: the write it announces is committed, and
-    sockets that missed the ring catch up from the database when they resync."""
-    try:
-        async_to_sync(send_to_groups)(groups, event)
-    except Exception:
-        logger.exception("publish of %s to %s failed", event.get("type"), groups)
+    """Ring `groups` from sync code, without waiting (supportdesk.publisher). Never raises: the
+    write it announces is committed, and sockets that missed the ring catch up from the
+    database when they resync."""
+    publisher.publish(groups, event)
 
 
-async def send_to_groups(groups: list[str], event: Mapping[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
-        for group in groups:
-            await layer.group_send(group, dict(event))
+# Async code that must know the ring went out (a socket's typing, its read marks) awaits it.
+send_to_groups = publisher.send_to_groups

@@ -31,13 +31,21 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.presence import inbox_availability
-from chat import selectors, services
-from chat.events import conversation_data, message_data
+from chat import posting, selectors, services
+from chat.events import conversation_data
 from chat.identity import IdentityRejected, identity_claimed, identity_verify, visitor_identify
 from chat.models import Conversation, Inbox, Visitor
+from chat.posting import Posted, posted
 from chat.rendering import Viewer, render_availability, render_messages
 from chat.selectors import inbox_by_public_key
-from chat.tokens import InvalidVisitorToken, visitor_from_token, visitor_token
+from chat.tokens import (
+    InvalidVisitorToken,
+    TokenClaims,
+    token_claims,
+    visitor_for_claims,
+    visitor_from_token,
+    visitor_token,
+)
 from supportdesk import csp, ratelimit
 from supportdesk.csp import csp_exempt
 
@@ -73,6 +81,33 @@ def unreadable_body(request: HttpRequest) -> JsonResponse | None:
     return None
 
 
+def visitor_claims(
+    request: HttpRequest, *limits: tuple[str, object]
+) -> tuple[TokenClaims | None, HttpResponse | None]:
+    """The visitor token's claims, after the rate limits (per IP address, per visitor and any
+    `limits` given for this visitor, counted in one round trip): `(claims, None)`, or
+    `(None, the 401 or 429 to answer)`. Nothing here reads the database."""
+    ip = ratelimit.client_ip(request)
+    try:
+        claims = token_claims(request.headers.get(TOKEN_HEADER, ""))
+    except InvalidVisitorToken as exc:
+        if wait := ratelimit.hit("widget_ip", ip):
+            return None, ratelimit.too_many(wait, str(SLOW_DOWN))
+        return None, token_refused(exc)
+    refused = ratelimit.hit_many(
+        [("widget_ip", ip), ("visitor", claims.visitor_id)]
+        + [(name, claims.visitor_id) for name, _ in limits]
+    )
+    if refused is not None:
+        name, wait = refused
+        return None, ratelimit.too_many(wait, str(dict(limits).get(name, SLOW_DOWN)))
+    return claims, None
+
+
+def token_refused(exc: InvalidVisitorToken) -> JsonResponse:
+    return json_error(401, f"token_{exc.reason}", "Your chat session is not valid; start again.")
+
+
 def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Resolve the visitor from the token header, for this inbox only; 401 otherwise.
 
@@ -81,18 +116,13 @@ def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 
     @wraps(view)
     def wrapper(request: HttpRequest, public_key: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        if wait := ratelimit.hit("widget_ip", ratelimit.client_ip(request)):
-            return ratelimit.too_many(wait, str(SLOW_DOWN))
+        claims, refusal = visitor_claims(request)
+        if claims is None:
+            return refusal  # type: ignore[return-value]
         try:
-            visitor = visitor_from_token(
-                request.headers.get(TOKEN_HEADER, ""), public_key=public_key
-            )
+            visitor = visitor_for_claims(claims, public_key=public_key)
         except InvalidVisitorToken as exc:
-            return json_error(
-                401, f"token_{exc.reason}", "Your chat session is not valid; start again."
-            )
-        if wait := ratelimit.hit("visitor", visitor.pk):
-            return ratelimit.too_many(wait, str(SLOW_DOWN))
+            return token_refused(exc)
         if unreadable := unreadable_body(request):
             return unreadable
         return view(request, visitor, *args, **kwargs)
@@ -202,20 +232,48 @@ def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
     )
 
 
+TOO_FAST = _("You are sending messages too fast; wait a moment.")
+
+
 @csrf_exempt
 @require_POST
-@visitor_required
-def widget_send(request: HttpRequest, visitor: Visitor) -> HttpResponse:
-    """Store a visitor's message (idempotent on client_id); 201 with its HTML, 200 for a repeat."""
-    if wait := ratelimit.hit("visitor_messages", visitor.pk):
-        return ratelimit.too_many(wait, str(_("You are sending messages too fast; wait a moment.")))
-    return handle_send(
-        request,
-        viewer="visitor",
-        send=lambda body, client_id: services.visitor_message_send(
-            visitor=visitor, body=body, client_id=client_id
-        ),
-    )
+def widget_send(request: HttpRequest, public_key: str) -> HttpResponse:
+    """Store a visitor's message (idempotent on client_id); 201 with its HTML, 200 for a repeat.
+
+    The hot path of the widget: no query before the write, which checks the visitor and the
+    inbox itself (chat.posting); anything unusual takes the full path (chat.services)."""
+    claims, refusal = visitor_claims(request, ("visitor_messages", TOO_FAST))
+    if claims is None:
+        return refusal  # type: ignore[return-value]
+    if unreadable := unreadable_body(request):
+        return unreadable
+
+    def send(body: str, client_id: uuid.UUID) -> Posted:
+        fast = posting.visitor_message_post(
+            visitor_id=claims.visitor_id,
+            inbox_id=claims.inbox_id,
+            public_key=public_key,
+            body=body,
+            client_id=client_id,
+        )
+        if fast is not None:
+            return fast
+        visitor = visitor_for_claims(claims, public_key=public_key)
+        return posted(
+            services.visitor_message_send(visitor=visitor, body=body, client_id=client_id)
+        )
+
+    def authorize() -> HttpResponse | None:
+        try:
+            visitor_for_claims(claims, public_key=public_key)
+        except InvalidVisitorToken as exc:
+            return token_refused(exc)
+        return None
+
+    try:
+        return handle_send(request, viewer="visitor", send=send, authorize=authorize)
+    except InvalidVisitorToken as exc:  # unknown: a deleted visitor, or another inbox's token
+        return token_refused(exc)
 
 
 @csrf_exempt
@@ -288,28 +346,47 @@ def handle_send(
     request: HttpRequest,
     *,
     viewer: Viewer,
-    send: Callable[[str, uuid.UUID], services.MessageResult],
+    send: Callable[[str, uuid.UUID], Posted],
+    authorize: Callable[[], object],
 ) -> HttpResponse:
     """What the visitor's and the agent's send views share: parse `body` and `client_id`, store
-    through `send`, answer with the message's HTML (201 new, 200 repeat) or a JSON error."""
+    through `send` (given the cleaned text), answer with the message's HTML (201 new, 200
+    repeat) or a JSON error.
+
+    `send` checks the caller's right to write there itself, in its first statement
+    (chat.posting). A request whose body is refused never gets that far, so `authorize` (which
+    raises, or answers, the refusal a caller without that right gets) runs first on that path:
+    a caller who may not write there learns nothing from the body's errors."""
     try:
         client_id = uuid.UUID(request.POST.get("client_id", ""))
+        text = services.clean_body(request.POST.get("body", ""))
     except ValueError:
-        return json_error(400, "bad_client_id", "client_id must be a UUID.")
+        return authorize_first(authorize) or json_error(
+            400, "bad_client_id", "client_id must be a UUID."
+        )
+    except ValidationError as exc:
+        return authorize_first(authorize) or json_error(
+            422, exc.code or "invalid", " ".join(exc.messages)
+        )
     try:
-        result = send(request.POST.get("body", ""), client_id)
+        result = send(text, client_id)
     except ValidationError as exc:
         return json_error(422, exc.code or "invalid", " ".join(exc.messages))
     except services.ConversationEnded as exc:
         return json_error(409, "conversation_ended", str(exc))
     message = result.message
     response = HttpResponse(
-        render_messages([message_data(message)], viewer=viewer),
-        status=201 if result.created else 200,
+        render_messages([message], viewer=viewer), status=201 if result.created else 200
     )
-    response["X-Conversation-Id"] = str(message.conversation_id)
-    response["X-Seq"] = str(message.seq)
+    response["X-Conversation-Id"] = str(message["conversation_id"])
+    response["X-Seq"] = str(message["seq"])
     return response
+
+
+def authorize_first(authorize: Callable[[], object]) -> HttpResponse | None:
+    """`authorize()`'s answer if it is one (a refusal), else None: go on with the body's error."""
+    answer = authorize()
+    return answer if isinstance(answer, HttpResponse) else None
 
 
 @csp_exempt

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+from django.db.backends.signals import connection_created
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -80,6 +82,18 @@ RATE_LIMITED = Counter(
     ["limit"],
     registry=REGISTRY,
 )
+HTTP_REFUSED = Counter(
+    "supportdesk_http_busy",
+    "Requests answered 503 at once because too many were waiting for a thread "
+    "(SUPPORTDESK_HTTP_QUEUE).",
+    registry=REGISTRY,
+)
+SQL_STATEMENTS = Counter(
+    "supportdesk_sql_statements",
+    "SQL statements this process sent to the database (savepoints included; the driver's "
+    "own BEGIN and COMMIT are not).",
+    registry=REGISTRY,
+)
 for _kind in SOCKET_KINDS:  # present at 0 from the start, so rates work from the first scrape
     SOCKETS_OPEN.labels(kind=_kind)
     SOCKETS_OPENED.labels(kind=_kind)
@@ -91,6 +105,23 @@ class ErrorCounter(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         ERRORS.labels(logger=record.name).inc()
+
+
+def count_statement(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    """A database execute wrapper (Django's `connection.execute_wrapper` protocol) that counts
+    every statement a connection sends; installed on each connection as it is made."""
+    SQL_STATEMENTS.inc()
+    return execute(sql, params, many, context)
+
+
+def _count_statements_on(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if count_statement not in connection.execute_wrappers:
+        connection.execute_wrappers.append(count_statement)
+
+
+connection_created.connect(_count_statements_on)
 
 
 def delivered(*, kind: str, published_at: float | None) -> None:

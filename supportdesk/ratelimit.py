@@ -15,13 +15,17 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, JsonResponse
+from redis.commands.core import Script
 
 from supportdesk.metrics import RATE_LIMITED
 
@@ -82,13 +86,30 @@ def hit(name: str, key: object, *, refuses: bool = True) -> int:
     down with Redis would do the flood's work for it.
     """
     try:
-        wait = _hit(name, key)
+        (wait,) = _hit_many([(name, key)])
     except Exception:  # redis-py's ConnectionError, TimeoutError, …: whatever the cache raises
         logger.warning("rate limit %s not counted: the cache is unavailable", name, exc_info=True)
         return 0
     if wait and refuses:
         refused(name, wait)
     return wait
+
+
+def hit_many(limits: Sequence[tuple[str, object]]) -> tuple[str, int] | None:
+    """`hit` for several (name, key) limits at once, in one round trip to Redis: the first
+    limit that refuses, as (name, seconds to wait), or None if all allow the request. Every
+    limit counts the request, refused or not."""
+    try:
+        waits = _hit_many(limits)
+    except Exception:  # as in `hit`: without the cache, nobody is held back
+        names = ", ".join(name for name, _ in limits)
+        logger.warning("rate limits %s not counted: the cache is unavailable", names, exc_info=True)
+        return None
+    for (name, _), wait in zip(limits, waits, strict=True):
+        if wait:
+            refused(name, wait)
+            return name, wait
+    return None
 
 
 def refused(name: str, retry_after: int) -> None:
@@ -101,18 +122,68 @@ def refused(name: str, retry_after: int) -> None:
     )
 
 
-def _hit(name: str, key: object) -> int:
-    limit, cache_key, left = _window(name, key)
-    # add() starts the window's count; incr() is atomic in Redis and under LocMemCache's lock.
-    if counter().add(cache_key, 1, timeout=limit.seconds + 1):
-        count = 1
+def _hit_many(limits: Sequence[tuple[str, object]]) -> list[int]:
+    """Count each limit once; per limit 0 or the seconds until its window ends."""
+    windows = [_window(name, key) for name, key in limits]
+    cache = counter()
+    if isinstance(cache, RedisCache):
+        # One command for all (COUNT_SCRIPT). Django's cache reads the same keys (`waiting`).
+        client = _client(cache)
+        counts = _count_script(client)(
+            keys=[cache.make_and_validate_key(cache_key) for _, cache_key, _ in windows],
+            args=[limit.seconds + 1 for limit, _, _ in windows],
+            client=client,
+        )
     else:
-        try:
-            count = counter().incr(cache_key)
-        except ValueError:  # expired between add() and incr(): a new window has begun
-            counter().add(cache_key, 1, timeout=limit.seconds + 1)
-            count = 1
-    return 0 if count <= limit.limit else left
+        counts = [_count_locally(cache, limit, cache_key) for limit, cache_key, _ in windows]
+    return [
+        0 if count <= limit.limit else left
+        for (limit, _, left), count in zip(windows, counts, strict=True)
+    ]
+
+
+# Each key counts one more; a count that starts a window sets its expiry (the window's length
+# and a second). One EVALSHA for every limit of a request: each command packed and parsed by
+# redis-py costs more of the process's time than Redis spends on it.
+COUNT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+end
+return counts
+"""
+_script: Script | None = None
+
+
+def _client(cache: RedisCache) -> Any:
+    """A redis-py client on the cache's own connection pool, made once per cache object (the
+    process-wide `counter()`): Django's `get_client` builds a new client at every call, which
+    cost more than the command."""
+    client = getattr(cache, "desk_client", None)
+    if client is None:
+        client = cache.desk_client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    return client
+
+
+def _count_script(client: Any) -> Script:
+    """COUNT_SCRIPT, made once (its SHA); each call runs it on the client it is given."""
+    global _script
+    if _script is None:
+        _script = client.register_script(COUNT_SCRIPT)
+    return _script
+
+
+def _count_locally(cache: BaseCache, limit: Rate, cache_key: str) -> int:
+    """One count in a cache without pipelines (the in-memory one of the embedded desk)."""
+    # add() starts the window's count; incr() is atomic under LocMemCache's lock.
+    if cache.add(cache_key, 1, timeout=limit.seconds + 1):
+        return 1
+    try:
+        return cache.incr(cache_key)
+    except ValueError:  # expired between add() and incr(): a new window has begun
+        cache.add(cache_key, 1, timeout=limit.seconds + 1)
+        return 1
 
 
 def waiting(name: str, key: object) -> int:

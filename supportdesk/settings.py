@@ -119,10 +119,11 @@ REDIS_LAYER_HOST, REDIS_CACHE_OPTIONS = redis_settings(
 )
 if REDIS_URL:
     # Pub/sub layer: one PUBLISH per group_send and no group expiry. Redis is only a doorbell;
-    # the database is the record (docs/PROTOCOL.md).
+    # the database is the record (docs/PROTOCOL.md). channels-redis's own, minus its publish
+    # lock and per-consumer decoding (supportdesk.layers).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "supportdesk.layers.RedisPubSubChannelLayer",
             # Desks (or test workers) sharing one Redis keep apart by prefix.
             "CONFIG": {
                 "hosts": [REDIS_LAYER_HOST],
@@ -156,6 +157,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# The first loads an agent's profile with the user, in one query; ModelBackend stays for the
+# sessions it signed in.
+AUTHENTICATION_BACKENDS = [
+    "agents.auth.AgentModelBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Django's database sessions, read in one plain statement (supportdesk.sessions).
+SESSION_ENGINE = "supportdesk.sessions"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "agents:dashboard"
@@ -217,6 +228,15 @@ SUPPORTDESK_RESYNC_SECONDS = float(os.environ.get("SUPPORTDESK_RESYNC_SECONDS", 
 # connection while it works, so keep it below the pool's size (DATABASE_URL pool_max_size, 20).
 # More is not faster on 2 cores: 12 measured p50 229 ms where 6 gave 38 (docs/PERFORMANCE.md).
 SUPPORTDESK_DB_THREADS = int(os.environ.get("SUPPORTDESK_DB_THREADS", "6"))
+# HTTP requests run in one hop each on a pool of this many threads (supportdesk.handler); each
+# holds a database connection while it works. With SUPPORTDESK_DB_THREADS, keep the sum below the
+# pool's size (DATABASE_URL pool_max_size, 20).
+SUPPORTDESK_HTTP_THREADS = int(os.environ.get("SUPPORTDESK_HTTP_THREADS", "8"))
+# At most this many requests wait for a thread; more are answered 503 with Retry-After at once.
+SUPPORTDESK_HTTP_QUEUE = int(os.environ.get("SUPPORTDESK_HTTP_QUEUE", "200"))
+# After each wave of new sockets, move what is alive out of the cyclic collector's reach
+# (supportdesk.hub.settle): full collections of thousands of sockets' objects paused the process.
+SUPPORTDESK_GC_FREEZE = env_bool("SUPPORTDESK_GC_FREEZE", default=True)
 # Presence: a dashboard tab that closed counts for this long (a reload does not flicker the
 # agent offline); a tab whose server vanished counts until its last heartbeat is this old.
 SUPPORTDESK_PRESENCE_GRACE_SECONDS = float(

@@ -10,7 +10,7 @@ fresh snapshots and merges them; a process that died drops out by itself.
 
 Without Redis (the embedded single-process desk) there is nothing to share: the status page
 reads the local process. The sampling task starts with the first request or socket a process
-serves (`StatsReporting`, in supportdesk.asgi).
+serves (`supportdesk.process.ServerProcess`).
 """
 
 from __future__ import annotations
@@ -259,14 +259,3 @@ async def _report_forever() -> None:
                 )
             failing = True
         await asyncio.sleep(settings.SUPPORTDESK_STATS_SECONDS)
-
-
-class StatsReporting:
-    """ASGI middleware: the first request or socket of a process starts its sampling task."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        ensure_reporter()
-        return await self.inner(scope, receive, send)

@@ -24,15 +24,23 @@
  *    online or the socket reconnects; they survive a reload. After repeated failures while
  *    online the bubble says "Not sent — Retry"; Retry (or the next reconnect) sends it again with
  *    the same client_id. A refusal that a retry cannot fix (too long, chat ended) is shown on the
- *    bubble and the entry is dropped. A rate limit (429) is waited out as its Retry-After says.
+ *    bubble and the entry is dropped. A rate limit (429) or a busy desk (503 with Retry-After)
+ *    is waited out as its Retry-After says.
  */
 (function () {
   "use strict";
 
   const ATTEMPTS = 3;
   const RETRY_DELAYS_MS = [600, 1500];
-  const MAX_SLOW_DOWNS = 10; // 429 answers waited out per entry before it shows "Not sent"
+  const MAX_SLOW_DOWNS = 10; // 429/503 answers waited out per entry before it shows "Not sent"
   const STATE_EVENT = "outbox:state";
+
+  /** "Not now, try again in Retry-After seconds": a rate limit (429), or a desk too busy to
+   * take the request (503 with Retry-After, supportdesk/handler.py); nothing was stored. */
+  function slowDown(response) {
+    if (!response) return false;
+    return response.status === 429 || (response.status === 503 && response.headers.has("Retry-After"));
+  }
 
   function uuid4() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -135,9 +143,9 @@
           }
           return "sent";
         }
-        if (response && response.status === 429 && slowDowns < MAX_SLOW_DOWNS) {
-          // A rate limit refused it before storing anything: wait as told, then the same entry
-          // again (same client_id). Waiting does not use up an attempt.
+        if (slowDown(response) && slowDowns < MAX_SLOW_DOWNS) {
+          // A rate limit or a busy desk refused it before storing anything: wait as told, then
+          // the same entry again (same client_id). Waiting does not use up an attempt.
           slowDowns += 1;
           const seconds = Number(response.headers.get("Retry-After")) || 1;
           announce(entry.client_id, "sending");

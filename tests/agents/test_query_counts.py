@@ -28,13 +28,13 @@ from chat.services import visitor_create
 
 pytestmark = pytest.mark.django_db
 
-# Per page: session, user, agent; then the page's own. An agent's lists first read which inboxes
+# Per page: session, and the user with their agent (one query: agents.auth); then the page's own. An agent's lists first read which inboxes
 # they work in (one query), so that the Ended list can take each inbox's newest from its index.
 # The whole page's top bar shows "Analytics" to an agent with the chat.view_analytics permission:
 # two more for an agent (their user's and their groups' permissions), none for an admin.
-DASHBOARD = {"agent": 11, "admin": 8}
-PANE = {"agent": 9, "admin": 9}
-PAGE = {"agent": 17, "admin": 14}
+DASHBOARD = {"agent": 10, "admin": 7}
+PANE = {"agent": 8, "admin": 8}
+PAGE = {"agent": 16, "admin": 13}
 
 
 def generate(conversations: int, messages: int, *, append: bool = False) -> str:

@@ -4,11 +4,15 @@ none lost, none twice, in order."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
 import time
+from http.client import HTTPConnection
 
 import pytest
+from django.db import connection, transaction
 from playwright.sync_api import Browser, Frame, FrameLocator, Page, Request, Route, expect
 
 from chat.models import Message
@@ -331,3 +335,50 @@ def test_g_a_visitor_over_the_message_limit_loses_nothing_the_widget_waits_it_ou
     assert_exactly_once_in_order(chat, dashboard, [*OPENING, *burst])
     assert refused, "the limit was never hit: the test proved nothing"
     print(f" ({len(refused)} answers 429 waited out)")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="holds a PostgreSQL table lock")
+def test_a_desk_too_busy_for_a_message_loses_nothing_the_widget_waits_it_out(
+    desk_factory, browser: Browser, inbox, agent
+) -> None:
+    """One request thread and a queue of 12, held full: the agent's dashboard requests wait for
+    the sessions table, which the test keeps locked. Meanwhile the visitor's messages are
+    answered 503 with Retry-After (supportdesk/handler.py) before anything is stored, for
+    longer than the retries after a failure last (0.6 s + 1.5 s); the outbox waits them out and
+    each arrives once, in order. (A queue of 12 still holds the two browsers' page loads:
+    Chromium opens at most 6 connections to a host.)"""
+    server = desk_factory(SUPPORTDESK_HTTP_THREADS="1", SUPPORTDESK_HTTP_QUEUE="12")
+    visitor, chat, dashboard = start_conversation(browser, server.url)
+    session = next(c["value"] for c in dashboard.context.cookies() if c["name"] == "sessionid")
+    busy: list[str] = []
+    visitor.on("response", lambda r: r.status == 503 and busy.append(r.url))
+    stop = threading.Event()
+
+    def wait_in_line() -> None:  # a dashboard request: it reads the session, so it waits
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                asking = HTTPConnection("127.0.0.1", server.port, timeout=30)
+                asking.request("GET", "/agents/", headers={"Cookie": f"sessionid={session}"})
+                if asking.getresponse().status == 503:
+                    time.sleep(0.05)
+                asking.close()
+
+    crowd = [threading.Thread(target=wait_in_line, daemon=True) for _ in range(16)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE")
+        for thread in crowd:
+            thread.start()
+        burst = [f"busy {i}" for i in range(1, 6)]
+        for text in burst:
+            send_as_visitor(chat, text)
+        deadline = time.monotonic() + 20
+        while not busy and time.monotonic() < deadline:
+            visitor.wait_for_timeout(200)  # lets Playwright deliver the response events
+        visitor.wait_for_timeout(4000)  # busy for longer than three attempts would last
+        stop.set()
+    for thread in crowd:
+        thread.join(timeout=30)
+    assert_exactly_once_in_order(chat, dashboard, [*OPENING, *burst])
+    expect(chat.get_by_text("Not sent")).to_have_count(0)
+    assert busy, "the desk was never too busy: the test proved nothing"
+    print(f" ({len(busy)} answers 503 waited out)")
