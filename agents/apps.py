@@ -10,13 +10,23 @@ class AgentsConfig(AppConfig):
     verbose_name = "Agents"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
         from django.contrib.auth.signals import user_logged_in, user_logged_out
+        from django.db.models.signals import m2m_changed, post_save
 
+        from agents.models import Agent
         from chat.signals import assignment_needed
 
         assignment_needed.connect(_assign, dispatch_uid="agents.auto_assign")
         user_logged_in.connect(_logged_in, dispatch_uid="agents.logged_in")
         user_logged_out.connect(_logged_out, dispatch_uid="agents.logged_out")
+        # What a dashboard socket may hear changes: its sockets check again at once (the
+        # process's periodic check, agents.consumers.recheck_agents, is the safety net).
+        post_save.connect(_agent_saved, sender=Agent, dispatch_uid="agents.agent_saved")
+        post_save.connect(_user_saved, sender=get_user_model(), dispatch_uid="agents.user_saved")
+        m2m_changed.connect(
+            _inboxes_changed, sender=Agent.inboxes.through, dispatch_uid="agents.inboxes_changed"
+        )
 
 
 def _assign(sender: Any, inbox_id: int, **kwargs: Any) -> None:
@@ -52,3 +62,41 @@ def _logged_out(sender: Any, user: Any, request: Any = None, **kwargs: Any) -> N
         publish_event(
             [agent_group(agent_id)], {"type": "agent.logged_out", "session_key": session_key}
         )
+
+
+def _changed(agent_ids: Any) -> None:
+    """Once the change commits, the agents' dashboard sockets check their rights again."""
+    from django.db import transaction
+
+    from chat.events import publish_event
+    from chat.groups import agent_group
+
+    groups = [agent_group(pk) for pk in agent_ids]
+    if groups:
+        transaction.on_commit(lambda: publish_event(groups, {"type": "agent.changed"}))
+
+
+def _agent_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    if not created:  # a new agent has no socket yet
+        _changed([instance.pk])
+
+
+def _user_saved(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    if update_fields is not None and set(update_fields) == {"last_login"}:
+        return  # every login saves it: nothing a socket checks
+    from agents.models import Agent
+
+    _changed(Agent.objects.filter(user_id=instance.pk).values_list("pk", flat=True))
+
+
+def _inboxes_changed(
+    sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any, **kwargs: Any
+) -> None:
+    """An agent's inboxes changed (`agent.inboxes.add(...)`, or `inbox.agents.remove(...)`)."""
+    if action == "pre_clear" and reverse:  # who was in the inbox: gone by post_clear
+        instance._agents_cleared = list(instance.agents.values_list("pk", flat=True))
+    elif action in ("post_add", "post_remove", "post_clear"):
+        if not reverse:
+            _changed([instance.pk])
+        else:
+            _changed(pk_set if pk_set is not None else getattr(instance, "_agents_cleared", []))

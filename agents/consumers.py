@@ -3,7 +3,9 @@
 It joins the groups of the agent's inboxes (every conversation event there updates the lists and
 the team's presence) and the agent's own group (what one tab reads is read in every tab). The
 conversation open in the pane is followed with a cursor, like a visitor's (chat.consumers).
-The socket is also the agent's presence: open means connected, heartbeats keep it so.
+The socket is also the agent's presence: open means connected; the process keeps the rows of
+all its dashboards fresh at once (`keep_presence`), and checks their sessions, inboxes and lists
+at once (`recheck_agents`), so a heartbeat is answered from memory.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
 
 from agents import presence
 from agents.housekeeping import housekeeping_if_due
@@ -28,7 +29,9 @@ from agents.rendering import (
     render_workspace_gone,
 )
 from agents.selectors import (
+    AgentCheck,
     agent_for_user,
+    agents_check,
     conversation_lists,
     conversations_for_agent,
     inboxes_last_activity,
@@ -40,24 +43,23 @@ from chat.events import (
     ChatMessageEvent,
     ConversationData,
     ConversationsDeletedEvent,
-    send_to_groups,
+    publish_event,
 )
 from chat.groups import agent_group, inbox_group, visitor_group
 from chat.models import Conversation, Message
 from chat.rendering import render_receipt
-from chat.selectors import conversations_last_seq
 from supportdesk.asyncdb import database
+from supportdesk.hub import Hub, every, hub
 
 logger = logging.getLogger(__name__)
 
 # Grace-period tasks outlive the consumer that started them; keep them from being collected.
 _settling: set[asyncio.Task[None]] = set()
-# How long the real-time path probe may take to go out before the dashboard is told it is down.
-PATH_PROBE_TIMEOUT_SECONDS = 2.0
 
 
 class AgentConsumer(CursorConsumer):
     viewer = "agent"
+    watches_path = True  # the dashboard shows when the real-time path is down (supportdesk.hub)
 
     async def authorize(self) -> list[str] | None:
         self.agent: Agent | None = await database(agent_for_user)(self.scope["user"])
@@ -83,59 +85,45 @@ class AgentConsumer(CursorConsumer):
         return await database(_groups_of)(agent)
 
     async def connect(self) -> None:
-        self.keepalive: asyncio.Task[None] | None = None
+        self.registered = False
         await super().connect()
         if self.agent is not None:
             await self.register()
-            self.keepalive = asyncio.create_task(self.keep_presence())
             await self.send_lists()  # whatever the lists missed while the socket was down
-            await self.probe_path()
+            await self.send_path()
 
     def who(self) -> dict[str, int]:
         agent = getattr(self, "agent", None)
         return {"agent_id": agent.pk} if agent else {}
 
-    async def probe_path(self) -> None:
-        """Send a probe to this socket's own channel through the channel layer (Redis), the way
-        every doorbell comes: `realtime_echo` answers the client "up" when it comes back. If it
-        cannot even go out, the client hears "down" at once; if it goes out and never comes
-        back, the client notices the missing "up" by itself (dashboard.js). On connect and on
-        every heartbeat."""
-        try:
-            async with asyncio.timeout(PATH_PROBE_TIMEOUT_SECONDS):
-                await self.channel_layer.send(self.channel_name, {"type": "realtime.echo"})
-        except Exception as exc:
-            logger.warning(
-                "real-time path probe not sent: %s",
-                type(exc).__name__,
-                extra={"event": "socket.path_down", "kind": self.viewer, **self.who()},
-            )
-            await self.send_json({"type": "realtime", "state": "down"})
+    async def heartbeat(self) -> None:
+        await super().heartbeat()
+        await self.send_path()
 
-    async def realtime_echo(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "realtime", "state": "up"})
+    async def send_path(self) -> None:
+        """Whether the real-time path works, as this process's probe last found it
+        (`supportdesk.hub.probe_path`): the dashboard shows a red banner on "down", and when no
+        "up" came for a while. Nothing said before the first probe."""
+        up = hub().path_up
+        if up is not None:
+            await self.send_json({"type": "realtime", "state": "up" if up else "down"})
+
+    async def socket_path(self, event: dict[str, Any]) -> None:
+        """The probe found the path gone, or back."""
+        await self.send_path()
 
     async def register(self) -> None:
         await database(presence.connection_open)(agent=self.agent, channel_name=self.channel_name)
+        self.registered = True
 
-    async def keep_presence(self) -> None:
-        """While the socket is open, keep its presence row fresh (server-side: a background
-        tab's throttled timers cannot make the agent flicker offline)."""
-        interval = settings.SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                seen = await database(presence.connection_seen)(channel_name=self.channel_name)
-                if not seen:  # swept after a long stall (a suspended laptop): count again
-                    await self.register()
-            except Exception:
-                logger.exception("presence refresh failed for %s", self.channel_name)
+    async def socket_register(self, event: dict[str, Any]) -> None:
+        """`keep_presence` found this socket's presence row swept (after a long stall, a
+        suspended laptop): it counts again."""
+        await self.register()
 
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
-        if getattr(self, "keepalive", None) is not None:
-            self.keepalive.cancel()
-        if getattr(self, "agent", None) is None:
+        if not getattr(self, "registered", False):
             return
         await database(presence.connection_close)(channel_name=self.channel_name)
         task = asyncio.create_task(_settle_later(self.channel_name))
@@ -160,7 +148,7 @@ class AgentConsumer(CursorConsumer):
     async def mark_read(self, conversation_id: int, seq: int) -> None:
         """The agent has seen the conversation up to `seq` (the pane is open, the tab visible)."""
         mark = await database(read_mark)(agent=self.agent, conversation_id=conversation_id, seq=seq)
-        await send_to_groups(
+        publish_event(
             [agent_group(self.agent.pk)],
             {"type": "agent.read", "conversation_id": conversation_id, "seq": mark},
         )
@@ -185,62 +173,61 @@ class AgentConsumer(CursorConsumer):
         # The pane shows one conversation: opening another stops following the previous one.
         if _is_new(conversation_id, self.cursors):
             self.cursors.clear()
+            self.sent_state.clear()
             self.pane_visitor = None
         await super().resume(conversation_id, after)
         if conversation_id in self.cursors:
             visitor = Conversation.objects.filter(pk=conversation_id)
             self.pane_visitor = await database(visitor.values_list("visitor_id", flat=True).first)()
 
-    async def on_ping(self) -> None:
-        if self.agent is None:
-            return
-        await self.probe_path()
-        # Not on the shared sync thread: a long run must not stall every socket's queries.
-        await database(housekeeping_if_due)()
+    def recheck(self, check: AgentCheck) -> dict[str, Any] | None:
+        """What `recheck_agents` found for this socket, if it needs doing here: its session
+        gone or changed (a logout, a new login elsewhere) or its agent deactivated (close), its
+        inboxes changed (new groups, fresh lists), its agent's name or role changed, or a new
+        chat whose ring was lost. The newest activity in its inboxes is compared with what the
+        socket has shown: behind now may be a ring on its way; behind what the database had at
+        the previous check is a lost one."""
+        if check.agent is None:
+            return {"type": "socket.recheck", "close": True}
+        assert self.agent is not None
+        lost = _before(self.latest_seen, self.latest_behind)
+        self.latest_behind = check.latest if _before(self.latest_seen, check.latest) else None
+        regroup = set(check.groups) != set(self.joined)
+        changed = (check.agent.role, check.agent.display_name) != (
+            self.agent.role,
+            self.agent.display_name,
+        )
+        if not (lost or regroup or changed):
+            return None
+        return {
+            "type": "socket.recheck",
+            "agent": check.agent,
+            "groups": check.groups,
+            "lost": lost,
+        }
 
-    async def resync(self) -> None:
+    async def socket_recheck(self, event: dict[str, Any]) -> None:
         """Rights are checked again, not only at connect. A socket whose session changed (a
         logout, a deactivation, or a new login elsewhere) is closed with 4000: the client
         reconnects, and the connect checks the cookie it has now. One whose inboxes changed
-        moves to the right groups. A new chat whose doorbell was lost brings fresh lists."""
-        # One trip to a database thread for all of it: under load each trip waits its turn.
-        check = await database(self.resync_reads)()
-        if check is None:
+        moves to the right groups and gets fresh lists; so does one that missed a new chat."""
+        if event.get("close"):
             await self.close(code=CLOSE_RECHECK)
             return
-        agent, groups, latest, last_seqs = check
+        self.agent, groups = event["agent"], event["groups"]
         if set(groups) != set(self.joined):
             for group in set(self.joined) - set(groups):
                 await self.channel_layer.group_discard(group, self.channel_name)
             for group in set(groups) - set(self.joined):
                 await self.channel_layer.group_add(group, self.channel_name)
-            self.joined, self.agent = groups, agent
+            self.joined = groups
             self.cursors = {
                 pk: seq for pk, seq in self.cursors.items() if await self.may_follow(pk)
             }
             await self.send_lists()
-        else:
-            self.agent = agent
-            # As with cursors: behind now may be a ring on its way; behind what the database had
-            # at the previous resync is a lost one.
-            if _before(self.latest_seen, self.latest_behind):
-                logger.warning("agent %s lists were behind: resending", agent.pk)
-                await self.send_lists()
-            self.latest_behind = latest if _before(self.latest_seen, latest) else None
-        await self.catch_up_lost(last_seqs)
-
-    def resync_reads(self) -> tuple[Agent, list[str], str | None, dict[int, int]] | None:
-        """What a resync reads (sync, in a database thread): the agent, their groups, the
-        newest activity in their inboxes and the followed conversations' last seqs; None if the
-        socket's session no longer holds this agent."""
-        session = self.scope.get("session")
-        data = session.load() if session is not None else {}
-        agent = agent_for_user(self.scope["user"])
-        if agent is None or data.get(SESSION_KEY) != str(getattr(self.agent, "user_id", "")):
-            return None
-        groups = _groups_of(agent)
-        last_seqs = conversations_last_seq(list(self.cursors)) if self.cursors else {}
-        return agent, groups, inboxes_last_activity(agent), last_seqs
+        elif event["lost"]:
+            logger.warning("agent %s lists were behind: resending", self.agent.pk)
+            await self.send_lists()
 
     async def on_conversation_event(self, event: ChatMessageEvent) -> None:
         conversation = event["conversation"]
@@ -271,14 +258,29 @@ class AgentConsumer(CursorConsumer):
             await self.send_html(render_workspace_gone())
 
     def row_html(self, conversation: ConversationData) -> str:
-        return render_row(conversation, me=self.agent.pk, unread=self.unread_of(conversation["id"]))
-
-    def state_html(self, conversation: ConversationData) -> str:
-        return (
-            self.row_html(conversation)
-            + render_pane_header(conversation, me=self.agent.pk)
-            + render_receipt(conversation["id"], "visitor", conversation["visitor_read_seq"])
+        """The conversation's list row as this agent sees it, then this socket's unread badge
+        for it: the row is the same for every tab of the agent (rendered once per process),
+        the count is the socket's own (applied right after, in the same frame)."""
+        unread = self.unread_of(conversation["id"])
+        return render_row(conversation, me=self.agent.pk, unread=0) + render_unread(
+            conversation["id"], unread
         )
+
+    def state_html(self, conversation: ConversationData, *, only_changed: bool = True) -> str:
+        html = self.row_html(conversation)  # its preview and time change with every message
+        pk = conversation["id"]
+        header = (
+            conversation["visitor_name"],
+            conversation["status"],
+            conversation["assigned_agent_id"],
+            conversation["assigned_agent_name"],
+        )
+        if self.state_changed(pk, "header", header, only_changed=only_changed):
+            html += render_pane_header(conversation, me=self.agent.pk)
+        read = conversation["visitor_read_seq"]
+        if self.state_changed(pk, "read", read, only_changed=only_changed):
+            html += render_receipt(pk, "visitor", read)
+        return html
 
     async def typing_groups(self, conversation_id: int) -> list[str]:
         """The visitor, and colleagues who have the chat open (no two answers at once)."""
@@ -291,6 +293,12 @@ class AgentConsumer(CursorConsumer):
 
     def typing_name(self) -> str:
         return self.agent.display_name
+
+    async def agent_changed(self, event: dict[str, Any]) -> None:
+        """The agent's account, role or inboxes changed (agents.apps): check this socket now."""
+        (check,) = await database(agents_check)([(self.agent.pk, _session_key(self))])  # type: ignore[union-attr]
+        if found := self.recheck(check):
+            await self.socket_recheck(found)
 
     async def agent_logged_out(self, event: dict[str, Any]) -> None:
         """The agent logged out of a session: that session's sockets close with "connect
@@ -337,3 +345,45 @@ def _before(seen: str | None, latest: str | None) -> bool:
 
 def _is_new(conversation_id: int | None, cursors: dict[int, int]) -> bool:
     return conversation_id is None or conversation_id not in cursors
+
+
+@every("agents", lambda: settings.SUPPORTDESK_RESYNC_SECONDS)
+async def recheck_agents(sockets: Hub) -> None:
+    """Every SUPPORTDESK_RESYNC_SECONDS, the sessions, agents, inboxes and newest activity of
+    every dashboard socket of this process, in a few queries for all (`agents_check`); each
+    socket that must act is told (`AgentConsumer.recheck`). A logout closes its session's
+    sockets at once anyway (`agent_logged_out`)."""
+    dashboards = [socket for socket in sockets.of(AgentConsumer) if socket.agent is not None]
+    if not dashboards:
+        return
+    checks = await database(agents_check)(
+        [(socket.agent.pk, _session_key(socket)) for socket in dashboards]  # type: ignore[union-attr]
+    )
+    for socket, check in zip(dashboards, checks, strict=True):
+        if event := socket.recheck(check):
+            socket.nudge(event)
+
+
+def _session_key(socket: AgentConsumer) -> str | None:
+    return getattr(socket.scope.get("session"), "session_key", None)
+
+
+@every("presence", lambda: settings.SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS / 3)
+async def keep_presence(sockets: Hub) -> None:
+    """While dashboards are open, keep their presence rows fresh: one UPDATE for all of this
+    process's (server-side: a background tab's throttled timers cannot make an agent flicker
+    offline). A row swept meanwhile (the process stalled past the timeout) counts again."""
+    dashboards = {s.channel_name: s for s in sockets.of(AgentConsumer) if s.registered}
+    if not dashboards:
+        return
+    swept = await database(presence.connections_seen)(channel_names=list(dashboards))
+    for channel_name in swept:
+        dashboards[channel_name].nudge({"type": "socket.register"})
+
+
+@every("housekeeping", lambda: settings.SUPPORTDESK_HOUSEKEEPING_SECONDS)
+async def housekeep(sockets: Hub) -> None:
+    """Stale presence, auto-end and the queue (agents.housekeeping), while this process has a
+    dashboard open: a desk with anyone at work needs no scheduler."""
+    if any(True for _ in sockets.of(AgentConsumer)):
+        await database(housekeeping_if_due)()

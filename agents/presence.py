@@ -110,6 +110,24 @@ def connection_seen(*, channel_name: str) -> bool:
     )
 
 
+SEEN_CHUNK = 500  # channel names per UPDATE
+
+
+def connections_seen(*, channel_names: list[str]) -> list[str]:
+    """A process's dashboard sockets are still open: refresh all their rows, in one UPDATE per
+    SEEN_CHUNK. Returns the names whose rows are gone (swept as stale after a long stall): those
+    sockets register again."""
+    now = timezone.now()
+    swept: list[str] = []
+    for start in range(0, len(channel_names), SEEN_CHUNK):
+        chunk = channel_names[start : start + SEEN_CHUNK]
+        rows = AgentConnection.objects.filter(channel_name__in=chunk)
+        if rows.update(last_seen_at=now) < len(chunk):
+            present = set(rows.values_list("channel_name", flat=True))
+            swept += [name for name in chunk if name not in present]
+    return swept
+
+
 def connection_close(*, channel_name: str) -> None:
     """A socket closed: its row now expires after the grace period (see `presence_settle`)."""
     expires = timezone.now() + timedelta(seconds=settings.SUPPORTDESK_PRESENCE_GRACE_SECONDS)

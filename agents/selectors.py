@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from importlib import import_module
 from typing import TypedDict
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import connection
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from agents.models import Agent, CannedResponse, ReadMark
 from agents.presence import presence_map
@@ -18,7 +24,8 @@ from chat.events import (
     conversation_data,
     conversation_row,
 )
-from chat.models import Conversation, Message
+from chat.groups import agent_group, inbox_group
+from chat.models import Conversation, Inbox, Message
 from chat.selectors import with_preview
 
 LIST_LIMIT = 200
@@ -34,9 +41,13 @@ class ConversationLists(TypedDict):
 
 
 def agent_for_user(user: AbstractBaseUser | AnonymousUser) -> Agent | None:
-    """The user's agent profile, if the user is (still, per the database) active."""
+    """The user's agent profile, if the user is (still, per the database) active. A user the
+    request loaded with its profile (agents.auth.AgentModelBackend) needs no query."""
     if not user.is_authenticated:
         return None
+    loaded = user._state.fields_cache  # type: ignore[union-attr]
+    if "agent" in loaded:
+        return loaded["agent"] if user.is_active else None
     return Agent.objects.filter(user_id=user.pk, user__is_active=True).first()
 
 
@@ -146,6 +157,86 @@ def inboxes_last_activity(agent: Agent) -> str | None:
     events' `last_message_at`), through the (inbox, last_message_at) index."""
     latest = conversations_for_agent(agent).aggregate(latest=Max("last_message_at"))["latest"]
     return latest.isoformat() if latest else None
+
+
+@dataclass(frozen=True)
+class AgentCheck:
+    """What a dashboard socket's rights and lists are now (`agents_check`)."""
+
+    agent: Agent | None  # None: the session no longer holds this agent, or they are inactive
+    groups: list[str]  # the groups the socket belongs in
+    latest: str | None  # the newest activity in the agent's inboxes (ISO), as in the events
+
+
+def agents_check(sockets: list[tuple[int, str | None]]) -> list[AgentCheck]:
+    """For each dashboard socket, given as (agent id, session key): its `AgentCheck`, read for
+    all in a fixed number of queries (sessions, agents, inboxes, newest activity per inbox)
+    whatever the number of sockets: what every socket's heartbeat used to read for itself."""
+    sessions = live_sessions([key for _, key in sockets if key])
+    agents = Agent.objects.filter(pk__in={pk for pk, _ in sockets}, user__is_active=True).in_bulk()
+    memberships: dict[int, list[int]] = {}
+    for agent_id, inbox_id in Agent.inboxes.through.objects.filter(
+        agent_id__in=list(agents)
+    ).values_list("agent_id", "inbox_id"):
+        memberships.setdefault(agent_id, []).append(inbox_id)
+    every_inbox = (
+        list(Inbox.objects.values_list("pk", flat=True))
+        if any(agent.is_admin for agent in agents.values())
+        else []
+    )
+    inbox_ids = {
+        pk: every_inbox if agent.is_admin else memberships.get(pk, [])
+        for pk, agent in agents.items()
+    }
+    latest = inboxes_latest_activity(sorted({i for ids in inbox_ids.values() for i in ids}))
+    checks = []
+    for agent_id, session_key in sockets:
+        agent = agents.get(agent_id)
+        if agent is None or sessions.get(session_key or "") != str(agent.user_id):
+            checks.append(AgentCheck(agent=None, groups=[], latest=None))
+            continue
+        ids = inbox_ids[agent_id]
+        newest = max((latest[i] for i in ids if latest.get(i)), default=None)
+        groups = [inbox_group(i) for i in ids] + [agent_group(agent_id)]
+        checks.append(AgentCheck(agent=agent, groups=groups, latest=newest))
+    return checks
+
+
+def live_sessions(keys: list[str]) -> dict[str, str]:
+    """Session key -> the user id it holds, for the keys that are (still) live sessions: one
+    query with a database-backed session engine, a load per key with any other."""
+    engine = import_module(settings.SESSION_ENGINE).SessionStore
+    found: dict[str, str] = {}
+    if issubclass(engine, DatabaseSessionStore):
+        rows = engine.get_model_class().objects.filter(
+            session_key__in=keys, expire_date__gt=timezone.now()
+        )
+        decode = engine().decode
+        pairs = (
+            (key, decode(data)) for key, data in rows.values_list("session_key", "session_data")
+        )
+    else:
+        pairs = ((key, engine(key).load()) for key in keys)
+    for key, data in pairs:
+        if data.get(SESSION_KEY) is not None:
+            found[key] = str(data[SESSION_KEY])
+    return found
+
+
+def inboxes_latest_activity(inbox_ids: list[int]) -> dict[int, str | None]:
+    """The newest message time of each inbox (ISO), each through the (inbox, last_message_at)
+    index: a backward step per inbox, not a scan of its conversations."""
+    newest = (
+        Conversation.objects.filter(inbox=OuterRef("pk"), last_message_at__isnull=False)
+        .order_by("-last_message_at")
+        .values("last_message_at")[:1]
+    )
+    rows = (
+        Inbox.objects.filter(pk__in=inbox_ids)
+        .annotate(latest=Subquery(newest))
+        .values_list("pk", "latest")
+    )
+    return {pk: latest.isoformat() if latest else None for pk, latest in rows}
 
 
 class TeamMember(TypedDict):

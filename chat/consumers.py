@@ -3,9 +3,11 @@
 An event whose seq is cursor + 1 is rendered and sent; an older or repeated one is dropped; a gap
 (the layer lost a ring, or events crossed between server processes) is filled from the database.
 On every (re)connect the client says the last seq it has (`resume`) and gets everything after it.
+A lost *last* ring, which no later event reveals, is found by the process's resync job
+(`check_cursors`), which reads every followed conversation's last seq in one query.
 
 Client -> server frames: {"type": "resume", "conversation": id | null, "after": seq}
-                         {"type": "ping"}  (also a chance to resync; see resync_if_due)
+                         {"type": "ping"}  (answered from memory)
 Server -> client frames: {"type": "html", "conversation": id, "seq": n, "html": "..."}
                          {"type": "synced", "conversation": id, "seq": n}
                          {"type": "pong"} and {"type": "error", "code": "...", "message": "..."}
@@ -14,15 +16,20 @@ See docs/PROTOCOL.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -33,12 +40,13 @@ from chat.events import (
     ConversationData,
     MessageData,
     VisitorDeletedEvent,
-    send_to_groups,
+    publish_event,
 )
 from chat.groups import inbox_group, inbox_widgets_group, visitor_group
 from chat.models import Conversation, Visitor
 from chat.queue import QueueEvent, queue_event, queue_place
 from chat.rendering import (
+    SameObjects,
     Viewer,
     render_availability,
     render_messages,
@@ -50,6 +58,7 @@ from chat.services import conversation_read
 from chat.tokens import InvalidVisitorToken, visitor_from_token
 from supportdesk import metrics, ratelimit
 from supportdesk.asyncdb import database
+from supportdesk.hub import Hub, every, hub
 from supportdesk.logs import new_id, socket_id
 
 logger = logging.getLogger(__name__)
@@ -65,11 +74,80 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_RECHECK = 4000
 CLOSE_RATE_LIMITED = 4429  # too many sockets from one address: reconnect later, with backoff
 
+# The heartbeat as the reference clients send it, and its answer: compared and sent as text, so
+# the commonest frame of all costs no JSON parsing (other spellings take the JSON path).
+PING = '{"type":"ping"}'
+PONG = '{"type":"pong"}'
+# How many conversation ids one resync query asks about.
+RESYNC_CHUNK = 500
+
+
+def _html_frame(html: str) -> str:
+    return json.dumps({"type": "html", "html": html})
+
+
+_html_frames = SameObjects(64)
+
+
+class _Failed:
+    """What a pump puts in the consumer's queue when its source raised: the consumer re-raises."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
 
 class CursorConsumer(AsyncJsonWebsocketConsumer):
     """What the visitor and agent sockets share: groups, cursors, catch-up and frames."""
 
     viewer: Viewer
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Channels' consumer loop, with one queue. Channels waits for the next client frame and
+        the next layer event with `asyncio.wait` and makes a new task per message. Here the
+        consumer reads one queue: the server's own queue of client frames when `receive` is
+        its `get` (daphne's and Channels' test communicator's are), into which the layer puts
+        this socket's events too (supportdesk.layers `deliver_into`), and the process's socket
+        jobs their nudges (`nudge`). Any other server or layer is fed into it by a task."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.base_send = send
+        frames = getattr(receive, "__self__", None)
+        served = isinstance(frames, asyncio.Queue) and receive == frames.get
+        self.inbox: asyncio.Queue[Any] = frames if served else asyncio.Queue()  # type: ignore[assignment]
+        pumps = [] if served else [asyncio.create_task(self._pump(receive))]
+        deliver_into = getattr(self.channel_layer, "deliver_into", None)
+        if deliver_into is not None:
+            await deliver_into(self.channel_name, self.inbox)
+        else:
+            channel_receive = partial(self.channel_layer.receive, self.channel_name)
+            pumps.append(asyncio.create_task(self._pump(channel_receive)))
+        try:
+            while True:
+                message = await self.inbox.get()
+                if isinstance(message, _Failed):
+                    raise message.error
+                await self.dispatch(message)
+        except StopConsumer:
+            pass
+        finally:
+            hub().discard(self)
+            for task in pumps:
+                task.cancel()  # a cancelled layer receive unsubscribes the channel
+            await asyncio.gather(*pumps, return_exceptions=True)
+            if deliver_into is not None:
+                await self.channel_layer.release(self.channel_name)
+
+    async def _pump(self, source: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        try:
+            while True:
+                self.inbox.put_nowait(await source())
+        except Exception as error:
+            self.inbox.put_nowait(_Failed(error))
+
+    def nudge(self, event: dict[str, Any]) -> None:
+        """Handle `event` in this socket's own task, after what it is doing (socket jobs)."""
+        self.inbox.put_nowait(event)
 
     async def connect(self) -> None:
         # Fragments this socket renders speak the browser's language, as its pages do. The
@@ -82,10 +160,12 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         self.counted = False
         self.cursors: dict[int, int] = {}
         self.joined: list[str] = []
-        self.last_resync = time.monotonic()
         # Per followed conversation, its last seq in the database when a resync last found the
-        # cursor behind it (see `resync`).
+        # cursor behind it (see `lost_rings`).
         self.behind: dict[int, int] = {}
+        # Per followed conversation, what each part of its state showed when last sent
+        # (`state_changed`).
+        self.sent_state: dict[int, dict[str, object]] = {}
         self.frames = ratelimit.ConnectionWindow("socket_frames")
         # Accept, then close with our code: a socket refused during the handshake reaches the
         # browser as a bare 1006, and the client could not tell "log in again" or "slow down"
@@ -103,6 +183,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         self.joined = groups
         await self.accept()
         self.counted = True
+        hub().add(self)
         metrics.SOCKETS_OPEN.labels(kind=self.viewer).inc()
         metrics.SOCKETS_OPENED.labels(kind=self.viewer).inc()
         logger.info(
@@ -140,6 +221,12 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        """Channels' own, without its hop to the shared thread to close a database connection
+        this task never opened (see `dispatch`)."""
+        await self.disconnect(message["code"])
+        raise StopConsumer
+
     async def may_follow(self, conversation_id: int) -> bool:
         raise NotImplementedError
 
@@ -176,6 +263,9 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
                 "rate_limited", f"Too many frames; wait {wait} s.", retry_after=wait
             )
             return
+        if text_data == PING:
+            await self.heartbeat()
+            return
         if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
             await self.send_error(
                 "bad_frame", f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes."
@@ -194,9 +284,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         kind = content.get("type")
         if kind == "ping":
-            await self.send_json({"type": "pong"})
-            await self.on_ping()
-            await self.resync_if_due()
+            await self.heartbeat()
         elif kind == "resume":
             conversation_id, after = content.get("conversation"), content.get("after", 0)
             # Checked here, before any subclass looks the id up in its cursors.
@@ -211,46 +299,42 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
 
-    async def on_ping(self) -> None:
-        """Hook: a client's heartbeat arrived (the agent socket keeps presence with it)."""
+    async def heartbeat(self) -> None:
+        """A client's heartbeat: answered from memory, with no query and no round trip. What a
+        heartbeat used to check (a lost ring, the agent's session) the process's socket jobs
+        check for every socket at once."""
+        await self.send(text_data=PONG)
 
-    async def resync_if_due(self) -> None:
-        """The safety net under the doorbell. If the last ring of a conversation was lost (Redis
-        down or restarting when it was published), no later event reveals the gap; so every
-        SUPPORTDESK_RESYNC_SECONDS at most, a client's heartbeat makes the socket check itself
-        against the database (`resync`)."""
-        now = time.monotonic()
-        if now - self.last_resync < settings.SUPPORTDESK_RESYNC_SECONDS:
-            return
-        self.last_resync = now
-        await self.resync()
-
-    async def resync(self) -> None:
-        """Compare the cursors with the database (one indexed query) and catch up.
+    def lost_rings(self, latest: dict[int, int]) -> list[int]:
+        """The followed conversations whose last ring was lost, given their last seqs in the
+        database (`check_cursors` reads them for every socket of the process at once).
 
         A cursor behind the database is not yet a lost ring: under load the ring may still be on
         its way, and catching up then would only add database work where the desk is busiest.
-        So the socket remembers how far the database was, and catches up at the next resync if
-        the cursor has not got that far by then: the ring had a whole resync period to arrive."""
-        if not self.cursors:
-            return
-        await self.catch_up_lost(await database(conversations_last_seq)(list(self.cursors)))
-
-    async def catch_up_lost(self, latest: dict[int, int]) -> None:
-        """`resync`'s decision, given each followed conversation's last seq in the database."""
+        So the socket remembers how far the database was, and a cursor that has not got that
+        far by the next check is a lost ring: it had a whole resync period to arrive."""
         behind: dict[int, int] = {}
-        for conversation_id, last_seq in latest.items():
-            cursor = self.cursors.get(conversation_id, last_seq)
+        lost = []
+        for conversation_id, cursor in self.cursors.items():
+            last_seq = latest.get(conversation_id, cursor)
             if cursor >= last_seq:
                 continue
             if cursor < self.behind.get(conversation_id, 0):
-                logger.warning("socket was behind on conversation %s: resyncing", conversation_id)
-                await self.catch_up(conversation_id)
-                summary = await database(conversation_summary)(conversation_id)
-                await self.send_html(self.state_html(summary))
+                lost.append(conversation_id)
             else:
                 behind[conversation_id] = last_seq
         self.behind = behind
+        return lost
+
+    async def socket_catch_up(self, event: dict[str, Any]) -> None:
+        """`check_cursors` found rings lost: fetch those conversations' missing messages."""
+        for conversation_id in event["conversations"]:
+            if conversation_id not in self.cursors:
+                continue  # no longer followed
+            logger.warning("socket was behind on conversation %s: resyncing", conversation_id)
+            await self.catch_up(conversation_id)
+            summary = await database(conversation_summary)(conversation_id)
+            await self.send_html(self.state_html(summary, only_changed=False))
 
     async def resume(self, conversation_id: int | None, after: int) -> None:
         if conversation_id is None:
@@ -263,7 +347,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         summary = await database(conversation_summary)(conversation_id)
         self.cursors[conversation_id] = min(after, summary["last_seq"])
         await self.catch_up(conversation_id)
-        await self.send_html(self.state_html(summary))
+        await self.send_html(self.state_html(summary, only_changed=False))
 
     async def chat_message(self, event: ChatMessageEvent) -> None:
         """A doorbell from the layer. Deliver in seq order, exactly once per socket."""
@@ -322,7 +406,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             "name": self.typing_name(),
             "state": state,
         }
-        await send_to_groups(groups, event)
+        publish_event(groups, event)  # ephemeral: the socket does not wait for Redis
 
     async def typing_groups(self, conversation_id: int) -> list[str]:
         """Hook: who hears this socket's typing."""
@@ -354,11 +438,24 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
     async def on_conversation_event(self, event: ChatMessageEvent) -> None:
         """Hook for what a socket shows about conversations it does not follow (dashboard rows)."""
 
-    def state_html(self, conversation: ConversationData) -> str:
+    def state_html(self, conversation: ConversationData, *, only_changed: bool = True) -> str:
         """Hook: HTML for a followed conversation's state (status line, header), sent with its
         messages; elements carry `data-version` (the conversation's last seq), so a stale copy
-        never overwrites a newer one."""
+        never overwrites a newer one. With `only_changed`, the parts that show what this
+        socket last sent of them are left out (`state_changed`); a resume sends them all."""
         return ""
+
+    def state_changed(
+        self, conversation_id: int, part: str, shows: object, *, only_changed: bool
+    ) -> bool:
+        """Whether to send `part` of a conversation's state: what it `shows` differs from what
+        this socket last sent of it (a status line is the same for every message of an active
+        chat: rendered and sent once, not with each), or `only_changed` is off."""
+        sent = self.sent_state.setdefault(conversation_id, {})
+        if only_changed and part in sent and sent[part] == shows:
+            return False
+        sent[part] = shows
+        return True
 
     async def catch_up(self, conversation_id: int) -> None:
         """Send everything after the cursor from the database, then say the socket is in sync."""
@@ -379,7 +476,8 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_html(self, html: str) -> None:
         if html:
-            await self.send_json({"type": "html", "html": html})
+            # Many sockets send the very same fragment (a list row): encoded once.
+            await self.send(text_data=_html_frames.get(html, _html_frame))
 
     async def send_messages(
         self, conversation_id: int, messages: list[MessageData], extra: str = ""
@@ -449,10 +547,19 @@ class VisitorConsumer(CursorConsumer):
         """An admin erased this visitor: the widget, refused, drops its token and starts anew."""
         await self.close(code=CLOSE_UNAUTHORIZED)
 
-    def state_html(self, conversation: ConversationData) -> str:
-        return render_to_string(
-            "chat/widget/page.html#state", {"conversation": conversation}
-        ) + render_receipt(conversation["id"], "agent", conversation["agent_read_seq"])
+    def state_html(self, conversation: ConversationData, *, only_changed: bool = True) -> str:
+        html = ""
+        shows = (
+            conversation["status"],
+            conversation["assigned_agent_name"],
+            conversation["rating"],
+        )
+        if self.state_changed(conversation["id"], "line", shows, only_changed=only_changed):
+            html += render_to_string("chat/widget/page.html#state", {"conversation": conversation})
+        read = conversation["agent_read_seq"]
+        if self.state_changed(conversation["id"], "read", read, only_changed=only_changed):
+            html += render_receipt(conversation["id"], "agent", read)
+        return html
 
     async def mark_read(self, conversation_id: int, seq: int) -> None:
         await database(conversation_read)(
@@ -491,3 +598,20 @@ def language_from_scope(scope: dict[str, Any]) -> str:
 
 def is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@every("cursors", lambda: settings.SUPPORTDESK_RESYNC_SECONDS)
+async def check_cursors(sockets: Hub) -> None:
+    """The safety net under the doorbell. If the last ring of a conversation was lost (Redis
+    down or restarting when it was published), no later event reveals the gap; so every
+    SUPPORTDESK_RESYNC_SECONDS this process reads the last seq of every conversation its sockets
+    follow, in one query per RESYNC_CHUNK of them, and each socket whose ring was lost catches
+    up (`CursorConsumer.lost_rings`, `socket_catch_up`)."""
+    following = [socket for socket in sockets.of(CursorConsumer) if socket.cursors]
+    ids = sorted({conversation_id for socket in following for conversation_id in socket.cursors})
+    latest: dict[int, int] = {}
+    for start in range(0, len(ids), RESYNC_CHUNK):
+        latest.update(await database(conversations_last_seq)(ids[start : start + RESYNC_CHUNK]))
+    for socket in following:
+        if lost := socket.lost_rings(latest):
+            socket.nudge({"type": "socket.catch_up", "conversations": lost})

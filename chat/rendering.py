@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -17,7 +18,33 @@ from chat.queue import QueuePlace
 Viewer = Literal["visitor", "agent"]
 
 SHARED_FRAGMENTS = 4096  # how many `render_shared` keeps, newest used first
-_shared: OrderedDict[str, str] = OrderedDict()
+_shared: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+
+
+class SameObjects:
+    """What was derived from an object, kept while the object is the same one (`is`).
+
+    An event from the channel layer is one dict for every socket of the process that receives
+    it (supportdesk.layers), so the sockets of an inbox ask for the same derivation of the same
+    dict one after another. The entry holds the object itself, so its id cannot be reused while
+    the entry lives."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[int, tuple[object, Any]] = OrderedDict()
+
+    def get(self, obj: object, derive: Callable[[Any], Any]) -> Any:
+        entry = self.entries.get(id(obj))
+        if entry is not None and entry[0] is obj:
+            return entry[1]
+        value = derive(obj)
+        self.entries[id(obj)] = (obj, value)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return value
+
+
+_json_of = SameObjects(64)
 
 
 def render_shared(template: str, context: dict[str, Any]) -> str:
@@ -26,14 +53,16 @@ def render_shared(template: str, context: dict[str, Any]) -> str:
     A message in an inbox is one list row on every dashboard of that inbox, and the message
     itself on every tab that follows the chat: the same template with the same data. Rendered
     once and kept (per language and time zone, the only other inputs of these templates), the
-    rest is a dictionary lookup. `context` must be plain JSON-like data: the key is its JSON."""
-    key = "\n".join(
-        (
-            translation.get_language() or "",  # the same data reads differently per language
-            timezone.get_current_timezone_name(),
-            template,
-            json.dumps(context, sort_keys=True, default=str),
-        )
+    rest is a dictionary lookup. `context` must be plain JSON-like data: the key is its JSON,
+    made once per dict the sockets share (`SameObjects`)."""
+    key = (
+        translation.get_language() or "",  # the same data reads differently per language
+        timezone.get_current_timezone_name(),
+        template,
+        *(
+            (name, _json_of.get(value, _dumps) if isinstance(value, dict | list) else value)
+            for name, value in sorted(context.items())
+        ),
     )
     html = _shared.get(key)
     if html is None:
@@ -43,6 +72,10 @@ def render_shared(template: str, context: dict[str, Any]) -> str:
     else:
         _shared.move_to_end(key)
     return html
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def render_messages(messages: list[MessageData], *, viewer: Viewer) -> str:

@@ -23,8 +23,10 @@ from chat.groups import visitor_group
 from chat.models import Message, Visitor
 from chat.services import visitor_message_send
 from chat.tokens import visitor_token
+from supportdesk import metrics
 from supportdesk.asgi import application
 from supportdesk.asyncdb import database
+from supportdesk.hub import hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -254,12 +256,28 @@ async def test_a_gap_is_filled_from_the_database_and_repeats_are_dropped(visitor
     await layer.group_send(visitor_group(visitor.pk), event)
     frames = await frames_until(communicator, "synced")
     assert message_ids(frames) == [f"msg-{conversation_id}-2", f"msg-{conversation_id}-3"]
-    state = await communicator.receive_json_from(timeout=5)
-    assert f'id="state-{conversation_id}"' in state["html"]
-    # The same ring again, and an old one: nothing is sent twice.
+    # The same ring again, and an old one: nothing is sent twice (nor the state line, which
+    # still says what the resume sent: see the next test).
     await layer.group_send(visitor_group(visitor.pk), event)
     await layer.group_send(visitor_group(visitor.pk), chat_message_event(first))
     assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_the_state_line_goes_along_only_when_it_changed(visitor: Visitor, agent) -> None:
+    """A waiting chat's status line is the same for every message: sent with the resume, then
+    again only when what it says changes (Alice took the chat)."""
+    first = await send(visitor, "one")
+    communicator = await following(visitor, first.conversation_id, after=1)
+    await send(visitor, "two")
+    frame = await communicator.receive_json_from(timeout=5)
+    assert message_ids([frame]) == [f"msg-{first.conversation_id}-2"]
+    assert 'id="state-' not in frame["html"]
+    await database_sync_to_async(conversation_claim)(conversation=first.conversation, agent=agent)
+    frame = await communicator.receive_json_from(timeout=5)
+    assert message_ids([frame]) == [f"msg-{first.conversation_id}-3"]  # "Alice joined the chat."
+    assert f'id="state-{first.conversation_id}"' in frame["html"]
+    assert "You're chatting with Alice." in frame["html"]
     await communicator.disconnect()
 
 
@@ -414,21 +432,54 @@ async def test_only_committed_writes_reach_the_layer(visitor: Visitor) -> None:
     await layer.group_discard(visitor_group(visitor.pk), listener)
 
 
-async def test_a_heartbeat_repairs_a_lost_last_ring(visitor: Visitor, settings) -> None:
+async def close_code(communicator: WebsocketCommunicator) -> int:
+    """The code the socket is closed with, past whatever frames (presence...) come first."""
+    output = await communicator.receive_output(timeout=5)
+    while output["type"] == "websocket.send":
+        output = await communicator.receive_output(timeout=5)
+    assert output["type"] == "websocket.close", output
+    return output["code"]
+
+
+async def statements() -> float:
+    """SQL statements this process has sent so far (supportdesk.metrics)."""
+    return metrics.SQL_STATEMENTS._value.get()
+
+
+async def test_a_heartbeat_is_answered_from_memory(visitor: Visitor, agent, settings) -> None:
+    """No query, no round trip to Redis: an idle socket costs its heartbeat and nothing more.
+    The checks a heartbeat used to make run once per process for every socket (below)."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
+    first = await send(visitor, "one")
+    widget = await following(visitor, first.conversation_id, after=1)
+    dashboard = await agent_socket(agent)
+    for communicator in (widget, dashboard):  # what connecting set off is done
+        assert await communicator.receive_nothing(timeout=0.3)
+    before = await statements()
+    for _ in range(5):
+        await widget.send_to(text_data='{"type":"ping"}')
+        assert await widget.receive_json_from(timeout=5) == {"type": "pong"}
+        await dashboard.send_to(text_data='{"type":"ping"}')
+        assert await dashboard.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await statements() == before
+    await widget.disconnect()
+    await dashboard.disconnect()
+
+
+async def test_the_process_resync_repairs_a_lost_last_ring(visitor: Visitor, settings) -> None:
     """The last message's doorbell was lost (Redis was down): no later event reveals the gap,
-    so the socket checks its cursor against the database on the client's heartbeats. The first
-    finds it behind, which may be a ring on its way; the next, still behind, catches up."""
-    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    so the process checks every followed cursor against the database (the "cursors" job). The
+    first check finds it behind, which may be a ring on its way; the next, still behind,
+    catches up."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600  # the test runs the job itself
     first = await send(visitor, "one")
     communicator = await following(visitor, first.conversation_id, after=1)
     await store_without_ring(first.conversation_id, 2, "two")
     assert await communicator.receive_nothing(timeout=0.2)
-    await communicator.send_json_to({"type": "ping"})
-    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    await hub().run("cursors")
     assert await communicator.receive_nothing(timeout=0.2)
-    await communicator.send_json_to({"type": "ping"})
+    await hub().run("cursors")
     frames = await frames_until(communicator, "synced")
-    assert frames[0] == {"type": "pong"}
     assert message_ids(frames) == [f"msg-{first.conversation_id}-2"]
     await communicator.disconnect()
 
@@ -436,9 +487,9 @@ async def test_a_heartbeat_repairs_a_lost_last_ring(visitor: Visitor, settings) 
 async def test_a_ring_still_on_its_way_is_not_taken_for_a_lost_one(
     visitor: Visitor, settings
 ) -> None:
-    """Under load a ring can arrive after a heartbeat found the cursor behind: the message comes
-    once, by its ring, and the next heartbeat finds nothing to catch up."""
-    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    """Under load a ring can arrive after a check found the cursor behind: the message comes
+    once, by its ring, and the next check finds nothing to catch up."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
     first = await send(visitor, "one")
     communicator = await following(visitor, first.conversation_id, after=1)
 
@@ -450,37 +501,39 @@ async def test_a_ring_still_on_its_way_is_not_taken_for_a_lost_one(
         return chat_message_event(message)
 
     event = await database_sync_to_async(store_holding_the_ring)()
-    await communicator.send_json_to({"type": "ping"})
-    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    await hub().run("cursors")
     assert await communicator.receive_nothing(timeout=0.2)
     await database_sync_to_async(publish)(event)
     frame = await communicator.receive_json_from(timeout=5)
     assert message_ids([frame]) == [f"msg-{first.conversation_id}-2"]
-    await communicator.send_json_to({"type": "ping"})
-    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    await hub().run("cursors")
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
 
 
-async def test_heartbeats_do_not_query_more_often_than_the_setting(
-    visitor: Visitor, settings
+async def test_one_resync_query_serves_every_socket_of_the_process(
+    visitor: Visitor, visitor_b: Visitor, settings
 ) -> None:
     settings.SUPPORTDESK_RESYNC_SECONDS = 3600
-    first = await send(visitor, "one")
-    communicator = await following(visitor, first.conversation_id, after=1)
-    await store_without_ring(first.conversation_id, 2, "two")
-    await communicator.send_json_to({"type": "ping"})
-    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
-    assert await communicator.receive_nothing(timeout=0.2)
-    await communicator.disconnect()
+    sockets = []
+    for who in (visitor, visitor_b):
+        message = await send(who, "hello")
+        sockets.append(await following(who, message.conversation_id, after=1))
+    for communicator in sockets:  # what connecting set off (the line, availability) is done
+        assert await communicator.receive_nothing(timeout=0.3)
+    before = await statements()
+    await hub().run("cursors")
+    assert await statements() == before + 1
+    for communicator in sockets:
+        await communicator.disconnect()
 
 
 async def test_agent_lists_catch_a_new_chat_whose_ring_was_lost(
     agent, visitor: Visitor, settings
 ) -> None:
     """No followed conversation can reveal a chat that started while Redis was down: the
-    heartbeat's resync compares the newest activity with what the socket has shown."""
-    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    process's agents check compares the newest activity with what each dashboard has shown."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
     communicator = await agent_socket(agent)
 
     def start_silently() -> int:
@@ -497,23 +550,20 @@ async def test_agent_lists_catch_a_new_chat_whose_ring_was_lost(
         return conversation.pk
 
     pk = await database_sync_to_async(start_silently)()
-    await communicator.send_json_to({"type": "ping"})
-    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    await hub().run("agents")
     assert await communicator.receive_nothing(timeout=0.2)  # its ring may be on its way
-    await communicator.send_json_to({"type": "ping"})
-    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    await hub().run("agents")
     lists = await communicator.receive_json_from(timeout=5)
     assert f'id="conv-row-{pk}"' in lists["html"]
     assert "lost ring" in lists["html"]
-    # Nothing new: the next heartbeat sends nothing more.
-    await communicator.send_json_to({"type": "ping"})
-    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    # Nothing new: the next check sends nothing more.
+    await hub().run("agents")
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
 
 
 async def test_agent_socket_is_closed_after_logout(agent, settings) -> None:
-    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
     cookie = await database_sync_to_async(session_cookie)(agent.user)
     communicator = await connect("/ws/agents/", cookie)
     await communicator.receive_json_from(timeout=5)  # lists
@@ -524,9 +574,8 @@ async def test_agent_socket_is_closed_after_logout(agent, settings) -> None:
         Session.objects.all().delete()
 
     await database_sync_to_async(log_out_everywhere)()
-    await communicator.send_json_to({"type": "ping"})
-    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
-    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4000}
+    await hub().run("agents")
+    assert await close_code(communicator) == 4000
     await communicator.disconnect()
 
 
@@ -555,14 +604,13 @@ async def test_logging_out_closes_that_sessions_sockets_at_once(agent, settings)
         await communicator.disconnect()
 
 
-async def test_agent_removed_from_an_inbox_stops_hearing_it(
+async def test_agent_removed_from_an_inbox_stops_hearing_it_at_once(
     agent, visitor: Visitor, settings
 ) -> None:
-    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+    """Pushed: the change of inboxes tells the agent's sockets, which check again at once."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
     communicator = await agent_socket(agent)
     await database_sync_to_async(agent.inboxes.clear)()
-    await communicator.send_json_to({"type": "ping"})
-    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
     lists = await communicator.receive_json_from(timeout=5)  # regrouped: fresh (empty) lists
     assert 'id="lists"' in lists["html"]
     await send(visitor, "no longer yours")
@@ -570,17 +618,36 @@ async def test_agent_removed_from_an_inbox_stops_hearing_it(
     await communicator.disconnect()
 
 
-async def test_agent_socket_is_closed_when_the_account_is_deactivated(agent, settings) -> None:
-    settings.SUPPORTDESK_RESYNC_SECONDS = 0
+async def test_agent_socket_is_closed_at_once_when_the_account_is_deactivated(
+    agent, settings
+) -> None:
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
+    communicator = await agent_socket(agent)
+
+    def deactivate() -> None:
+        agent.user.is_active = False
+        agent.user.save()
+
+    await database_sync_to_async(deactivate)()
+    assert await close_code(communicator) == 4000
+    await communicator.disconnect()
+
+
+async def test_a_deactivation_that_sent_no_signal_is_found_by_the_process_check(
+    agent, settings
+) -> None:
+    """An UPDATE behind the models' back (a script, a restored backup) pushes nothing: the
+    process's periodic check of every dashboard's rights finds it."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
     communicator = await agent_socket(agent)
 
     def deactivate() -> None:
         type(agent.user).objects.filter(pk=agent.user_id).update(is_active=False)
 
     await database_sync_to_async(deactivate)()
-    await communicator.send_json_to({"type": "ping"})
-    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
-    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4000}
+    assert await communicator.receive_nothing(timeout=0.2)
+    await hub().run("agents")
+    assert await close_code(communicator) == 4000
     await communicator.disconnect()
 
 
