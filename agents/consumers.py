@@ -35,6 +35,7 @@ from agents.selectors import (
     conversation_lists,
     conversations_for_agent,
     inboxes_last_activity,
+    socket_groups,
     unread_count,
 )
 from agents.services import read_mark
@@ -334,8 +335,7 @@ async def _settle_later(channel_name: str) -> None:
 
 def _groups_of(agent: Agent) -> list[str]:
     """The groups an agent's socket joins: their inboxes' and their own."""
-    inboxes = agent.visible_inboxes().values_list("pk", flat=True)
-    return [inbox_group(pk) for pk in inboxes] + [agent_group(agent.pk)]
+    return socket_groups(agent.pk, agent.visible_inboxes().values_list("pk", flat=True))
 
 
 def _before(seen: str | None, latest: str | None) -> bool:

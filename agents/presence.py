@@ -100,16 +100,6 @@ def connection_open(*, agent: Agent, channel_name: str) -> None:
     _changed(agent, was)
 
 
-def connection_seen(*, channel_name: str) -> bool:
-    """The socket is still open. False if its row is gone (swept as stale after a long stall):
-    the caller registers again."""
-    return bool(
-        AgentConnection.objects.filter(channel_name=channel_name).update(
-            last_seen_at=timezone.now()
-        )
-    )
-
-
 SEEN_CHUNK = 500  # channel names per UPDATE
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import import_module
 from typing import TypedDict
@@ -168,6 +169,11 @@ class AgentCheck:
     latest: str | None  # the newest activity in the agent's inboxes (ISO), as in the events
 
 
+def socket_groups(agent_id: int, inbox_ids: Iterable[int]) -> list[str]:
+    """The groups an agent's dashboard socket joins: its inboxes' and the agent's own."""
+    return [inbox_group(pk) for pk in inbox_ids] + [agent_group(agent_id)]
+
+
 def agents_check(sockets: list[tuple[int, str | None]]) -> list[AgentCheck]:
     """For each dashboard socket, given as (agent id, session key): its `AgentCheck`, read for
     all in a fixed number of queries (sessions, agents, inboxes, newest activity per inbox)
@@ -197,8 +203,7 @@ def agents_check(sockets: list[tuple[int, str | None]]) -> list[AgentCheck]:
             continue
         ids = inbox_ids[agent_id]
         newest = max((latest[i] for i in ids if latest.get(i)), default=None)
-        groups = [inbox_group(i) for i in ids] + [agent_group(agent_id)]
-        checks.append(AgentCheck(agent=agent, groups=groups, latest=newest))
+        checks.append(AgentCheck(agent=agent, groups=socket_groups(agent_id, ids), latest=newest))
     return checks
 
 

@@ -139,12 +139,11 @@ def test_a_tab_whose_server_died_stops_counting_and_is_swept(agent: Agent) -> No
     assert not AgentConnection.objects.filter(agent=agent).exists()
 
 
-def test_a_heartbeat_keeps_a_tab_alive(agent: Agent) -> None:
+def test_the_process_keeps_its_tabs_alive_and_names_the_swept_ones(agent: Agent) -> None:
     channel = connect(agent)
     AgentConnection.objects.update(last_seen_at=timezone.now() - timedelta(minutes=5))
-    assert presence.connection_seen(channel_name=channel)
+    assert presence.connections_seen(channel_names=[channel, "gone"]) == ["gone"]
     assert presence.agent_presence(agent) == "online"
-    assert not presence.connection_seen(channel_name="gone")
 
 
 # ---- Automatic assignment -----------------------------------------------------------------
