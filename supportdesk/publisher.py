@@ -41,6 +41,10 @@ _loop: asyncio.AbstractEventLoop | None = None
 _loop_thread: int | None = None
 _queue: deque[Ring] = deque()
 _task: asyncio.Task[None] | None = None
+# Rings from sync code on a thread with a foreign running loop go through this one thread
+# (made on first use), not a new executor per call.
+_ringer: ThreadPoolExecutor | None = None
+_ringer_lock = threading.Lock()
 
 
 def serve_on(loop: asyncio.AbstractEventLoop) -> None:
@@ -68,12 +72,19 @@ def publish(groups: list[str], event: Mapping[str, Any]) -> None:
         if _has_running_loop():
             # Sync code called straight from async code (Playwright's sync API in tests):
             # async_to_sync refuses a thread with a running loop, so ring from another one.
-            with ThreadPoolExecutor(max_workers=1) as ringer:
-                ringer.submit(async_to_sync(send_to_groups), groups, event).result()
+            _foreign_loop_ringer().submit(async_to_sync(send_to_groups), groups, event).result()
         else:
             async_to_sync(send_to_groups)(groups, event)
     except Exception:
         logger.exception("publish of %s to %s failed", event.get("type"), groups)
+
+
+def _foreign_loop_ringer() -> ThreadPoolExecutor:
+    global _ringer
+    with _ringer_lock:
+        if _ringer is None:
+            _ringer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportdesk-ringer")
+        return _ringer
 
 
 def _has_running_loop() -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -96,17 +97,21 @@ def test_without_a_server_loop_a_publish_rings_at_once(settings, caplog) -> None
 async def test_sync_code_called_from_async_code_rings_too(layer_on_private_redis, caplog) -> None:
     """A model's save in code that runs an event loop of its own (Playwright's sync API in the
     browser tests) publishes on commit from a thread with a running loop that is not the
-    server's: the ring goes all the same (async_to_sync alone refuses such a thread)."""
+    server's: the ring goes all the same (async_to_sync alone refuses such a thread), in order,
+    through one ringing thread however many rings there are."""
     layer = get_channel_layer()
     listener = await layer.new_channel()
     await layer.group_add("agent.1", listener)
     elsewhere = asyncio.new_event_loop()  # the server's loop, not running in this process
     publisher.serve_on(elsewhere)
     try:
-        publisher.publish(["agent.1"], {"type": "t", "n": "from sync code"})
+        for n in range(5):
+            publisher.publish(["agent.1"], {"type": "t", "n": n})
     finally:
         elsewhere.close()
-    message = await asyncio.wait_for(layer.receive(listener), 5)
-    assert message["n"] == "from sync code"
+    received = [await asyncio.wait_for(layer.receive(listener), 5) for _ in range(5)]
+    assert [m["n"] for m in received] == list(range(5))
+    ringers = [t for t in threading.enumerate() if t.name.startswith("supportdesk-ringer")]
+    assert len(ringers) == 1
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     await layer.flush()
