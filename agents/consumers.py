@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.http import Http404
 
 from agents import presence
 from agents.housekeeping import housekeeping_if_due
@@ -32,14 +33,16 @@ from agents.selectors import (
     AgentCheck,
     agent_for_user,
     agents_check,
+    conversation_for_agent,
     conversation_lists,
     conversations_for_agent,
     inboxes_last_activity,
     socket_groups,
     unread_count,
 )
-from agents.services import read_mark
-from chat.consumers import CLOSE_RECHECK, CursorConsumer
+from agents.services import read_mark, reply_post
+from chat import sending
+from chat.consumers import CLOSE_RECHECK, CursorConsumer, is_count
 from chat.events import (
     ChatMessageEvent,
     ConversationData,
@@ -48,6 +51,7 @@ from chat.events import (
 )
 from chat.groups import agent_group, inbox_group, visitor_group
 from chat.models import Conversation, Message
+from chat.posting import Posted
 from chat.rendering import render_receipt
 from supportdesk.asyncdb import database
 from supportdesk.hub import Hub, every, hub
@@ -81,6 +85,31 @@ class AgentConsumer(CursorConsumer):
         # only if it names one of them (retention purges old chats by the hundred).
         self.listed: set[int] = set()
         return await self.agent_groups(self.agent)
+
+    def post_sent(self, content: dict[str, Any]) -> Posted:
+        """As `POST /agents/conversations/ID/messages` (a reply; notes go over HTTP): the
+        conversation must be one of this agent's inboxes', checked in the write itself, and
+        before any complaint about the text (ids are not confirmed to who may not see them)."""
+        conversation_id = content.get("conversation")
+        if not is_count(conversation_id):
+            raise sending.Refused(400, "bad_frame", "send needs an integer conversation.")
+        agent = self.agent
+        assert agent is not None  # a socket without an agent was refused at connect
+        try:
+            try:
+                text, client_id = sending.parse(content.get("body"), content.get("client_id"))
+            except sending.Refused:
+                conversation_for_agent(agent=agent, pk=conversation_id)  # 404 first, if not theirs
+                raise
+            return sending.store(
+                lambda body, key: reply_post(
+                    agent=agent, conversation_id=conversation_id, body=body, client_id=key
+                ),
+                text,
+                client_id,
+            )
+        except Http404:
+            raise sending.Refused(404, "not_found", "No such conversation.") from None
 
     async def agent_groups(self, agent: Agent) -> list[str]:
         return await database(_groups_of)(agent)

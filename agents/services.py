@@ -15,7 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from agents.models import Activity, Agent, CannedResponse, ReadMark
+from agents.selectors import conversation_for_agent
 from chat.models import Conversation, Inbox, Message
+from chat.posting import Posted, agent_reply_post, posted
 from chat.queue import queue_changed
 from chat.services import (
     ConversationEnded,
@@ -221,6 +223,21 @@ def agent_reply(
         body=body,
         client_id=client_id,
         author_agent=agent,
+    )
+
+
+def reply_post(*, agent: Agent, conversation_id: int, body: str, client_id: uuid.UUID) -> Posted:
+    """The agent's reply (`body` already cleaned), however it came (HTTP or the socket): the
+    fast path's two statements check the agent may write there (chat.posting); anything else
+    takes the full path, which looks the conversation up as every view does (404)."""
+    fast = agent_reply_post(
+        agent=agent, conversation_id=conversation_id, body=body, client_id=client_id
+    )
+    if fast is not None:
+        return fast
+    conversation = conversation_for_agent(agent=agent, pk=conversation_id)
+    return posted(
+        agent_reply(conversation=conversation, agent=agent, body=body, client_id=client_id)
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import uuid
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
@@ -39,7 +38,7 @@ from agents.presence import availability_set
 from agents.rendering import PANE_HISTORY, pane_context
 from agents.search import message_search
 from chat.models import Conversation
-from chat.posting import Posted, agent_reply_post, posted
+from chat.posting import posted
 from chat.selectors import conversation_summary, message_page
 from chat.services import ConversationEnded, conversation_end
 from chat.views import handle_send, json_error
@@ -338,24 +337,13 @@ def conversation_transfer(request: HttpRequest, agent: Agent, pk: int) -> HttpRe
 @require_POST
 @agent_required
 def conversation_reply(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
-    """The agent's reply. The fast path's statement checks the agent may write there
-    (chat.posting); the full path looks the conversation up as every view does (404)."""
-
-    def send(body: str, client_id: uuid.UUID) -> Posted:
-        fast = agent_reply_post(agent=agent, conversation_id=pk, body=body, client_id=client_id)
-        if fast is not None:
-            return fast
-        conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
-        return posted(
-            services.agent_reply(
-                conversation=conversation, agent=agent, body=body, client_id=client_id
-            )
-        )
-
+    """The agent's reply over HTTP (the dashboard sends over its socket while that is open)."""
     return handle_send(
         request,
         viewer="agent",
-        send=send,
+        send=lambda body, client_id: services.reply_post(
+            agent=agent, conversation_id=pk, body=body, client_id=client_id
+        ),
         authorize=lambda: selectors.conversation_for_agent(agent=agent, pk=pk),
     )
 

@@ -7,9 +7,11 @@ A lost *last* ring, which no later event reveals, is found by the process's resy
 (`check_cursors`), which reads every followed conversation's last seq in one query.
 
 Client -> server frames: {"type": "resume", "conversation": id | null, "after": seq}
+                         {"type": "send", "client_id": uuid, "body": "...", ...}
                          {"type": "ping"}  (answered from memory)
 Server -> client frames: {"type": "html", "conversation": id, "seq": n, "html": "..."}
                          {"type": "synced", "conversation": id, "seq": n}
+                         {"type": "ack" | "refused", "client_id": uuid, ...}  (to a send)
                          {"type": "pong"} and {"type": "error", "code": "...", "message": "..."}
 See docs/PROTOCOL.md.
 """
@@ -35,6 +37,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from agents.presence import AvailabilityEvent, inbox_availability_event
+from chat import sending
 from chat.events import (
     ChatMessageEvent,
     ConversationData,
@@ -44,6 +47,7 @@ from chat.events import (
 )
 from chat.groups import inbox_group, inbox_widgets_group, visitor_group
 from chat.models import Conversation, Visitor
+from chat.posting import Posted
 from chat.queue import QueueEvent, queue_event, queue_place
 from chat.rendering import (
     SameObjects,
@@ -55,7 +59,7 @@ from chat.rendering import (
 )
 from chat.selectors import conversation_summary, conversations_last_seq, messages_after
 from chat.services import conversation_read
-from chat.tokens import InvalidVisitorToken, visitor_from_token
+from chat.tokens import InvalidVisitorToken, token_claims, visitor_from_token
 from supportdesk import metrics, ratelimit
 from supportdesk.asyncdb import database
 from supportdesk.hub import Hub, every, hub
@@ -63,7 +67,7 @@ from supportdesk.logs import new_id, socket_id
 
 logger = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 4096  # Clients send only small control frames; messages go over HTTP.
+MAX_FRAME_BYTES = 4096  # control frames (resume, read, typing); `send` frames: send_frame_bytes
 TYPING_MIN_INTERVAL = 1.0  # seconds between relayed "typing" frames of one socket
 TYPING_EXPIRES_SECONDS = 6.0  # the receiver hides "X is typing" this long after the last one
 
@@ -256,28 +260,43 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if wait := self.frames.hit():
-            # Dropped, not stored: frames only ask (resume, read, typing), and asking again
-            # later gets the same answer.
-            await self.send_error(
-                "rate_limited", f"Too many frames; wait {wait} s.", retry_after=wait
-            )
-            return
-        if text_data == PING:
+        wait = self.frames.hit()
+        if text_data == PING and not wait:
             await self.heartbeat()
             return
-        if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
+        size = len(text_data.encode()) if text_data is not None else 0
+        if text_data is None or size > send_frame_bytes():
             await self.send_error(
                 "bad_frame", f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes."
             )
             return
         try:
             content = json.loads(text_data)
-        except (ValueError, RecursionError):  # 4096 bytes nest deeper than the parser goes
+        except (ValueError, RecursionError):  # deeper nesting than the parser goes
             await self.send_error("bad_frame", "Frames must be JSON.")
             return
         if not isinstance(content, dict):
             await self.send_error("bad_frame", "Frames must be JSON objects.")
+            return
+        sends = content.get("type") == "send"
+        if wait:
+            # A message is refused with its client_id, so its sender knows to wait and send it
+            # again. Other frames are dropped: they only ask (resume, read, typing), and asking
+            # again later gets the same answer.
+            if sends:
+                slow = sending.Refused(
+                    429, "rate_limited", str(sending.SLOW_DOWN), retry_after=wait
+                )
+                await self.refuse_send(content, slow)
+            else:
+                await self.send_error(
+                    "rate_limited", f"Too many frames; wait {wait} s.", retry_after=wait
+                )
+            return
+        if size > MAX_FRAME_BYTES and not sends:
+            await self.send_error(
+                "bad_frame", f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes."
+            )
             return
         await self.receive_json(content)
 
@@ -296,8 +315,54 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.read(content.get("conversation"), content.get("seq"))
         elif kind == "typing":
             await self.typing(content.get("conversation"), content.get("state", "typing"))
+        elif kind == "send":
+            await self.send_message(content)
         else:
             await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
+
+    async def send_message(self, content: dict[str, Any]) -> None:
+        """A message sent over this socket (docs/PROTOCOL.md, "Sending over the socket"): stored
+        as its HTTP endpoint stores it (chat.sending: the same checks, statements and
+        refusals), answered with `ack` (the stored message's conversation, seq and HTML, as the
+        POST's answer) or `refused` (the POST's status, code and text), each carrying the
+        frame's `client_id`. The same `client_id` over HTTP or here is stored once."""
+        try:
+            stored = await database(self.post_sent)(content)
+        except sending.Refused as refused:
+            await self.refuse_send(content, refused)
+            return
+        message = stored.message
+        await self.send_json(
+            {
+                "type": "ack",
+                "client_id": message["client_id"],
+                "conversation": message["conversation_id"],
+                "seq": message["seq"],
+                "created": stored.created,
+                "html": render_messages([message], viewer=self.viewer),
+            }
+        )
+        metrics.SOCKET_SENDS.labels(kind=self.viewer, result="stored").inc()
+
+    def post_sent(self, content: dict[str, Any]) -> Posted:
+        """Hook, on a database thread: check and store a `send` frame's message, or raise
+        `sending.Refused`."""
+        raise sending.Refused(404, "not_found", "Messages cannot be sent on this socket.")
+
+    async def refuse_send(self, content: dict[str, Any], refused: sending.Refused) -> None:
+        frame = {
+            "type": "refused",
+            "client_id": content.get("client_id"),
+            "status": refused.status,
+            "code": refused.code,
+            "message": refused.message,
+        }
+        if refused.retry_after is not None:
+            frame["retry_after"] = refused.retry_after
+        await self.send_json(frame)
+        metrics.SOCKET_SENDS.labels(kind=self.viewer, result=str(refused.status)).inc()
+        if refused.status == 401:  # the socket's credentials are gone too: connect again
+            await self.close(code=CLOSE_UNAUTHORIZED)
 
     async def heartbeat(self) -> None:
         """A client's heartbeat: answered from memory, with no query and no round trip. What a
@@ -509,6 +574,7 @@ class VisitorConsumer(CursorConsumer):
             self.visitor: Visitor = await database(visitor_from_token)(token, public_key=public_key)
         except InvalidVisitorToken:
             return None
+        self.public_key, self.token = public_key, token
         return [visitor_group(self.visitor.pk), inbox_widgets_group(self.visitor.inbox_id)]
 
     async def connect(self) -> None:
@@ -534,6 +600,25 @@ class VisitorConsumer(CursorConsumer):
 
     async def inbox_availability(self, event: AvailabilityEvent) -> None:
         await self.send_html(render_availability(event["availability"], version=event["version"]))
+
+    def post_sent(self, content: dict[str, Any]) -> Posted:
+        """As `POST /widget/KEY/messages` with this socket's token: the token must still be
+        valid (it expires while a socket stays open), then the same rate limits and store."""
+        try:
+            claims = token_claims(self.token)
+            sending.visitor_limits(
+                ratelimit.scope_ip(self.scope), claims.visitor_id, sending.MESSAGE_LIMIT
+            )
+            text, client_id = sending.parse(content.get("body"), content.get("client_id"))
+            return sending.store(
+                lambda body, key: sending.visitor_post(
+                    claims=claims, public_key=self.public_key, body=body, client_id=key
+                ),
+                text,
+                client_id,
+            )
+        except InvalidVisitorToken as exc:
+            raise sending.invalid_token(exc) from None
 
     async def may_follow(self, conversation_id: int) -> bool:
         mine = Conversation.objects.filter(pk=conversation_id, visitor=self.visitor)
@@ -594,6 +679,13 @@ def language_from_scope(scope: dict[str, Any]) -> str:
         except LookupError:
             continue
     return settings.LANGUAGE_CODE
+
+
+def send_frame_bytes() -> int:
+    """The largest `send` frame: room for the longest message however its JSON escapes it (an
+    emoji written as two `\\uXXXX` escapes is 12 bytes), and at least the 16 KB the reference
+    client may put in one (composer.js)."""
+    return max(16384, settings.SUPPORTDESK_MAX_MESSAGE_LENGTH * 12 + 1024)
 
 
 def is_count(value: Any) -> bool:

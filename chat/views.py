@@ -24,20 +24,20 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.presence import inbox_availability
-from chat import posting, selectors, services
+from chat import selectors, sending, services
 from chat.events import conversation_data
 from chat.identity import IdentityRejected, identity_claimed, identity_verify, visitor_identify
 from chat.models import Conversation, Inbox, Visitor
-from chat.posting import Posted, posted
+from chat.posting import Posted
 from chat.rendering import Viewer, render_availability, render_messages
 from chat.selectors import inbox_by_public_key
+from chat.sending import SLOW_DOWN
 from chat.tokens import (
     InvalidVisitorToken,
     TokenClaims,
@@ -68,9 +68,6 @@ def json_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": code, "message": message}, status=status)
 
 
-SLOW_DOWN = _("Too many requests; wait a moment and try again.")
-
-
 def unreadable_body(request: HttpRequest) -> JsonResponse | None:
     """Read the form body now, so that one Django cannot read gets the API's error shape."""
     try:
@@ -94,18 +91,15 @@ def visitor_claims(
         if wait := ratelimit.hit("widget_ip", ip):
             return None, ratelimit.too_many(wait, str(SLOW_DOWN))
         return None, token_refused(exc)
-    refused = ratelimit.hit_many(
-        [("widget_ip", ip), ("visitor", claims.visitor_id)]
-        + [(name, claims.visitor_id) for name, _ in limits]
-    )
-    if refused is not None:
-        name, wait = refused
-        return None, ratelimit.too_many(wait, str(dict(limits).get(name, SLOW_DOWN)))
+    try:
+        sending.visitor_limits(ip, claims.visitor_id, *limits)
+    except sending.Refused as refused:
+        return None, refused_response(refused)
     return claims, None
 
 
 def token_refused(exc: InvalidVisitorToken) -> JsonResponse:
-    return json_error(401, f"token_{exc.reason}", "Your chat session is not valid; start again.")
+    return refused_response(sending.invalid_token(exc))
 
 
 def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -232,9 +226,6 @@ def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
     )
 
 
-TOO_FAST = _("You are sending messages too fast; wait a moment.")
-
-
 @csrf_exempt
 @require_POST
 def widget_send(request: HttpRequest, public_key: str) -> HttpResponse:
@@ -242,25 +233,15 @@ def widget_send(request: HttpRequest, public_key: str) -> HttpResponse:
 
     The hot path of the widget: no query before the write, which checks the visitor and the
     inbox itself (chat.posting); anything unusual takes the full path (chat.services)."""
-    claims, refusal = visitor_claims(request, ("visitor_messages", TOO_FAST))
+    claims, refusal = visitor_claims(request, sending.MESSAGE_LIMIT)
     if claims is None:
         return refusal  # type: ignore[return-value]
     if unreadable := unreadable_body(request):
         return unreadable
 
     def send(body: str, client_id: uuid.UUID) -> Posted:
-        fast = posting.visitor_message_post(
-            visitor_id=claims.visitor_id,
-            inbox_id=claims.inbox_id,
-            public_key=public_key,
-            body=body,
-            client_id=client_id,
-        )
-        if fast is not None:
-            return fast
-        visitor = visitor_for_claims(claims, public_key=public_key)
-        return posted(
-            services.visitor_message_send(visitor=visitor, body=body, client_id=client_id)
+        return sending.visitor_post(
+            claims=claims, public_key=public_key, body=body, client_id=client_id
         )
 
     def authorize() -> HttpResponse | None:
@@ -358,22 +339,13 @@ def handle_send(
     raises, or answers, the refusal a caller without that right gets) runs first on that path:
     a caller who may not write there learns nothing from the body's errors."""
     try:
-        client_id = uuid.UUID(request.POST.get("client_id", ""))
-        text = services.clean_body(request.POST.get("body", ""))
-    except ValueError:
-        return authorize_first(authorize) or json_error(
-            400, "bad_client_id", "client_id must be a UUID."
-        )
-    except ValidationError as exc:
-        return authorize_first(authorize) or json_error(
-            422, exc.code or "invalid", " ".join(exc.messages)
-        )
+        text, client_id = sending.parse(request.POST.get("body", ""), request.POST.get("client_id"))
+    except sending.Refused as refused:
+        return authorize_first(authorize) or refused_response(refused)
     try:
-        result = send(text, client_id)
-    except ValidationError as exc:
-        return json_error(422, exc.code or "invalid", " ".join(exc.messages))
-    except services.ConversationEnded as exc:
-        return json_error(409, "conversation_ended", str(exc))
+        result = sending.store(send, text, client_id)
+    except sending.Refused as refused:
+        return refused_response(refused)
     message = result.message
     response = HttpResponse(
         render_messages([message], viewer=viewer), status=201 if result.created else 200
@@ -381,6 +353,13 @@ def handle_send(
     response["X-Conversation-Id"] = str(message["conversation_id"])
     response["X-Seq"] = str(message["seq"])
     return response
+
+
+def refused_response(refused: sending.Refused) -> JsonResponse:
+    """A refused send as the widget API answers it (429s with Retry-After)."""
+    if refused.retry_after is not None:
+        return ratelimit.too_many(refused.retry_after, refused.message)
+    return json_error(refused.status, refused.code, refused.message)
 
 
 def authorize_first(authorize: Callable[[], object]) -> HttpResponse | None:

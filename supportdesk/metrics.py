@@ -57,6 +57,12 @@ SOCKETS_REFUSED = Counter(
     ["kind", "code"],
     registry=REGISTRY,
 )
+SOCKET_SENDS = Counter(
+    "supportdesk_socket_sends",
+    "Messages sent over sockets (`send` frames): result is `stored` or the refusal's status.",
+    ["kind", "result"],
+    registry=REGISTRY,
+)
 MESSAGES = Counter(
     "supportdesk_messages",
     "Messages stored and published by this process (visitor, agent, note, system).",

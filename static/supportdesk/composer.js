@@ -5,14 +5,21 @@
  *     outboxKey: "supportdesk:...:outbox",   // localStorage prefix, shared by one person's tabs
  *     log: () => element,                    // where this form's optimistic copies go
  *     headers: async () => ({}),             // e.g. the visitor token (may create a session first)
- *     onStored(response) {},                 // after a 2xx, before its HTML is applied
+ *     socket: () => conn,                    // the page's Realtime connection, if it has one
+ *     socketFrame: (entry) => ({}),          // what a `send` frame for entry adds (its
+ *                                            // conversation), or null: over HTTP only
+ *     onStored({ conversation, seq }) {},    // stored (or stored before), before its HTML is applied
  *     onUnauthorized: async () => {},        // 401 or a login redirect: get new credentials;
  *                                            // the entry stays queued and is sent again
  *   }) -> { flush(), restore() }
  *
  * 1. Send (or Enter; Shift+Enter is a new line) writes {client_id, body, url} to the outbox in
  *    localStorage at once, one key per entry, and shows the text in a "Sending…" bubble.
- * 2. One tab sends for all: the holder of the Web Lock "<outboxKey>:sender" (the first tab open;
+ * 2. While the page's socket is open, an entry goes over it as a `send` frame and the answer
+ *    (`ack` or `refused`) comes back on it: no request of its own, no connection to open.
+ *    Without an open socket, or with no answer within SOCKET_ANSWER_MS, the same entry goes as
+ *    a POST to its url (same client_id: stored once, whichever way it arrived first).
+ *    One tab sends for all: the holder of the Web Lock "<outboxKey>:sender" (the first tab open;
  *    the next takes over when it closes). It sends the outbox oldest first, one message at a
  *    time, and an entry leaves the outbox only when the server has answered for it. The other
  *    tabs only add entries and show them; states ("Not sent — Retry") reach every tab over a
@@ -34,6 +41,8 @@
   const RETRY_DELAYS_MS = [600, 1500];
   const MAX_SLOW_DOWNS = 10; // 429/503 answers waited out per entry before it shows "Not sent"
   const STATE_EVENT = "outbox:state";
+  const SOCKET_ANSWER_MS = 8000; // then the same entry goes over HTTP
+  const SOCKET_FRAME_BYTES = 16384; // a larger frame goes over HTTP (chat.consumers accepts this)
 
   /** "Not now, try again in Retry-After seconds": a rate limit (429), or a desk too busy to
    * take the request (503 with Retry-After, supportdesk/handler.py); nothing was stored. */
@@ -115,52 +124,115 @@
       if (channel) channel.postMessage({ type: "state", ...detail });
     }
 
+    /** The entry as a `send` frame, if it may go over the page's open socket. */
+    function socketFrame(entry) {
+      let conn = null;
+      try {
+        conn = hooks.socket ? hooks.socket() : null;
+      } catch (_) { /* the page has not made its connection yet */ }
+      const extra = conn && hooks.socketFrame && hooks.socketFrame(entry);
+      if (!extra) return null;
+      const frame = { type: "send", client_id: entry.client_id, body: entry.body, ...extra };
+      // At most 3 bytes of UTF-8 per UTF-16 unit: an upper bound without encoding it.
+      return JSON.stringify(frame).length * 3 <= SOCKET_FRAME_BYTES ? { conn, frame } : null;
+    }
+
+    /** The server's answer to the entry, sent over the socket: a Response-like view of an
+     *  `ack` or `refused` frame, or null if none came (not open, closed, too slow). */
+    async function overSocket(entry) {
+      const via = socketFrame(entry);
+      if (!via) return null;
+      let answer;
+      try {
+        answer = await via.conn.request(via.frame, SOCKET_ANSWER_MS);
+      } catch (_) {
+        return null;
+      }
+      const stored = answer.type === "ack";
+      return {
+        ok: stored,
+        status: stored ? (answer.created ? 201 : 200) : answer.status,
+        retryAfter: answer.retry_after,
+        message: answer.message,
+        stored: stored ? { conversation: String(answer.conversation), seq: answer.seq } : null,
+        html: async () => answer.html || "",
+      };
+    }
+
+    /** The POST's answer in the same shape, or null if the network failed. */
+    async function overHttp(entry) {
+      let response;
+      try {
+        response = await fetch(entry.url, {
+          method: "POST",
+          headers: { ...(await hooks.headers()), "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ body: entry.body, client_id: entry.client_id }),
+          credentials: "same-origin",
+        });
+      } catch (_) {
+        return null;
+      }
+      // fetch follows a login redirect to a 200 page: that is "signed out", not "stored".
+      // 403: a CSRF token rotated by a login in another tab. Keep the entry, get credentials.
+      const signedOut = response.status === 401 || response.status === 403 || response.redirected;
+      const stored = response.ok && !signedOut;
+      let message = null;
+      if (!stored && response.status < 500) {
+        try {
+          message = (await response.json()).message;
+        } catch (_) { /* not JSON */ }
+      }
+      return {
+        ok: stored,
+        status: signedOut ? 401 : response.status,
+        retryAfter: slowDown(response) ? Number(response.headers.get("Retry-After")) || 1 : undefined,
+        message,
+        stored: stored
+          ? { conversation: response.headers.get("X-Conversation-Id"), seq: response.headers.get("X-Seq") }
+          : null,
+        html: () => response.text(),
+      };
+    }
+
     /** Send one entry: "sent" | "refused" | "offline" | "failed". */
     async function deliver(entry) {
       let slowDowns = 0;
+      let socketFirst = true; // once the socket gave no answer (or said "signed out"): HTTP
       for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
-        let response = null;
-        try {
-          response = await fetch(entry.url, {
-            method: "POST",
-            headers: { ...(await hooks.headers()), "Content-Type": "application/x-www-form-urlencoded" },
-            body: new URLSearchParams({ body: entry.body, client_id: entry.client_id }),
-            credentials: "same-origin",
-          });
-        } catch (_) {
-          if (navigator.onLine === false) return "offline";
+        // The browser says it is offline: wait for "online" (a socket may look open meanwhile).
+        if (navigator.onLine === false) return "offline";
+        let answer = socketFirst ? await overSocket(entry) : null;
+        if (!answer) {
+          socketFirst = false;
+          answer = await overHttp(entry);
+          if (!answer && navigator.onLine === false) return "offline";
         }
-        // fetch follows a login redirect to a 200 page: that is "signed out", not "stored".
-        // 403: a CSRF token rotated by a login in another tab. Keep the entry, get credentials.
-        const signedOut =
-          response && (response.status === 401 || response.status === 403 || response.redirected);
-        if (response && response.ok && !signedOut) {
+        if (answer && answer.ok) {
           try {
-            if (hooks.onStored) hooks.onStored(response);
-            window.Realtime.apply(await response.text());
+            if (hooks.onStored) hooks.onStored(answer.stored);
+            window.Realtime.apply(await answer.html());
           } catch (_) {
             // Stored all the same: the socket brings the stored copy.
           }
           return "sent";
         }
-        if (slowDown(response) && slowDowns < MAX_SLOW_DOWNS) {
+        if (answer && answer.retryAfter !== undefined && slowDowns < MAX_SLOW_DOWNS) {
           // A rate limit or a busy desk refused it before storing anything: wait as told, then
           // the same entry again (same client_id). Waiting does not use up an attempt.
           slowDowns += 1;
-          const seconds = Number(response.headers.get("Retry-After")) || 1;
           announce(entry.client_id, "sending");
-          await new Promise((r) => setTimeout(r, Math.min(60, Math.max(1, seconds)) * 1000));
+          await new Promise((r) => setTimeout(r, Math.min(60, Math.max(1, answer.retryAfter)) * 1000));
           attempt -= 1;
           continue;
         }
-        if (signedOut) {
+        if (answer && answer.status === 401) {
+          socketFirst = false; // the socket's credentials went with the page's
           if (!hooks.onUnauthorized) return "failed";
           await hooks.onUnauthorized(); // new credentials; the entry stays queued meanwhile
-        } else if (response && response.status < 500 && response.status !== 429) {
-          let message = window.Realtime.t("Not sent");
-          try {
-            message = `${window.Realtime.t("Not sent:")} ${(await response.json()).message}`;
-          } catch (_) { /* not JSON */ }
+        } else if (answer && answer.status < 500 && answer.status !== 429) {
+          const message = answer.message
+            ? `${window.Realtime.t("Not sent:")} ${answer.message}`
+            : window.Realtime.t("Not sent");
           announce(entry.client_id, "refused", message);
           return "refused";
         }

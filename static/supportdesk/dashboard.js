@@ -95,6 +95,12 @@
       outboxKey: `${agentKey}:outbox`,
       log: openLog,
       headers: async () => ({ "X-CSRFToken": csrfToken() }),
+      socket: () => conn,
+      // A reply names its conversation; a note goes over HTTP (its own URL).
+      socketFrame(entry) {
+        const reply = /\/conversations\/(\d+)\/messages$/.exec(new URL(entry.url, location.href).pathname);
+        return reply ? { conversation: Number(reply[1]) } : null;
+      },
       async onUnauthorized() {
         goToLogin(); // the queued reply stays in the outbox and goes after logging in again
       },

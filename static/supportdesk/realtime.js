@@ -12,6 +12,9 @@
  *     onDenied(code) {},                    // the server refused the socket (4401/4403): re-authenticate
  *   });
  *   conn.send(obj) -> bool;  conn.reconnectNow();  conn.close();
+ *   conn.request(frame, ms) -> Promise of the server's answer to it: the "ack" or "refused" frame
+ *     with the same client_id (docs/PROTOCOL.md, "Sending over the socket"); rejected if the
+ *     socket is not open, closes first, or no answer comes within ms.
  *
  * Reconnects by itself after any close (server restart, daphne's 24 h close without a code, a
  * proxy timeout) with capped exponential backoff and jitter; at once when the browser comes back
@@ -50,6 +53,7 @@
     let pingTimer = null;
     let deadTimer = null;
     let stopped = false;
+    const answers = new Map(); // client_id -> { resolve, reject, timer }: requests in flight
 
     const status = (state) => options.onStatus && options.onStatus(state);
 
@@ -75,6 +79,13 @@
         try {
           frame = JSON.parse(event.data);
         } catch (_) {
+          return;
+        }
+        const waiting = (frame.type === "ack" || frame.type === "refused") && answers.get(frame.client_id);
+        if (waiting) {
+          answers.delete(frame.client_id);
+          clearTimeout(waiting.timer);
+          waiting.resolve(frame);
           return;
         }
         if (frame.type !== "pong") options.onFrame(frame);
@@ -116,6 +127,13 @@
       clearInterval(pingTimer);
       clearTimeout(deadTimer);
       ws = null;
+      // Whatever was asked on this socket gets no answer on it now (the server may still have
+      // stored a message: the asker sends it again, with the same client_id, another way).
+      for (const [id, waiting] of answers) {
+        clearTimeout(waiting.timer);
+        waiting.reject(new Error("socket closed"));
+        answers.delete(id);
+      }
     }
 
     function retryLater() {
@@ -154,6 +172,18 @@
         if (!ws || ws.readyState !== WebSocket.OPEN) return false;
         ws.send(JSON.stringify(frame));
         return true;
+      },
+      request(frame, ms) {
+        if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error("socket not open"));
+        const socket = ws;
+        return new Promise((resolve, reject) => {
+          const timer = setTimeout(() => {
+            answers.delete(frame.client_id);
+            reject(new Error("no answer"));
+          }, ms);
+          answers.set(frame.client_id, { resolve, reject, timer });
+          socket.send(JSON.stringify(frame));
+        });
       },
       reconnectNow,
       close() {

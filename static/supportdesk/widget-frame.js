@@ -217,8 +217,9 @@
     outboxKey: `${KEY}:outbox`,
     log,
     headers: async () => ({ "X-Visitor-Token": await ensureSession() }),
-    onStored(response) {
-      const id = response.headers.get("X-Conversation-Id");
+    socket: () => conn,
+    socketFrame: () => ({}), // the server knows the visitor's open chat (or starts one)
+    onStored({ conversation: id }) {
       // A new conversation: follow it now. What happened to it before this socket knew of it
       // (an agent assigned at once) rang for nobody here; the resume fetches it.
       if (id && adopt(id) && conn) resume(conn);

@@ -5,15 +5,27 @@ none lost, none twice, in order."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import threading
 import time
 from http.client import HTTPConnection
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
-from playwright.sync_api import Browser, Frame, FrameLocator, Page, Request, Route, expect
+from playwright.sync_api import (
+    Browser,
+    Frame,
+    FrameLocator,
+    Page,
+    Request,
+    Route,
+    WebSocket,
+    WebSocketRoute,
+    expect,
+)
 
 from chat.models import Message
 from tests.browser.conftest import Desk, RedisServer
@@ -43,6 +55,47 @@ def start_conversation(
     reply_as_agent(dashboard, "Hi, how can I help?")
     expect(chat.get_by_role("log")).to_contain_text("Hi, how can I help?")
     return visitor, chat, dashboard
+
+
+def messages_break_the_socket(page: Page) -> FrameLocator:
+    """From now on the visitor's socket works for everything but messages: one that sends a
+    message is dropped on the spot (the network failing as it goes), so the outbox sends over
+    HTTP, where the test's faults are. The page is reloaded so its socket is a routed one;
+    returns the chat, open again."""
+
+    def route(socket: WebSocketRoute) -> None:
+        server = socket.connect_to_server()
+        socket.on_message(
+            lambda frame: socket.close() if '"type":"send"' in str(frame) else server.send(frame)
+        )
+
+    page.context.route_web_socket(re.compile(r"/ws/widget/"), route)
+    return reopen_chat(page)
+
+
+def reopen_chat(page: Page) -> FrameLocator:
+    """Reload the customer's page and open the chat again, its socket new and open."""
+    page.reload()
+    page.get_by_role("button", name="Open chat").click()
+    chat = page.frame_locator('iframe[title="Chat"]')
+    expect(chat.locator("#connection-status")).to_have_attribute("data-state", "open")
+    return chat
+
+
+def socket_frames(page: Page, direction: str, marker: str) -> list[dict[str, Any]]:
+    """Every JSON frame the page's sockets opened from now on send (`framesent`) or get
+    (`framereceived`) whose text holds `marker`, as the page saw it."""
+    seen: list[dict[str, Any]] = []
+
+    def watch(socket: WebSocket) -> None:
+        def frame(payload: str | bytes) -> None:
+            if isinstance(payload, str) and marker in payload:
+                seen.append(json.loads(payload))
+
+        socket.on(direction, frame)
+
+    page.on("websocket", watch)
+    return seen
 
 
 def widget_frame(page: Page) -> Frame:
@@ -103,6 +156,7 @@ def test_failed_sends_say_not_sent_survive_a_reload_and_go_once_on_retry(
     desk: Desk, browser: Browser, inbox, agent
 ) -> None:
     visitor, chat, dashboard = start_conversation(browser, desk.url)
+    chat = messages_break_the_socket(visitor)  # neither the socket nor HTTP gets one through
     visitor.context.route("**/messages", lambda route: route.abort("connectionrefused"))
     send_as_visitor(chat, "first try")
     send_as_visitor(chat, "second in line")
@@ -118,6 +172,7 @@ def test_failed_sends_say_not_sent_survive_a_reload_and_go_once_on_retry(
     expect(chat.get_by_role("button", name="Retry")).to_be_visible()
 
     visitor.context.unroute("**/messages")
+    visitor.context.unroute_all()
     chat.get_by_role("button", name="Retry").click()
     assert_exactly_once_in_order(chat, dashboard, [*OPENING, "first try", "second in line"])
 
@@ -126,6 +181,7 @@ def test_e_a_post_whose_response_is_lost_is_retried_and_stored_once(
     desk: Desk, browser: Browser, inbox, agent
 ) -> None:
     visitor, chat, dashboard = start_conversation(browser, desk.url)
+    chat = messages_break_the_socket(visitor)
     client_ids: list[str] = []
     lost: list[int] = []
 
@@ -150,11 +206,53 @@ def test_e_a_post_whose_response_is_lost_is_retried_and_stored_once(
     assert client_ids[0] == client_ids[1]
 
 
+def test_a_message_whose_ack_is_lost_with_the_socket_is_sent_again_and_stored_once(
+    desk: Desk, browser: Browser, inbox, agent
+) -> None:
+    """The message goes over the socket and is stored; the socket dies before its `ack`
+    arrives. The outbox sends the same entry over HTTP (same client_id): answered as already
+    stored, shown once on both sides."""
+    visitor, chat, dashboard = start_conversation(browser, desk.url)
+    acks_lost: list[str] = []
+
+    def lose_the_first_ack(socket: WebSocketRoute) -> None:
+        server = socket.connect_to_server()
+
+        def from_server(frame: str | bytes) -> None:
+            if not acks_lost and '"type": "ack"' in str(frame):
+                acks_lost.append(json.loads(frame)["client_id"])
+                socket.close()  # the answer never reaches the page
+            else:
+                socket.send(frame)
+
+        server.on_message(from_server)
+
+    visitor.context.route_web_socket(re.compile(r"/ws/widget/"), lose_the_first_ack)
+    chat = reopen_chat(visitor)
+    posts: list[tuple[int, str]] = []
+    visitor.on(
+        "response",
+        lambda r: r.url.endswith("/messages") and posts.append((r.status, r.request.post_data)),
+    )
+    send_as_visitor(chat, "my ack got lost")
+    assert_exactly_once_in_order(chat, dashboard, [*OPENING, "my ack got lost"])
+    assert len(acks_lost) == 1
+    # Sent again over HTTP with the same client_id: "stored before" (200), not a second copy.
+    assert [(status, f"client_id={acks_lost[0]}" in data) for status, data in posts] == [
+        (200, True)
+    ]
+
+
 def test_two_tabs_of_one_visitor_share_the_chat_and_send_a_queued_message_once(
     desk: Desk, browser: Browser, inbox, agent
 ) -> None:
     context = new_context(browser)
     tab1, tab2 = context.new_page(), context.new_page()
+    # Every `send` frame of the queued message, over either tab's socket (and its POSTs below).
+    sent = {
+        tab: socket_frames(page, "framesent", "queued in tab one")
+        for tab, page in (("tab 1", tab1), ("tab 2", tab2))
+    }
     chat1 = open_widget(tab1, desk.url)
     send_as_visitor(chat1, "from tab one")
     chat2 = open_widget(tab2, desk.url)
@@ -184,7 +282,8 @@ def test_two_tabs_of_one_visitor_share_the_chat_and_send_a_queued_message_once(
             "from tab two",
             "queued in tab one",
         ]
-    assert {tab for tab, _ in posts} in ({"tab 1"}, {"tab 2"}), posts  # one tab sent it
+    senders = {tab for tab, _ in posts} | {tab for tab, frames in sent.items() if frames}
+    assert senders in ({"tab 1"}, {"tab 2"}), (posts, sent)  # one tab sent it
     assert Message.objects.filter(body="queued in tab one").count() == 1
 
 
@@ -325,7 +424,8 @@ def test_g_a_visitor_over_the_message_limit_loses_nothing_the_widget_waits_it_ou
     # for longer than the widget's retries after a failure last (0.6 s + 1.5 s).
     server = desk_factory(SUPPORTDESK_RATE_VISITOR_MESSAGES="3/6")
     visitor, chat, dashboard = start_conversation(browser, server.url)
-    refused: list[str] = []
+    refused: list[Any] = socket_frames(visitor, "framereceived", '"status": 429')
+    chat = reopen_chat(visitor)  # a socket the watch above sees
     visitor.on("response", lambda r: r.status == 429 and refused.append(r.url))
     burst = [f"burst {i}" for i in range(1, 7)]
     for text in burst:
@@ -334,7 +434,7 @@ def test_g_a_visitor_over_the_message_limit_loses_nothing_the_widget_waits_it_ou
     expect(chat.get_by_text("Not sent")).to_have_count(0)
     assert_exactly_once_in_order(chat, dashboard, [*OPENING, *burst])
     assert refused, "the limit was never hit: the test proved nothing"
-    print(f" ({len(refused)} answers 429 waited out)")
+    print(f" ({len(refused)} answers 429 waited out, over the socket or HTTP)")
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="holds a PostgreSQL table lock")
@@ -349,6 +449,7 @@ def test_a_desk_too_busy_for_a_message_loses_nothing_the_widget_waits_it_out(
     Chromium opens at most 6 connections to a host.)"""
     server = desk_factory(SUPPORTDESK_HTTP_THREADS="1", SUPPORTDESK_HTTP_QUEUE="12")
     visitor, chat, dashboard = start_conversation(browser, server.url)
+    chat = messages_break_the_socket(visitor)  # the HTTP queue is what this test fills
     session = next(c["value"] for c in dashboard.context.cookies() if c["name"] == "sessionid")
     busy: list[str] = []
     visitor.on("response", lambda r: r.status == 503 and busy.append(r.url))
