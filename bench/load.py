@@ -20,12 +20,15 @@ What it does, on this machine, load generator included:
    get every list update of that inbox, as on a real dashboard. Plus `--idle` visitors with a
    socket open and nothing to say. Every socket pings every 20 s, as the pages do.
 4. Sends `--rate` messages per second in total for `--duration` seconds, alternating visitor →
-   agent and agent → visitor in each conversation, each a real HTTP POST. Latency is from just
-   before the POST to the moment the other side's socket delivers a frame with that message
-   (one clock: this process). Each message carries a unique marker, so the run counts messages
-   lost (never arrived) and duplicated (arrived twice on the receiving socket).
+   agent and agent → visitor in each conversation, as the pages do: a `send` frame over the
+   sender's open socket, answered by `ack` (`--send-over http`: a real HTTP POST each, the
+   pages' fallback). Latency is from just before the send to the moment the other side's
+   socket delivers a frame with that message (one clock: this process). Each message carries
+   a unique marker, so the run counts messages lost (never arrived) and duplicated (arrived
+   twice on the receiving socket).
 5. Runs the same traffic against the baseline relay (bench/relay.py: same server, Channels and
-   Redis layer; no database, no templates, no auth) and prints our latency as a ratio of it.
+   Redis layer; no database, no templates, no auth), sending the same way, and prints our
+   figures as ratios of its.
 
 With `--find-ceiling` the traffic instead starts at `--rate` and rises by `--ceiling-factor`
 every `--step-duration` seconds on the same sockets, until a step's p99 passes 100 ms or a
@@ -55,6 +58,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,6 +75,8 @@ HEARTBEAT_S = 20.0
 CSRF = "B" * 32  # an unmasked CSRF secret: the same in the cookie and the header
 UNLIMITED = "1000000000/60"
 CONNECT_ATTEMPTS = 6
+ANSWER_PREFIXES = ('{"type": "ack"', '{"type": "refused"', '{"type":"ack"')
+ANSWER_TIMEOUT_S = 60.0  # as the POSTs' total timeout
 CEILING_P99_MS = 100.0  # --find-ceiling: the highest rate whose p99 stays within this
 
 
@@ -214,6 +220,7 @@ class Conversation:
     token: str = ""
     conversation_id: int = 0
     turn: int = 0  # even: the visitor writes next
+    sockets: dict[str, aiohttp.ClientWebSocketResponse] = field(default_factory=dict)  # by side
 
 
 @dataclass
@@ -226,7 +233,7 @@ class Stats:
     retries: int = 0  # POSTs repeated after a broken connection (see Load.post)
     connect_retries: int = 0  # socket handshakes tried again while setting up
     sent: int = 0
-    post_ms: list[float] = field(default_factory=list)
+    post_ms: list[float] = field(default_factory=list)  # send to its answer (POST or ack)
 
     def arrival(self, marker: str, side: str, key: int) -> None:
         entry = self.pending.get(marker)
@@ -251,6 +258,7 @@ class Load:
         self.sockets: list[aiohttp.ClientWebSocketResponse] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.counter = itertools.count()
+        self.answers: dict[str, asyncio.Future[dict[str, Any]]] = {}  # client_id -> its answer
         self.session: aiohttp.ClientSession
 
     def base(self, n: int) -> str:
@@ -284,6 +292,12 @@ class Load:
     async def read(self, ws: aiohttp.ClientWebSocketResponse, side: str, key: int) -> None:
         async for message in ws:
             if message.type != aiohttp.WSMsgType.TEXT or not side:
+                continue
+            if message.data.startswith(ANSWER_PREFIXES):  # an ack or refusal of a `send`
+                frame = json.loads(message.data)
+                waiting = self.answers.pop(frame.get("client_id"), None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(frame)
                 continue
             if self.relay:
                 for marker in MARK.findall(message.data):
@@ -332,8 +346,12 @@ class Load:
         ws_visitor = conv.visitor_base.replace("http://", "ws://")
         ws_agent = conv.agent_base.replace("http://", "ws://")
         if self.relay:
-            await self.socket(f"{ws_visitor}/ws/v{conv.index}/", side="visitor", key=conv.index)
-            await self.socket(f"{ws_agent}/ws/a{conv.index}/", side="agent", key=conv.index)
+            conv.sockets["visitor"] = await self.socket(
+                f"{ws_visitor}/ws/v{conv.index}/", side="visitor", key=conv.index
+            )
+            conv.sockets["agent"] = await self.socket(
+                f"{ws_agent}/ws/a{conv.index}/", side="agent", key=conv.index
+            )
             conv.conversation_id = conv.index
             return
         session = await self.post(
@@ -357,11 +375,13 @@ class Load:
         widget = await self.socket(
             f"{ws_visitor}/ws/widget/{inbox_key}/?token={conv.token}", side="visitor", key=key
         )
+        conv.sockets["visitor"] = widget
         # As the widget does on every (re)connect: follow its chat from what its log shows.
         await widget.send_str(json.dumps({"type": "resume", "conversation": key, "after": 1}))
         tab = await self.socket(
             f"{ws_agent}/ws/agents/", headers={"Cookie": agent.cookie}, side="agent", key=key
         )
+        conv.sockets["agent"] = tab
         self.synced.setdefault(key, asyncio.Event())
         await tab.send_str(json.dumps({"type": "resume", "conversation": key, "after": 0}))
         await asyncio.wait_for(self.synced[key].wait(), 30)
@@ -388,6 +408,44 @@ class Load:
         visitor_writes = conv.turn % 2 == 0
         conv.turn += 1
         to = "agent" if visitor_writes else "visitor"
+        self.stats.pending[marker] = (time.perf_counter(), to, conv.conversation_id)
+        self.stats.sent += 1
+        started = time.perf_counter()
+        if self.args.send_over == "socket":
+            error = await self.send_frame(conv, marker, visitor_writes)
+        else:
+            error = await self.send_post(conv, marker, visitor_writes)
+        if error:
+            self.stats.errors.append(error)
+        self.stats.post_ms.append((time.perf_counter() - started) * 1000)
+
+    async def send_frame(self, conv: Conversation, marker: str, visitor_writes: bool) -> str:
+        """As the pages send while their socket is open: a `send` frame on the sender's own
+        socket, then wait for its `ack`. An error's text, or ""."""
+        client_id = str(uuid.uuid4())
+        frame: dict[str, Any] = {"type": "send", "client_id": client_id}
+        if self.relay:  # the relay rings the other side's room
+            frame["room"] = f"a{conv.index}" if visitor_writes else f"v{conv.index}"
+            frame["body"] = marker
+        else:
+            frame["body"] = f"Message {marker}"
+            if not visitor_writes:
+                frame["conversation"] = conv.conversation_id
+        answer = asyncio.get_running_loop().create_future()
+        self.answers[client_id] = answer
+        ws = conv.sockets["visitor" if visitor_writes else "agent"]
+        try:
+            await ws.send_str(json.dumps(frame))
+            reply = await asyncio.wait_for(answer, ANSWER_TIMEOUT_S)
+        except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+            self.answers.pop(client_id, None)
+            return f"{type(exc).__name__} sending over the socket"
+        if reply["type"] != "ack":
+            return f"refused {reply.get('status')} {reply.get('code')}"
+        return ""
+
+    async def send_post(self, conv: Conversation, marker: str, visitor_writes: bool) -> str:
+        """The pages' fallback: a POST. An error's text, or ""."""
         body = {"body": f"Message {marker}", "client_id": secrets.token_hex(16)}
         # Sent to any process: the other side's socket may well be on another one.
         base = random.choice(self.bases)
@@ -400,16 +458,11 @@ class Load:
         else:
             url = f"{base}/agents/conversations/{conv.conversation_id}/messages"
             data, headers = body, self.agent_headers(conv)
-        self.stats.pending[marker] = (time.perf_counter(), to, conv.conversation_id)
-        self.stats.sent += 1
-        started = time.perf_counter()
         try:
             response = await self.post(url, data=data, headers=headers)
-            if response.status != 201:
-                self.stats.errors.append(f"HTTP {response.status} from {url}")
         except (aiohttp.ClientError, TimeoutError) as exc:  # an overloaded desk: an error, shown
-            self.stats.errors.append(f"{type(exc).__name__} from {url}")
-        self.stats.post_ms.append((time.perf_counter() - started) * 1000)
+            return f"{type(exc).__name__} from {url}"
+        return f"HTTP {response.status} from {url}" if response.status != 201 else ""
 
     async def run(
         self, inboxes: list[tuple[str, list[AgentLogin]]], servers: list[Server]
@@ -532,6 +585,7 @@ class Load:
             "duplicated": self.stats.duplicates,
             "latency_ms": {d: summary(v) for d, v in self.stats.latency.items()},
             "latency_all_ms": summary(everything),
+            "send_over": self.args.send_over,
             "post_ms": summary(self.stats.post_ms),
             "server_cpu_percent_of_one_core": round(100 * cpu / wall, 1),
             "cpu_ms_per_message": round(1000 * cpu / max(1, self.stats.sent), 2),
@@ -647,7 +701,7 @@ def report(ours: dict[str, Any], base: dict[str, Any] | None) -> None:
         for direction, figures in result["latency_ms"].items():
             print(f"   {direction:14} {figures}")
         print(f"   all            {result['latency_all_ms']}")
-        print(f"   POST answered  {result['post_ms']}")
+        print(f"   answered ({result['send_over']}) {result['post_ms']}")
         print(
             f"   {result['messages_per_s']} messages/s, errors {result['errors']} "
             f"(POSTs retried {result['retries']}), lost {result['lost']}, "
@@ -710,6 +764,13 @@ def main() -> None:
     parser.add_argument("--ceiling-factor", type=float, default=1.25)
     parser.add_argument("--ceiling-max", type=float, default=5000)
     parser.add_argument("--step-duration", type=float, default=20)
+    parser.add_argument(
+        "--send-over",
+        choices=["socket", "http"],
+        default="socket",
+        help="how messages are sent, by the desk's clients and the relay's alike: a `send` "
+        "frame on the open socket (the pages' way) or a POST each (their fallback)",
+    )
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()

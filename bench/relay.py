@@ -4,7 +4,10 @@ Same server (daphne or uvicorn), same Channels, same channel layer (our settings
 pub/sub layer when REDIS_URL is set), no database, no templates, no authentication:
 
 - `POST /send/ROOM` with a text body publishes it to the group of ROOM and answers 201;
-- a socket on `/ws/ROOM/` joins that group and gets each text as it is.
+- a socket on `/ws/ROOM/` joins that group and gets each text as it is;
+- a `{"type": "send", "client_id": ..., "room": ROOM, "body": TEXT}` frame on any socket
+  publishes TEXT to the group of ROOM and is answered `{"type": "ack", "client_id": ...}`, as
+  the desk answers a message sent over the socket.
 
 So the ratio "ours / relay" says what the desk's own work costs (the transaction, the seq, the
 rendering, the checks), over what no chat on Channels + Redis can avoid.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
 from typing import Any
 
@@ -86,6 +90,12 @@ class RelayConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data == '{"type":"ping"}':
             await self.send('{"type":"pong"}')
+        elif text_data and text_data.startswith('{"type": "send"'):
+            frame = json.loads(text_data)
+            await self.channel_layer.group_send(
+                room_group(frame["room"]), {"type": "relay.message", "text": frame["body"]}
+            )
+            await self.send(json.dumps({"type": "ack", "client_id": frame["client_id"]}))
 
     async def relay_message(self, event: dict[str, str]) -> None:
         await self.send(event["text"])
