@@ -86,6 +86,35 @@ WATCH = """(logSelector) => {
              {childList: true, subtree: true, attributes: true, attributeFilter: ['data-seq']});
 }"""
 
+# Where the time goes, on the same clock: when the sender's page put the message on its socket
+# (a `send` frame) and when the receiver's page got the socket frame that carries it (before the
+# page's own handler runs). Installed in every page and frame before their scripts.
+FRAMES = """(() => {
+  const stamp = () => performance.timeOrigin + performance.now();
+  window.__frames = { sent: {}, got: [] };
+  const Native = window.WebSocket;
+  const send = Native.prototype.send;
+  Native.prototype.send = function (data) {
+    try {
+      const frame = JSON.parse(data);
+      const sent = window.__frames.sent;
+      if (frame.type === "send" && !(frame.body in sent)) sent[frame.body] = stamp();
+    } catch (_) { /* not JSON */ }
+    return send.call(this, data);
+  };
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        if (typeof event.data === "string" && event.data.includes("msg__bubble")) {
+          window.__frames.got.push([stamp(), event.data]);
+          if (window.__frames.got.length > 200) window.__frames.got.shift();
+        }
+      });
+    }
+  };
+})();"""
+
 SEND = """([formSelector, text]) => {
   const form = document.querySelector(formSelector);
   form.querySelector('textarea').value = text;
@@ -107,12 +136,28 @@ def summary(values: list[float]) -> dict[str, Any]:
     }
 
 
-def time_one(sender: Page | Frame, form: str, receiver: Page | Frame, text: str) -> float:
+STAGES = ("outbox", "server", "page")
+
+
+def time_one(
+    sender: Page | Frame, form: str, receiver: Page | Frame, text: str, stages: dict[str, list]
+) -> float:
     """Milliseconds from submitting `text` in `form` on `sender` to its stored copy on
-    `receiver` (whose page runs WATCH)."""
+    `receiver` (whose page runs WATCH). Appends to `stages` the parts, where the pages saw
+    them (FRAMES): `outbox` submit to the send frame leaving, `server` that to the receiver's
+    socket getting the message (the desk, Redis, the network), `page` that to the message in
+    the log (the receiving page's handler)."""
     t0 = sender.evaluate(SEND, [form, text])
     receiver.wait_for_function("(t) => t in window.__arrivals", arg=text, timeout=SAMPLE_TIMEOUT_MS)
-    return receiver.evaluate("(t) => window.__arrivals[t]", text) - t0
+    shown = receiver.evaluate("(t) => window.__arrivals[t]", text)
+    sent = sender.evaluate("(t) => window.__frames.sent[t]", text)
+    got = receiver.evaluate(
+        "(t) => (window.__frames.got.find(([, data]) => data.includes(t)) || [null])[0]", text
+    )
+    if sent is not None and got is not None:
+        for stage, ms in zip(STAGES, (sent - t0, got - sent, shown - got), strict=True):
+            stages[stage].append(ms)
+    return shown - t0
 
 
 def stored(log: str, text: str) -> str:
@@ -183,7 +228,7 @@ def run(samples: int, database_url: str, redis_url: str) -> dict[str, Any]:
                 env={**os.environ, "HOME": scratch, "TMPDIR": scratch},
             )  # fmt: skip
             try:
-                to_agent, to_visitor = exchange(browser, base, samples)
+                to_agent, to_visitor, stages = exchange(browser, base, samples)
             finally:
                 browser.close()
     finally:
@@ -195,12 +240,27 @@ def run(samples: int, database_url: str, redis_url: str) -> dict[str, Any]:
         "samples": samples,
         "visitor_to_agent": summary(to_agent),
         "agent_to_visitor": summary(to_visitor),
+        # Medians of the parts (FRAMES), where the pages saw them; messages sent over HTTP
+        # (no socket open) have no parts.
+        "stages_median_ms": {
+            direction: {
+                stage: round(statistics.median(values), 1) if values else None
+                for stage, values in parts.items()
+            }
+            for direction, parts in stages.items()
+        },
     }
 
 
-def exchange(browser: Any, base: str, samples: int) -> tuple[list[float], list[float]]:
+DIRECTIONS = ("visitor_to_agent", "agent_to_visitor")
+
+
+def exchange(
+    browser: Any, base: str, samples: int
+) -> tuple[list[float], list[float], dict[str, dict[str, list[float]]]]:
     """Open both sides (as tests/browser/pages.py does), then time `samples` messages each way."""
     agent_context = browser.new_context()
+    agent_context.add_init_script(FRAMES)
     agent_context.set_default_timeout(READY_TIMEOUT_MS)
     agent = agent_context.new_page()
     agent.goto(f"{base}/accounts/login/?next=/agents/")
@@ -212,6 +272,7 @@ def exchange(browser: Any, base: str, samples: int) -> tuple[list[float], list[f
     agent.wait_for_selector('#connection-status[data-state="open"]', state="attached")
 
     visitor_context = browser.new_context()
+    visitor_context.add_init_script(FRAMES)
     visitor_context.set_default_timeout(READY_TIMEOUT_MS)
     visitor = visitor_context.new_page()
     visitor.goto(f"{base}/demo/")
@@ -237,10 +298,25 @@ def exchange(browser: Any, base: str, samples: int) -> tuple[list[float], list[f
     agent.evaluate(WATCH, AGENT_LOG)
     to_agent: list[float] = []
     to_visitor: list[float] = []
+    stages: dict[str, dict[str, list[float]]] = {
+        direction: {stage: [] for stage in STAGES} for direction in DIRECTIONS
+    }
     for i in range(samples):
-        to_agent.append(time_one(frame, "#composer", agent, f"v{i} {secrets.token_hex(3)}"))
-        to_visitor.append(time_one(agent, "#pane .composer", frame, f"a{i} {secrets.token_hex(3)}"))
-    return to_agent, to_visitor
+        to_agent.append(
+            time_one(
+                frame, "#composer", agent, f"v{i} {secrets.token_hex(3)}", stages[DIRECTIONS[0]]
+            )
+        )
+        to_visitor.append(
+            time_one(
+                agent,
+                "#pane .composer",
+                frame,
+                f"a{i} {secrets.token_hex(3)}",
+                stages[DIRECTIONS[1]],
+            )
+        )
+    return to_agent, to_visitor, stages
 
 
 def measure(samples: int = 25, database_url: str = "", redis_url: str = "") -> dict[str, Any]:
@@ -276,7 +352,8 @@ def main() -> None:
         s = result[key]
         print(
             f"  {label}: median {s['median_ms']} ms, p90 {s['p90_ms']}, p95 {s['p95_ms']},"
-            f" min {s['min_ms']}, max {s['max_ms']}"
+            f" min {s['min_ms']}, max {s['max_ms']};"
+            f" parts (medians) {result['stages_median_ms'][key]}"
         )
     print(json.dumps(result), flush=True)
 
