@@ -404,10 +404,12 @@
       showError("");
       const entry = { client_id: uuid4(), body: text, url: form.action, at: Date.now() };
       outbox.store.add(entry);
+      // Sent first (over an open socket the frame leaves in this very call), then shown: the
+      // bubble and the emptied box make the browser lay the page out, which need not wait.
+      outbox.flush();
       showPending(entry);
       input.value = "";
       grow();
-      outbox.flush();
     }
 
     /** Show what waits in the outbox for this form (after a reload, or queued in another tab). */

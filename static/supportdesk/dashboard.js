@@ -53,6 +53,11 @@
   }
   // The agent scrolled, or the log was resized: report it (once per frame at most).
   window.Realtime.onView(reportRead);
+  let readFrame = 0;
+  function reportReadSoon() {
+    cancelAnimationFrame(readFrame);
+    readFrame = requestAnimationFrame(reportRead);
+  }
 
   function markOpenRow() {
     const id = openId();
@@ -365,14 +370,15 @@
   }
 
   // ---- Visitor's local time ----------------------------------------------------------------
+  const zoneClocks = new Map(); // time zone -> its formatter (made once: a formatter is costly)
   function tickLocalTimes() {
     for (const el of document.querySelectorAll("[data-local-time]")) {
+      const zone = el.dataset.localTime;
       try {
-        el.textContent = new Date().toLocaleTimeString([], {
-          timeZone: el.dataset.localTime,
-          hour: "2-digit",
-          minute: "2-digit",
-        });
+        if (!zoneClocks.has(zone)) {
+          zoneClocks.set(zone, new Intl.DateTimeFormat([], { timeZone: zone, hour: "2-digit", minute: "2-digit" }));
+        }
+        el.textContent = zoneClocks.get(zone).format(new Date());
       } catch (_) {
         el.textContent = "—"; // an unknown zone name
       }
@@ -580,7 +586,9 @@
       if (frame.type === "html") {
         window.Realtime.apply(frame.html);
         markOpenRow();
-        if (frame.conversation && frame.conversation === openId()) reportRead();
+        // Before the next paint, once for however many frames came: what is on screen is
+        // measured then, when the browser lays the page out anyway.
+        if (frame.conversation && frame.conversation === openId()) reportReadSoon();
       } else if (frame.type === "synced" && frame.conversation === openId()) {
         reportRead();
       } else if (frame.type === "realtime") {

@@ -222,10 +222,12 @@
         if (!container) continue; // not shown on this page (another conversation)
         const isLog = container.getAttribute("role") === "log";
         // Decided before the insertion, and only for a log on screen: a hidden one (the widget
-        // closed) has no position to keep; it opens at its newest message.
-        const wasAtEnd = isLog && shown(container) && readerAtEnd(container);
+        // closed) has no position to keep; it opens at its newest message. (Measured once: each
+        // measure after a change makes the browser lay the page out again.)
+        const onScreen = isLog && shown(container);
+        const wasAtEnd = onScreen && readerAtEnd(container);
         insertSorted(container, el);
-        if (isLog && el.dataset.seq && shown(container)) {
+        if (onScreen && el.dataset.seq) {
           watchLog(container);
           if (wasAtEnd) scrollToEnd(container);
           else if (!el.classList.contains("msg--mine")) showNewMessages(container);
@@ -452,15 +454,22 @@
   }
 
   /** Times are rendered in UTC; show them in the reader's own time zone. */
+  // Made once: each toLocale*String call with options builds a new formatter (about a
+  // millisecond each in Chromium), and every message and row shows a time.
+  const formats = {
+    time: new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" }),
+    datetime: new Intl.DateTimeFormat([], { dateStyle: "medium", timeStyle: "short" }),
+    title: new Intl.DateTimeFormat([], {
+      year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "2-digit", second: "2-digit",
+    }), // what toLocaleString() shows
+  };
+
   function localize(root) {
     for (const t of (root || document).querySelectorAll("time[datetime]")) {
       const moment = new Date(t.dateTime);
       if (Number.isNaN(moment.getTime())) continue;
-      t.textContent =
-        t.dataset.format === "datetime"
-          ? moment.toLocaleString([], { dateStyle: "medium", timeStyle: "short" })
-          : moment.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      t.title = moment.toLocaleString();
+      t.textContent = (t.dataset.format === "datetime" ? formats.datetime : formats.time).format(moment);
+      t.title = formats.title.format(moment);
     }
   }
 
