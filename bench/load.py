@@ -349,8 +349,10 @@ class Load:
             conv.sockets["visitor"] = await self.socket(
                 f"{ws_visitor}/ws/v{conv.index}/", side="visitor", key=conv.index
             )
+            # With --relay-fanout the relay's dashboards also hear their inbox, as the desk's do.
+            inbox = f"?inbox={conv.index % self.args.inboxes}" if self.args.relay_fanout else ""
             conv.sockets["agent"] = await self.socket(
-                f"{ws_agent}/ws/a{conv.index}/", side="agent", key=conv.index
+                f"{ws_agent}/ws/a{conv.index}/{inbox}", side="agent", key=conv.index
             )
             conv.conversation_id = conv.index
             return
@@ -427,6 +429,8 @@ class Load:
         if self.relay:  # the relay rings the other side's room
             frame["room"] = f"a{conv.index}" if visitor_writes else f"v{conv.index}"
             frame["body"] = marker
+            if self.args.relay_fanout:
+                frame["inbox"] = conv.index % self.args.inboxes
         else:
             frame["body"] = f"Message {marker}"
             if not visitor_writes:
@@ -687,7 +691,7 @@ def measure(args: argparse.Namespace, *, relay: bool, inboxes: Any, secret: str)
             server.stop()
 
 
-def report(ours: dict[str, Any], base: dict[str, Any] | None) -> None:
+def report(ours: dict[str, Any] | None, base: dict[str, Any] | None) -> None:
     print()
     for result in filter(None, [ours, base]):
         print(
@@ -717,7 +721,7 @@ def report(ours: dict[str, Any], base: dict[str, Any] | None) -> None:
                 f"   SQL statements {result['sql_statements_per_s']} a second "
                 f"({result['sql_statements_per_message']} a message)"
             )
-    if base:
+    if base and ours:
         print("   desk / relay:")
         for name, ratio in ratios(ours, base).items():
             print(f"     {name:22} {ratio}")
@@ -771,7 +775,14 @@ def main() -> None:
         help="how messages are sent, by the desk's clients and the relay's alike: a `send` "
         "frame on the open socket (the pages' way) or a POST each (their fallback)",
     )
+    parser.add_argument(
+        "--relay-fanout",
+        action="store_true",
+        help="the relay also rings the message's inbox, whose dashboards each get a frame the "
+        "size of a list row (the desk's fan-out); an extra baseline, not the issue's",
+    )
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--baseline-only", action="store_true", help="measure the relay alone")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -779,7 +790,9 @@ def main() -> None:
     secret = secrets.token_urlsafe(32)
     args.metrics_token = secrets.token_urlsafe(16)
     inboxes = prepare_desk(args, secret)
-    ours = measure(args, relay=False, inboxes=inboxes, secret=secret)
+    ours = (
+        None if args.baseline_only else measure(args, relay=False, inboxes=inboxes, secret=secret)
+    )
     base = None if args.no_baseline else measure(args, relay=True, inboxes=inboxes, secret=secret)
     report(ours, base)
     if args.json:
@@ -789,7 +802,7 @@ def main() -> None:
                     "args": vars(args) | {"json": str(args.json), "metrics_token": "-"},
                     "desk": ours,
                     "relay": base,
-                    "desk_over_relay": ratios(ours, base) if base else None,
+                    "desk_over_relay": ratios(ours, base) if base and ours else None,
                 },
                 indent=2,
                 default=str,

@@ -8,6 +8,9 @@ pub/sub layer when REDIS_URL is set), no database, no templates, no authenticati
 - a `{"type": "send", "client_id": ..., "room": ROOM, "body": TEXT}` frame on any socket
   publishes TEXT to the group of ROOM and is answered `{"type": "ack", "client_id": ...}`, as
   the desk answers a message sent over the socket.
+- with `?inbox=N` a socket also joins the group of inbox N, and a `send` frame with `"inbox": N`
+  also publishes a list-row-sized text to it (`bench/load.py --relay-fanout`: the desk's
+  fan-out of a message to the inbox's dashboards, at no cost of its own).
 
 So the ratio "ours / relay" says what the desk's own work costs (the transaction, the seq, the
 rendering, the checks), over what no chat on Channels + Redis can avoid.
@@ -20,6 +23,7 @@ import gc
 import json
 import os
 from typing import Any
+from urllib.parse import parse_qs
 
 import django
 
@@ -34,6 +38,15 @@ from django.urls import path  # noqa: E402
 
 def room_group(room: str) -> str:
     return f"relay.{room}"
+
+
+def inbox_group(inbox: object) -> str:
+    return f"relay-inbox.{inbox}"
+
+
+# About the size of the desk's list-row frame (row, unread badge, JSON): what each dashboard of
+# the inbox gets with --relay-fanout. No message marker in it: it is not a delivery.
+ROW = '{"type": "html", "html": "' + "r" * 560 + '"}'
 
 
 async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -77,6 +90,10 @@ class RelayConsumer(AsyncWebsocketConsumer):
         global _open, _freezer
         self.group = room_group(self.scope["url_route"]["kwargs"]["room"])
         await self.channel_layer.group_add(self.group, self.channel_name)
+        inbox = parse_qs(self.scope.get("query_string", b"").decode()).get("inbox")
+        self.inbox = inbox_group(inbox[0]) if inbox else None
+        if self.inbox:
+            await self.channel_layer.group_add(self.inbox, self.channel_name)
         await self.accept()
         _open += 1
         if _freezer is None:
@@ -86,6 +103,8 @@ class RelayConsumer(AsyncWebsocketConsumer):
         global _open
         _open -= 1
         await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.inbox:
+            await self.channel_layer.group_discard(self.inbox, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data == '{"type":"ping"}':
@@ -95,6 +114,10 @@ class RelayConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(
                 room_group(frame["room"]), {"type": "relay.message", "text": frame["body"]}
             )
+            if "inbox" in frame:
+                await self.channel_layer.group_send(
+                    inbox_group(frame["inbox"]), {"type": "relay.message", "text": ROW}
+                )
             await self.send(json.dumps({"type": "ack", "client_id": frame["client_id"]}))
 
     async def relay_message(self, event: dict[str, str]) -> None:
