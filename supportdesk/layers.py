@@ -2,7 +2,8 @@
 
 The desk keeps `channels_redis.pubsub.RedisPubSubChannelLayer` (one PUBLISH per group send, no
 group expiry) and changes how it spends a server process's time, each change measured under
-`bench/load.py` (docs/PERFORMANCE.md, where each is written up as we would report it upstream):
+`bench/load.py` (docs/PERFORMANCE.md, where each is written up as we would report it upstream),
+and one that keeps a socket alive through a Redis outage (`Shard`, 5.):
 
 1. **No lock around PUBLISH.** Upstream sends every publish of a process through one
    `asyncio.Lock` per shard, shared with subscribe and unsubscribe, although a publish takes
@@ -116,7 +117,61 @@ class LoopLayer(RedisPubSubLoopLayer):
             raise
 
 
+SUBSCRIBE_TIMEOUT = 2.0  # seconds one SUBSCRIBE may take before it counts as failed
+RESUBSCRIBE_EVERY = 1.0  # seconds between tries of the subscriptions Redis refused
+
+
 class Shard(RedisSingleShardConnection):
+    """5. **A subscription outlives an outage.** Upstream's `subscribe` raises when Redis is
+    down, so a socket opened meanwhile failed its handshake (a 500, again on every reconnect),
+    and a group it joined was never subscribed once Redis came back. Here a refused (or
+    hung) SUBSCRIBE is remembered and tried again every RESUBSCRIBE_EVERY seconds until Redis
+    takes it; the socket opens at once and hears the group from then on (what it missed
+    meanwhile, the process's resync fetches from the database). Subscriptions made before the
+    outage redis-py renews by itself when it reconnects."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: set[str] = set()
+        self._retrying: asyncio.Task[None] | None = None
+
+    async def subscribe(self, channel: str) -> None:
+        try:
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await super().subscribe(channel)
+        except Exception as exc:  # redis-py's ConnectionError, a timeout: Redis is away
+            logger.warning("subscribe to %s deferred: Redis unavailable (%s)", channel, exc)
+            self._pending.add(channel)
+            if self._retrying is None or self._retrying.done():
+                self._retrying = asyncio.get_running_loop().create_task(self._resubscribe())
+
+    async def unsubscribe(self, channel: str) -> None:
+        if channel in self._pending:
+            self._pending.discard(channel)
+            return
+        try:
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await super().unsubscribe(channel)
+        except Exception as exc:  # gone with the connection anyway; redis-py renews none
+            logger.warning("unsubscribe from %s failed: Redis unavailable (%s)", channel, exc)
+            self._subscribed_to.discard(channel)
+
+    def pending(self) -> set[str]:
+        """The channels and groups waiting for Redis to take their subscription."""
+        return set(self._pending)
+
+    async def _resubscribe(self) -> None:
+        while self._pending:
+            await asyncio.sleep(RESUBSCRIBE_EVERY)
+            for channel in list(self._pending):
+                try:
+                    async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                        await RedisSingleShardConnection.subscribe(self, channel)
+                except Exception:
+                    break  # still away: all of them next round
+                self._pending.discard(channel)
+        logger.info("deferred subscriptions made: Redis is back")
+
     async def publish(self, channel: str, message: bytes) -> None:
         self._ensure_redis()  # synchronous: no other publish can run in between
         await self._redis.publish(channel, message)

@@ -135,3 +135,22 @@ def private_redis(tmp_path: Any) -> Iterator[Any]:
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def layer_on_private_redis(private_redis: Any) -> Iterator[Any]:
+    """The desk's own channel layer on a Redis of the test's own (`private_redis`), which the
+    test may stop, freeze or start again."""
+    from channels.layers import channel_layers
+    from django.test import override_settings
+
+    layers = {
+        "default": {
+            "BACKEND": "supportdesk.layers.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [private_redis.url], "prefix": "private-redis-test"},
+        }
+    }
+    with override_settings(CHANNEL_LAYERS=layers):
+        channel_layers.backends.clear()
+        yield private_redis
+    channel_layers.backends.clear()

@@ -7,30 +7,11 @@ import asyncio
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers, get_channel_layer
-from django.test import override_settings
 
 from supportdesk import publisher
-
-
-@pytest.fixture
-def layer_on_private_redis(private_redis: Any) -> Iterator[Any]:
-    """The desk's own layer on a Redis the test may freeze."""
-    layers = {
-        "default": {
-            "BACKEND": "supportdesk.layers.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [private_redis.url], "prefix": "publisher-test"},
-        }
-    }
-    with override_settings(CHANNEL_LAYERS=layers):
-        channel_layers.backends.clear()
-        yield private_redis
-    channel_layers.backends.clear()
 
 
 async def test_rings_from_request_threads_go_out_in_commit_order(layer_on_private_redis) -> None:
