@@ -66,6 +66,9 @@
   function Store(key) {
     const memory = new Map();
     const prefix = `${key}:`;
+    // The order entries were written in: a number that only grows, shared by the person's tabs
+    // through localStorage (not the clock, which a time sync may turn back while messages wait).
+    const orderKey = `${key}.order`;
     let counter = 0;
     const storage = () => {
       try {
@@ -74,6 +77,20 @@
         return null;
       }
     };
+    let lastOrder = 0;
+    /** One more than any order written so far, in this tab, in another, or queued. */
+    function nextOrder(entries) {
+      let last = lastOrder;
+      try {
+        last = Math.max(last, Number(storage().getItem(orderKey)) || 0);
+      } catch (_) { /* storage blocked: this tab's own count */ }
+      for (const entry of entries) last = Math.max(last, entry.order || 0);
+      lastOrder = last + 1;
+      try {
+        storage().setItem(orderKey, String(lastOrder));
+      } catch (_) { /* storage blocked or full */ }
+      return lastOrder;
+    }
     return {
       prefix,
       all() {
@@ -87,10 +104,11 @@
             entries.push(JSON.parse(store.getItem(name)));
           } catch (_) { /* a damaged entry: skip it */ }
         }
-        return entries.filter(Boolean).sort((a, b) => a.at - b.at || a.n - b.n);
+        return entries.filter(Boolean).sort(byOrder);
       },
       add(entry) {
         entry.n = counter++;
+        entry.order = nextOrder(this.all());
         memory.set(entry.client_id, entry);
         try {
           storage().setItem(prefix + entry.client_id, JSON.stringify(entry));
@@ -103,6 +121,11 @@
         } catch (_) { /* storage blocked */ }
       },
     };
+  }
+
+  /** Oldest first: by `order` (see Store); entries written before it existed, by time. */
+  function byOrder(a, b) {
+    return (a.order || 0) - (b.order || 0) || a.at - b.at || a.n - b.n;
   }
 
   const senders = new Map();

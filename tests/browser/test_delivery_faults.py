@@ -152,6 +152,27 @@ def test_a_offline_visitor_sends_five_and_the_agent_gets_each_once_in_order(
     assert_exactly_once_in_order(chat, dashboard, OPENING + offline)
 
 
+def test_messages_queued_across_a_clock_jump_keep_the_order_they_were_typed_in(
+    desk: Desk, browser: Browser, inbox, agent
+) -> None:
+    """Issue 15, D4: offline, three messages; the computer's clock goes back an hour (a time
+    sync, a time zone fix); three more; online. They are stored and shown as typed."""
+    visitor, chat, dashboard = start_conversation(browser, desk.url)
+    visitor.context.set_offline(True)
+    before = [f"before the jump {i}" for i in range(1, 4)]
+    for text in before:
+        send_as_visitor(chat, text)
+    widget_frame(visitor).evaluate(
+        "() => { const real = Date.now; Date.now = () => real() - 3600 * 1000; }"
+    )
+    after = [f"after the jump {i}" for i in range(1, 4)]
+    for text in after:
+        send_as_visitor(chat, text)
+    expect(chat.locator("[data-pending]")).to_have_count(6)
+    visitor.context.set_offline(False)
+    assert_exactly_once_in_order(chat, dashboard, OPENING + before + after)
+
+
 def test_failed_sends_say_not_sent_survive_a_reload_and_go_once_on_retry(
     desk: Desk, browser: Browser, inbox, agent
 ) -> None:
