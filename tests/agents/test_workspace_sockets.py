@@ -3,6 +3,7 @@ by an agent's tabs, notes kept from visitors, admins hearing every inbox, visito
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -314,4 +315,39 @@ async def test_a_waiting_visitor_sees_their_place_and_wait_move_up_live(
     # Median of the waits 120 s, 120 s and ~0 s (the chat just taken): 2 minutes for place 1.
     moved = await raw_frames_until(widget, lambda f: 'id="queue-' in f.get("html", ""))
     assert "You are number 1 in line · estimated wait about 2 minutes." in moved["html"]
+    await widget.disconnect()
+
+
+async def test_a_dashboard_that_dies_abnormally_stops_counting_as_online(
+    agent: Agent, visitor: Visitor, settings
+) -> None:
+    """Issue 15, D2: a dashboard's consumer ends without its `disconnect` (an exception in a
+    handler; daphne killing it): nothing keeps its presence row fresh any more (the process's
+    keep-alive covers only live sockets), so the row expires, the agent is announced offline and
+    the widget says so."""
+    from agents.consumers import AgentConsumer
+    from agents.presence import presence_sweep
+    from supportdesk.hub import hub
+
+    settings.SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS = 1
+    widget = await connect(visitor_path(visitor))
+    await raw_frames_until(widget, lambda f: 'data-online="false"' in f.get("html", ""))
+    dashboard = await agent_socket(agent)
+    await raw_frames_until(widget, lambda f: 'data-online="true"' in f.get("html", ""))
+
+    consumer = next(hub().of(AgentConsumer))
+
+    async def broken(content: dict[str, Any], **kwargs: Any) -> None:
+        raise RuntimeError("a handler failed")
+
+    consumer.receive_json = broken  # the next frame kills the consumer, disconnect never runs
+    await dashboard.send_json_to({"type": "read", "conversation": 1, "seq": 1})
+    with pytest.raises(RuntimeError):
+        await dashboard.wait(timeout=5)
+    assert consumer not in set(hub().of(AgentConsumer))
+    await hub().run("presence")  # the process's keep-alive: the dead socket is not refreshed
+    await asyncio.sleep(1.2)  # past the presence timeout
+    await database_sync_to_async(presence_sweep)()
+    gone = await raw_frames_until(widget, lambda f: 'id="availability"' in f.get("html", ""))
+    assert 'data-online="false"' in gone["html"]
     await widget.disconnect()
