@@ -63,6 +63,14 @@ SOCKET_SENDS = Counter(
     ["kind", "result"],
     registry=REGISTRY,
 )
+RINGS_DROPPED = Counter(
+    "supportdesk_rings_dropped",
+    "Doorbells (group sends) this process gave up on: its publisher's round failed (Redis down "
+    "or hung: `redis`) or its queue was full (`queue_full`). Sockets find what they missed in "
+    "their resync.",
+    ["reason"],
+    registry=REGISTRY,
+)
 MESSAGES = Counter(
     "supportdesk_messages",
     "Messages stored and published by this process (visitor, agent, note, system).",

@@ -12,7 +12,8 @@ pipelined round trip with `supportdesk.layers.RedisPubSubChannelLayer`).
   transactions committed in this process (consumers put events from several processes in order
   by `seq` themselves).
 - Loss: the database is the record and the layer only a doorbell. A round that fails (Redis
-  down or hung) is logged and dropped; sockets find what they missed when they resync.
+  down or hung) is logged, counted (`supportdesk_rings_dropped`) and dropped; sockets find what
+  they missed when they resync. Nothing here raises into the caller (a consumer, a request).
 - Without a server loop (a management command, a test's own code, the first request before the
   process served anything) `publish` rings at once and waits, as before.
 """
@@ -29,6 +30,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+from supportdesk import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +114,7 @@ def _enqueue(groups: list[str], event: Mapping[str, Any]) -> None:
     global _task
     if len(_queue) >= MAX_QUEUED:
         dropped = _queue.popleft()
+        metrics.RINGS_DROPPED.labels(reason="queue_full").inc(len(dropped[0]))
         logger.warning("publisher queue full: dropped the oldest ring (%s)", dropped[1].get("type"))
     _queue.append((groups, event))
     if _task is None or _task.done():
@@ -126,6 +130,7 @@ async def _drain() -> None:
             async with asyncio.timeout(TIMEOUT_SECONDS):
                 await send_many(rings)
         except Exception:
+            metrics.RINGS_DROPPED.labels(reason="redis").inc(len(rings))
             kinds = sorted({str(event.get("type")) for _, event in rings})
             logger.exception("publish of %s to %d groups failed", ", ".join(kinds), len(rings))
 
