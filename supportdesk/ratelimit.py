@@ -46,9 +46,33 @@ def counter() -> BaseCache:
 
 @receiver(setting_changed)
 def _forget_counter(*, setting: str, **kwargs: object) -> None:
-    global _counter
+    global _counter, _away_until
     if setting == "CACHES":
-        _counter = None
+        _counter, _away_until = None, 0.0
+
+
+# A cache that failed is not asked again for this long: requests pass uncounted meanwhile. A
+# Redis that hangs costs one request one socket timeout (1 s, settings.CACHES), not every
+# request one each; after the pause one request tries again.
+AWAY_SECONDS = 5.0
+_away_until = 0.0
+
+
+class CacheAway(Exception):
+    """The cache failed within the last AWAY_SECONDS: not asked now."""
+
+
+def _counted(limits: Sequence[tuple[str, object]]) -> list[int]:
+    """`_hit_many`, unless the cache failed within AWAY_SECONDS (then `CacheAway`); a failure
+    starts that pause and is raised."""
+    global _away_until
+    if time.monotonic() < _away_until:
+        raise CacheAway
+    try:
+        return _hit_many(limits)
+    except Exception:
+        _away_until = time.monotonic() + AWAY_SECONDS
+        raise
 
 
 @dataclass(frozen=True)
@@ -83,10 +107,13 @@ def hit(name: str, key: object, *, refuses: bool = True) -> int:
     caller refuses the request (logged and counted here, once), unless `refuses` is False (a
     failed login is counted; the next attempt is the one refused, by `waiting`). If the cache
     cannot be reached (Redis restarting), the request is allowed: a limit that takes the desk
-    down with Redis would do the flood's work for it.
+    down with Redis would do the flood's work for it; and for AWAY_SECONDS after that, requests
+    pass without asking it (a hung Redis costs one request its timeout, not every request).
     """
     try:
-        (wait,) = _hit_many([(name, key)])
+        (wait,) = _counted([(name, key)])
+    except CacheAway:
+        return 0
     except Exception:  # redis-py's ConnectionError, TimeoutError, …: whatever the cache raises
         logger.warning("rate limit %s not counted: the cache is unavailable", name, exc_info=True)
         return 0
@@ -100,7 +127,9 @@ def hit_many(limits: Sequence[tuple[str, object]]) -> tuple[str, int] | None:
     limit that refuses, as (name, seconds to wait), or None if all allow the request. Every
     limit counts the request, refused or not."""
     try:
-        waits = _hit_many(limits)
+        waits = _counted(limits)
+    except CacheAway:
+        return None
     except Exception:  # as in `hit`: without the cache, nobody is held back
         names = ", ".join(name for name, _ in limits)
         logger.warning("rate limits %s not counted: the cache is unavailable", names, exc_info=True)

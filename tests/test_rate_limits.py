@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 
@@ -204,3 +206,50 @@ def test_with_the_cache_down_limits_let_requests_through_rather_than_fail_them(
         assert sent.status_code == 201
     assert client.post(widget_url("widget_session", inbox)).status_code == 200
     assert client.post(reverse("login"), {"username": "x", "password": "y"}).status_code == 200
+
+
+@pytest.mark.faults
+@pytest.mark.django_db
+def test_a_hung_redis_costs_one_request_one_timeout_not_every_request(
+    client: Client,
+    inbox: Inbox,
+    visitor: Visitor,
+    visitor_b: Visitor,
+    private_redis,
+    settings,
+    monkeypatch,
+) -> None:
+    """Issue 15, D6: Redis frozen (SIGSTOP). The first message POST waits for the cache's
+    socket timeout (1 s) and is let through uncounted; the ones right after do not ask Redis
+    again, so each answers at once; once the pause is over, the limits count again."""
+    from supportdesk import ratelimit
+
+    monkeypatch.setattr(ratelimit, "AWAY_SECONDS", 3.0)
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": private_redis.url,
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+        }
+    }
+    token = visitor_token(visitor)
+    assert post_message(client, inbox, token, "warm", str(uuid.uuid4())).status_code == 201
+    os.kill(private_redis.process.pid, signal.SIGSTOP)
+    try:
+        took = []
+        for n in range(3):
+            started = time.monotonic()
+            response = post_message(client, inbox, token, f"frozen {n}", str(uuid.uuid4()))
+            took.append(time.monotonic() - started)
+            assert response.status_code == 201
+        assert took[0] < 1.5  # one timeout, then through
+        assert max(took[1:]) < 0.5, took  # not asked again: no second timeout
+    finally:
+        os.kill(private_redis.process.pid, signal.SIGCONT)
+    time.sleep(3.1)
+    # Counting again (another visitor: the frozen Redis may still run the INCR it was sent).
+    limits(settings, visitor_messages="1/60")
+    other = visitor_token(visitor_b)
+    assert post_message(client, inbox, other, "counted", str(uuid.uuid4())).status_code == 201
+    assert post_message(client, inbox, other, "refused", str(uuid.uuid4())).status_code == 429
