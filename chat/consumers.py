@@ -265,10 +265,8 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.heartbeat()
             return
         size = len(text_data.encode()) if text_data is not None else 0
-        if text_data is None or size > send_frame_bytes():
-            await self.send_error(
-                "bad_frame", f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes."
-            )
+        if text_data is None or size > send_frame_bytes():  # too big even for a message
+            await self.refuse_frame_size()
             return
         try:
             content = json.loads(text_data)
@@ -294,11 +292,16 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
                 )
             return
         if size > MAX_FRAME_BYTES and not sends:
-            await self.send_error(
-                "bad_frame", f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes."
-            )
+            await self.refuse_frame_size()
             return
         await self.receive_json(content)
+
+    async def refuse_frame_size(self) -> None:
+        await self.send_error(
+            "bad_frame",
+            f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes "
+            f"({send_frame_bytes()} for a message).",
+        )
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         kind = content.get("type")
