@@ -136,14 +136,21 @@ class Shard(RedisSingleShardConnection):
         self._retrying: asyncio.Task[None] | None = None
 
     async def subscribe(self, channel: str) -> None:
+        if (error := await self._subscribe_error(channel)) is None:
+            return
+        logger.warning("subscribe to %s deferred: Redis unavailable (%s)", channel, error)
+        self._pending.add(channel)
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.get_running_loop().create_task(self._resubscribe())
+
+    async def _subscribe_error(self, channel: str) -> Exception | None:
+        """Upstream's subscribe, bounded: None if Redis took it, else why not."""
         try:
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
                 await super().subscribe(channel)
         except Exception as exc:  # redis-py's ConnectionError, a timeout: Redis is away
-            logger.warning("subscribe to %s deferred: Redis unavailable (%s)", channel, exc)
-            self._pending.add(channel)
-            if self._retrying is None or self._retrying.done():
-                self._retrying = asyncio.get_running_loop().create_task(self._resubscribe())
+            return exc
+        return None
 
     async def unsubscribe(self, channel: str) -> None:
         if channel in self._pending:
@@ -164,10 +171,7 @@ class Shard(RedisSingleShardConnection):
         while self._pending:
             await asyncio.sleep(RESUBSCRIBE_EVERY)
             for channel in list(self._pending):
-                try:
-                    async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
-                        await RedisSingleShardConnection.subscribe(self, channel)
-                except Exception:
+                if await self._subscribe_error(channel) is not None:
                     break  # still away: all of them next round
                 self._pending.discard(channel)
         logger.info("deferred subscriptions made: Redis is back")
