@@ -43,6 +43,14 @@ async def answer(communicator, client_id: str) -> dict[str, Any]:
             return frame
 
 
+async def not_html(communicator) -> tuple[str, str | None]:
+    """Type and code of the next frame that is not a fragment: past the stored message's own
+    ring, which may reach the sender's socket after its ack."""
+    while (frame := await communicator.receive_json_from(timeout=5))["type"] == "html":
+        pass
+    return frame["type"], frame.get("code")
+
+
 @database_sync_to_async
 def stored(**filters: Any) -> list[tuple[int, str]]:
     return list(
@@ -123,11 +131,10 @@ async def test_the_longest_message_fits_in_a_send_frame_and_a_bigger_frame_is_re
     await widget.send_json_to(frame)
     assert (await answer(widget, frame["client_id"]))["type"] == "ack"
     await widget.send_to(text_data='{"type":"send","body":"' + "x" * send_frame_bytes() + '"}')
-    error = await widget.receive_json_from(timeout=5)
-    assert (error["type"], error["code"]) == ("error", "bad_frame")
+    assert (await not_html(widget)) == ("error", "bad_frame")
     # A control frame still has its 4 KB.
     await widget.send_to(text_data='{"type":"typing","pad":"' + "x" * 5000 + '"}')
-    assert (await widget.receive_json_from(timeout=5))["code"] == "bad_frame"
+    assert (await not_html(widget)) == ("error", "bad_frame")
     await widget.disconnect()
 
 
