@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-fast lint format install clean bench
+.PHONY: run test test-fast lint format install clean bench outage
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ test-fast: install
 # Options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--conversations 200 --duration 20".
 bench: install
 	$(PY) bench/load.py $(BENCH_ARGS)
+
+# PostgreSQL (a private one) stopped for OUTAGE_SECONDS (75) under a serving desk: how soon the
+# desk serves again (docs/OPERATIONS.md "Database outages"). Needs DATABASE_URL and REDIS_URL as
+# for `make test` (the test database holds nothing of it; the desk runs on the private one).
+outage: export SECRET_KEY ?= insecure-key-for-tests-only
+outage: install
+	OUTAGE_SECONDS=$${OUTAGE_SECONDS:-75} $(PY) -m pytest -s -q -p no:randomly \
+		tests/browser/test_database_outage.py -k serves_again
 
 lint: install
 	$(VENV)/bin/ruff check .

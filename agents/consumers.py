@@ -64,7 +64,7 @@ _settling: set[asyncio.Task[None]] = set()
 
 class AgentConsumer(CursorConsumer):
     viewer = "agent"
-    watches_path = True  # the dashboard shows when the real-time path is down (supportdesk.hub)
+    watches_path = True  # the dashboard shows when the real-time path or the database is down
 
     async def authorize(self) -> list[str] | None:
         self.agent: Agent | None = await database(agent_for_user)(self.scope["user"])
@@ -120,7 +120,7 @@ class AgentConsumer(CursorConsumer):
         if self.agent is not None:
             await self.register()
             await self.send_lists()  # whatever the lists missed while the socket was down
-            await self.send_path()
+            await self.send_health()
 
     def who(self) -> dict[str, int]:
         agent = getattr(self, "agent", None)
@@ -128,19 +128,20 @@ class AgentConsumer(CursorConsumer):
 
     async def heartbeat(self) -> None:
         await super().heartbeat()
-        await self.send_path()
+        await self.send_health()
 
-    async def send_path(self) -> None:
-        """Whether the real-time path works, as this process's probe last found it
-        (`supportdesk.hub.probe_path`): the dashboard shows a red banner on "down", and when no
-        "up" came for a while. Nothing said before the first probe."""
-        up = hub().path_up
-        if up is not None:
-            await self.send_json({"type": "realtime", "state": "up" if up else "down"})
+    async def send_health(self) -> None:
+        """Whether the real-time path and the database work, as this process's probes last
+        found them (`supportdesk.hub.probe_path`, `probe_database`): a frame each,
+        `{"type": "realtime" | "database", "state": "up" | "down"}`. The dashboard shows a red
+        banner naming what is down, and for the path also when no "up" came for a while.
+        Nothing said of a part before its first probe."""
+        for part, up in list(hub().health.items()):
+            await self.send_json({"type": part, "state": "up" if up else "down"})
 
-    async def socket_path(self, event: dict[str, Any]) -> None:
-        """The probe found the path gone, or back."""
-        await self.send_path()
+    async def socket_health(self, event: dict[str, Any]) -> None:
+        """A probe found a part gone, or back."""
+        await self.send_health()
 
     async def register(self) -> None:
         await database(presence.connection_open)(agent=self.agent, channel_name=self.channel_name)

@@ -60,7 +60,7 @@ from chat.rendering import (
 from chat.selectors import conversation_summary, conversations_last_seq, messages_after
 from chat.services import conversation_read
 from chat.tokens import InvalidVisitorToken, token_claims, visitor_from_token
-from supportdesk import metrics, ratelimit
+from supportdesk import metrics, ratelimit, unavailable
 from supportdesk.asyncdb import database
 from supportdesk.hub import Hub, every, hub
 from supportdesk.logs import new_id, socket_id
@@ -76,6 +76,7 @@ CLOSE_UNAUTHORIZED = 4401
 # "Connect again": the client reconnects as after any drop, and the connect checks its cookie
 # (a new login rotates the session key; only a real logout then gets 4401).
 CLOSE_RECHECK = 4000
+CLOSE_TRY_AGAIN = 4503  # the database could not be reached at connect: reconnect later
 CLOSE_RATE_LIMITED = 4429  # too many sockets from one address: reconnect later, with backoff
 
 # The heartbeat as the reference clients send it, and its answer: compared and sent as text, so
@@ -223,7 +224,38 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except Exception as error:
+            if not unavailable.is_unavailable(error):
+                raise
+            await self.database_unavailable(message, error)
+
+    async def database_unavailable(self, message: dict[str, Any], error: BaseException) -> None:
+        """The database could not answer (down, no connection from the pool in time, a lock or
+        statement timeout: supportdesk.unavailable) while this socket handled `message`. The
+        socket lives on, or ends as it was ending: a handshake is closed with 4503 (try again
+        later: the client reconnects with backoff), a client frame answered with an `error`
+        frame to retry after `retry_after`, and an event's work is left to the process's catch-up
+        (`check_cursors`), which compares cursors with the database once it answers."""
+        metrics.DATABASE_UNAVAILABLE.labels(where="socket").inc()
+        logger.warning(
+            "database unavailable: %s",
+            type(error).__name__,
+            extra={"event": "socket.database_unavailable", "message_type": message["type"]},
+        )
+        if message["type"] == "websocket.connect":
+            if not getattr(self, "counted", False):  # not accepted yet
+                await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN)
+        elif message["type"] == "websocket.disconnect":
+            raise StopConsumer  # what was left undone the presence sweep and the timeouts do
+        elif message["type"] == "websocket.receive":
+            await self.send_error(
+                unavailable.CODE,
+                unavailable.message(),
+                retry_after=unavailable.RETRY_AFTER_SECONDS,
+            )
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         """Channels' own, without its hop to the shared thread to close a database connection
@@ -330,7 +362,18 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         POST's answer) or `refused` (the POST's status, code and text), each carrying the
         frame's `client_id`. The same `client_id` over HTTP or here is stored once."""
         try:
-            stored = await database(self.post_sent)(content)
+            try:
+                stored = await database(self.post_sent)(content)
+            except Exception as error:
+                if not unavailable.is_unavailable(error):
+                    raise
+                metrics.DATABASE_UNAVAILABLE.labels(where="socket").inc()
+                raise sending.Refused(
+                    503,
+                    unavailable.CODE,
+                    unavailable.message(),
+                    retry_after=unavailable.RETRY_AFTER_SECONDS,
+                ) from error
         except sending.Refused as refused:
             await self.refuse_send(content, refused)
             return

@@ -13,6 +13,10 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
 django.setup(set_prefix=False)
 
+from supportdesk.postgres.base import serving  # noqa: E402
+
+serving()  # this process serves: its queries get statement and lock timeouts
+
 # Imported after Django is set up: consumers import models.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -20,6 +20,7 @@ JS_STRINGS = [
     gettext_noop("Today"),
     gettext_noop("Yesterday"),
     gettext_noop("Sending…"),
+    gettext_noop("Sending delayed — retrying…"),
     gettext_noop("Waiting for network…"),
     gettext_noop("Not sent — "),
     gettext_noop("Not sent"),

@@ -51,8 +51,9 @@ def env_days(name: str) -> int | None:
 def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:
     """DATABASES["default"] from `postgres://user:pass@host:port/name?opt=val` or `sqlite:///path`.
 
-    PostgreSQL gets Django's psycopg 3 connection pool; SQLite gets WAL and IMMEDIATE
-    transactions, so the embedded default copes with daphne's threads and a second process.
+    PostgreSQL gets Django's psycopg 3 connection pool (supportdesk.postgres); SQLite gets WAL
+    and IMMEDIATE transactions, so the embedded default copes with daphne's threads and a
+    second process.
     """
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -64,11 +65,13 @@ def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:
         return sqlite_database(name)
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
         options: dict[str, Any] = dict(parse_qsl(parts.query))
+        # A host that drops packets must not hold a connect for the system's minutes.
+        options.setdefault("connect_timeout", "5")
         pool = options.pop("pool", "true").lower() in TRUE_WORDS
         if pool:
             options["pool"] = {"min_size": 2, "max_size": int(options.pop("pool_max_size", 20))}
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "supportdesk.postgres",  # Django's, with a pool that recovers on time
             "NAME": unquote(parts.path.lstrip("/")) or "postgres",
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),

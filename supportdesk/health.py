@@ -1,7 +1,8 @@
 """Readiness checks: can this process reach what it needs to serve the desk?
 
-- database: a fresh connection (PostgreSQL: its own connect timeout, not the pool's 30 s wait)
-  and `SELECT 1`;
+- database: `SELECT 1` on a connection from the pool the requests use, obtained within the
+  timeout (after an outage a fresh connection works while the pool may have none yet: /readyz
+  must not say ready before requests can be served); without a pool, a fresh connection;
 - redis: PING to the cache's Redis (the rate limits' and the status page's store), on a
   connection of its own with short timeouts; "not configured" without Redis;
 - channel_layer: a real round trip through this process's channel layer, the path every
@@ -103,6 +104,13 @@ async def check_database() -> str:
 
 def _select_one() -> None:
     connection = connections["default"]
+    pool = getattr(connection, "pool", None)
+    if pool is not None:
+        pool.open()  # as a request's first query would
+        # Within the check's own timeout, so the answer names the pool's failure (PoolTimeout).
+        with pool.connection(timeout=timeout() * 0.75) as conn:
+            conn.execute("SELECT 1")
+        return
     if connection.vendor == "postgresql":
         import psycopg
 

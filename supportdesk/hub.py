@@ -54,9 +54,9 @@ class Hub:
         self.loop = loop
         self.sockets: set[Any] = set()
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        # Whether the channel layer carries a ring from this process back to it (`probe_path`);
-        # None until the first probe.
-        self.path_up: bool | None = None
+        # What the probes last found (`probe`): "realtime", whether the channel layer carries a
+        # ring from this process back to it; "database", whether a pooled connection answers.
+        self.health: dict[str, bool] = {}
         self.frozen_at = 0  # how many sockets were open at the last `gc.freeze` (`settle`)
 
     def add(self, socket: Socket) -> None:
@@ -102,36 +102,54 @@ def hub() -> Hub:
     return found
 
 
-PATH_PROBE_TIMEOUT_SECONDS = 2.0
+PROBE_TIMEOUT_SECONDS = 2.0
+
+
+async def probe(sockets: Hub, part: str, check: Callable[[], Awaitable[str]]) -> None:
+    """Run `check` for the sockets that show the desk's health (`watches_path`: the dashboards)
+    and, when its answer changed, tell them in their own tasks (`socket.health`: they say it
+    with each heartbeat's answer meanwhile). `sockets.health[part]`: True, False, or absent
+    before the first probe."""
+    watchers = [socket for socket in list(sockets.sockets) if getattr(socket, "watches_path", 0)]
+    if not watchers:
+        return
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            await check()
+        up = True
+    except Exception as exc:
+        up = False
+        if sockets.health.get(part) is not False:
+            logger.warning(
+                "%s probe failed: %s",
+                part,
+                type(exc).__name__,
+                extra={"event": f"socket.{part}_down"},
+            )
+    if up is not sockets.health.get(part):
+        sockets.health[part] = up
+        for socket in watchers:
+            socket.nudge({"type": "socket.health", "part": part, "up": up})
 
 
 @every("path", lambda: min(5.0, settings.SUPPORTDESK_HEARTBEAT_SECONDS / 2))
 async def probe_path(sockets: Hub) -> None:
     """Ring this process through the channel layer (Redis) and wait for the ring to come back,
     as every doorbell comes (`supportdesk.health.check_channel_layer`, the same probe /readyz
-    makes). Sockets that show the path (the dashboards: `watches_path`) hear when it goes down
-    or comes back (`socket.path`), and say it with each heartbeat's answer meanwhile."""
+    makes): part "realtime"."""
     from supportdesk.health import check_channel_layer
 
-    watchers = [socket for socket in list(sockets.sockets) if getattr(socket, "watches_path", 0)]
-    if not watchers:
-        return
-    try:
-        async with asyncio.timeout(PATH_PROBE_TIMEOUT_SECONDS):
-            await check_channel_layer()
-        up = True
-    except Exception as exc:
-        up = False
-        if sockets.path_up is not False:
-            logger.warning(
-                "real-time path probe failed: %s",
-                type(exc).__name__,
-                extra={"event": "socket.path_down"},
-            )
-    if up is not sockets.path_up:
-        sockets.path_up = up
-        for socket in watchers:
-            socket.nudge({"type": "socket.path", "up": up})
+    await probe(sockets, "realtime", check_channel_layer)
+
+
+@every("database", lambda: min(5.0, settings.SUPPORTDESK_HEARTBEAT_SECONDS / 2))
+async def probe_database(sockets: Hub) -> None:
+    """`SELECT 1` on a connection from the pool the sockets use (the /readyz check): part
+    "database". While it fails, the dashboards name the database as what is down, not the
+    real-time service (issue 15, D5)."""
+    from supportdesk.health import check_database
+
+    await probe(sockets, "database", check_database)
 
 
 FREEZE_GROWTH = 0.1  # freeze again once the open sockets grew by this share...

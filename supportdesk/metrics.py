@@ -71,6 +71,13 @@ RINGS_DROPPED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+DATABASE_UNAVAILABLE = Counter(
+    "supportdesk_database_unavailable",
+    "Requests (`http`) and socket frames (`socket`) answered 503 because the database could not "
+    "be reached or a statement timed out (supportdesk.unavailable); the client retries.",
+    ["where"],
+    registry=REGISTRY,
+)
 MESSAGES = Counter(
     "supportdesk_messages",
     "Messages stored and published by this process (visitor, agent, note, system).",

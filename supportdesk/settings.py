@@ -109,6 +109,26 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# PostgreSQL's pool (supportdesk.postgres; docs/OPERATIONS.md "Database outages"). A request or
+# socket waits this long for a connection, then answers 503 with Retry-After (clients retry).
+SUPPORTDESK_DB_POOL_TIMEOUT_SECONDS = float(
+    os.environ.get("SUPPORTDESK_DB_POOL_TIMEOUT_SECONDS", "5")
+)
+# After an outage the pool tries to reconnect at least this often (psycopg's own wait doubles
+# without a bound: 52 s after a 75 s outage).
+SUPPORTDESK_DB_RECONNECT_MAX_SECONDS = float(
+    os.environ.get("SUPPORTDESK_DB_RECONNECT_MAX_SECONDS", "1")
+)
+# In the server (not in management commands): a statement may run this long, and wait this long
+# for a lock (a row held by a stuck transaction), before it fails and the client retries. 0: no
+# limit.
+SUPPORTDESK_DB_STATEMENT_TIMEOUT_SECONDS = float(
+    os.environ.get("SUPPORTDESK_DB_STATEMENT_TIMEOUT_SECONDS", "30")
+)
+SUPPORTDESK_DB_LOCK_TIMEOUT_SECONDS = float(
+    os.environ.get("SUPPORTDESK_DB_LOCK_TIMEOUT_SECONDS", "5")
+)
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # With Redis Sentinel (docs/DEPLOY.md): REDIS_SENTINELS=host1:26379,host2:26379,host3:26379 and
 # REDIS_URL=redis://[:password@]MASTER_NAME/0; REDIS_SENTINEL_PASSWORD if the Sentinels want one.

@@ -13,6 +13,9 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 # The admin index links the status page.
 admin.site.index_template = "admin/supportdesk_index.html"
 
+# A database that cannot answer: 503 with Retry-After, not 500 (supportdesk.unavailable).
+handler500 = "supportdesk.unavailable.server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="agents:dashboard", permanent=False)),
     # Operations (docs/OPERATIONS.md): probes for load balancers, metrics, the status page.

@@ -154,3 +154,20 @@ def layer_on_private_redis(private_redis: Any) -> Iterator[Any]:
         channel_layers.backends.clear()
         yield private_redis
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[Any]:
+    """A PostgreSQL of the test's own (tests.browser.conftest.PostgresServer), started and
+    migrated; the test may stop it and start it again, which the shared one must never be."""
+    from tests.browser.conftest import PG_BIN, PostgresServer
+
+    if PG_BIN is None:
+        pytest.skip("PostgreSQL's server binaries are not installed")
+    server = PostgresServer()
+    try:
+        server.start()
+        server.migrate()
+        yield server
+    finally:
+        server.remove()

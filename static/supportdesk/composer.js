@@ -31,15 +31,22 @@
  *    online or the socket reconnects; they survive a reload. After repeated failures while
  *    online the bubble says "Not sent — Retry"; Retry (or the next reconnect) sends it again with
  *    the same client_id. A refusal that a retry cannot fix (too long, chat ended) is shown on the
- *    bubble and the entry is dropped. A rate limit (429) or a busy desk (503 with Retry-After)
- *    is waited out as its Retry-After says.
+ *    bubble and the entry is dropped. A rate limit (429) or a desk that cannot store it now
+ *    (503 with Retry-After: busy, or its database unreachable) is waited out as its Retry-After
+ *    says, longer each time (at most SLOW_DOWN_MAX_MS between tries).
+ * 5. Whatever holds the oldest entry up is said on every queued bubble behind it too: "Sending
+ *    delayed — retrying…" while the desk asks to wait or an answer takes over DELAYED_AFTER_MS,
+ *    "Not sent — Retry" once given up on. (Later bubbles never claim "Sending…" while nothing
+ *    is being sent.)
  */
 (function () {
   "use strict";
 
   const ATTEMPTS = 3;
   const RETRY_DELAYS_MS = [600, 1500];
-  const MAX_SLOW_DOWNS = 10; // 429/503 answers waited out per entry before it shows "Not sent"
+  const MAX_SLOW_DOWNS = 30; // 429/503 answers waited out per entry before it shows "Not sent"
+  const SLOW_DOWN_MAX_MS = 10000; // the longest wait between tries (a 75 s outage: ~10 tries)
+  const DELAYED_AFTER_MS = 3000; // no answer yet: the bubble says the send is delayed
   const STATE_EVENT = "outbox:state";
   const SOCKET_ANSWER_MS = 8000; // then the same entry goes over HTTP
   const SOCKET_FRAME_BYTES = 16384; // a larger frame goes over HTTP (chat.consumers accepts this)
@@ -147,6 +154,11 @@
       if (channel) channel.postMessage({ type: "state", ...detail });
     }
 
+    /** The oldest entry's state, said of every queued entry: they wait on the same thing. */
+    function announceQueue(state) {
+      for (const queued of store.all()) announce(queued.client_id, state);
+    }
+
     /** The entry as a `send` frame, if it may go over the page's open socket. */
     function socketFrame(entry) {
       let conn = null;
@@ -224,12 +236,18 @@
       for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
         // The browser says it is offline: wait for "online" (a socket may look open meanwhile).
         if (navigator.onLine === false) return "offline";
-        let answer = socketFirst ? await overSocket(entry) : null;
-        if (!answer) {
-          socketFirst = false;
-          answer = await overHttp(entry);
-          if (!answer && navigator.onLine === false) return "offline";
+        const slow = setTimeout(() => announceQueue("delayed"), DELAYED_AFTER_MS);
+        let answer;
+        try {
+          answer = socketFirst ? await overSocket(entry) : null;
+          if (!answer) {
+            socketFirst = false;
+            answer = await overHttp(entry);
+          }
+        } finally {
+          clearTimeout(slow);
         }
+        if (!answer && navigator.onLine === false) return "offline";
         if (answer && answer.ok) {
           try {
             if (hooks.onStored) hooks.onStored(answer.stored);
@@ -240,11 +258,14 @@
           return "sent";
         }
         if (answer && answer.retryAfter !== undefined && slowDowns < MAX_SLOW_DOWNS) {
-          // A rate limit or a busy desk refused it before storing anything: wait as told, then
-          // the same entry again (same client_id). Waiting does not use up an attempt.
+          // A rate limit, a busy desk or an unreachable database refused it before storing
+          // anything: wait as told (longer each time, up to SLOW_DOWN_MAX_MS, unless told more),
+          // then the same entry again (same client_id). Waiting does not use up an attempt.
           slowDowns += 1;
-          announce(entry.client_id, "sending");
-          await new Promise((r) => setTimeout(r, Math.min(60, Math.max(1, answer.retryAfter)) * 1000));
+          announceQueue("delayed");
+          const told = Math.min(60, Math.max(1, answer.retryAfter)) * 1000;
+          const backoff = Math.min(SLOW_DOWN_MAX_MS, 1000 * 2 ** (slowDowns - 1));
+          await new Promise((r) => setTimeout(r, Math.max(told, backoff)));
           attempt -= 1;
           continue;
         }
@@ -259,7 +280,10 @@
           announce(entry.client_id, "refused", message);
           return "refused";
         }
-        if (attempt < ATTEMPTS) await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt - 1]));
+        if (attempt < ATTEMPTS) {
+          announceQueue("delayed"); // no answer, or a server error: tried again in a moment
+          await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt - 1]));
+        }
       }
       return "failed";
     }
@@ -282,7 +306,7 @@
             const entry = store.all()[0];
             if (!entry) break;
             if (failed.has(entry.client_id)) {
-              announce(entry.client_id, "failed"); // a tab or pane that just showed it learns it
+              announceQueue("failed"); // a tab or pane that just showed one learns it
               break;
             }
             announce(entry.client_id, "sending");
@@ -291,7 +315,7 @@
               store.remove(entry.client_id);
               continue;
             }
-            announce(entry.client_id, result);
+            announceQueue(result); // "offline" or "failed": the queue behind it waits too
             if (result === "failed") failed.add(entry.client_id);
             break;
           }
@@ -392,7 +416,10 @@
       li.append(content);
       log.append(li);
       log.scrollTop = log.scrollHeight;
-      setState(entry.client_id, navigator.onLine === false ? "offline" : "sending");
+      // Queued behind a held-up bubble: held up by the same thing.
+      const ahead = log.querySelector('li[data-pending][data-state="failed"], li[data-pending][data-state="delayed"]');
+      const held = ahead ? ahead.dataset.state : "sending";
+      setState(entry.client_id, navigator.onLine === false ? "offline" : held);
     }
 
     function setState(clientId, state, message) {
@@ -403,6 +430,7 @@
       li.dataset.state = state;
       label.textContent = {
         sending: window.Realtime.t("Sending…"),
+        delayed: window.Realtime.t("Sending delayed — retrying…"),
         offline: window.Realtime.t("Waiting for network…"),
         failed: window.Realtime.t("Not sent — "),
         refused: message || window.Realtime.t("Not sent"),

@@ -527,23 +527,27 @@
     action();
   });
 
-  // ---- The red banner: this page's socket, or the desk's real-time path, is down -------------
+  // ---- The red banner: this page's socket, the desk's database or its real-time path is down --
   // The socket's own state comes from Realtime (shown after a short grace: a quick reconnect
   // should not flash it). The path: the server sends {"type": "realtime", "state": "up"} each
   // time its probe comes back through the channel layer (on connect and every heartbeat), and
   // "down" when the probe cannot go out; no "up" for a heartbeat and a margin means down too.
+  // The database: {"type": "database", "state": "down"} while the server's probe of it fails
+  // (sends wait in the outbox meanwhile and go when it answers again).
   const banner = document.getElementById("realtime-banner");
   const heartbeatMs = Number(body.dataset.heartbeatMs) || 20000;
   const PATH_GRACE_MS = heartbeatMs + Math.min(8000, heartbeatMs * 0.4) + 5000;
   const SOCKET_GRACE_MS = 2000;
   let socketDown = false;
   let pathDown = false;
+  let databaseDown = false;
   let socketTimer = null;
   let pathTimer = null;
 
   function renderBanner() {
-    const text = socketDown ? banner.dataset.socketText : pathDown ? banner.dataset.pathText : "";
-    banner.dataset.reason = socketDown ? "socket" : pathDown ? "path" : "";
+    const reason = socketDown ? "socket" : databaseDown ? "database" : pathDown ? "path" : "";
+    const text = reason ? banner.dataset[`${reason}Text`] : "";
+    banner.dataset.reason = reason;
     if (banner.textContent !== text) banner.textContent = text;
     banner.hidden = !text;
   }
@@ -593,6 +597,9 @@
         reportRead();
       } else if (frame.type === "realtime") {
         onPathFrame(frame);
+      } else if (frame.type === "database") {
+        databaseDown = frame.state !== "up";
+        renderBanner();
       }
     },
     onStatus: onSocketState,
