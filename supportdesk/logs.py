@@ -18,6 +18,7 @@ import contextvars
 import json
 import logging
 import re
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -99,6 +100,29 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class Repeats(logging.Filter):
+    """At most one line per `seconds` for each logger and message template; the next line let
+    through carries `held_back`, how many were dropped meanwhile. For psycopg's pool, which
+    logs every failed reconnect (four a second during a database outage)."""
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.seen: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.msg)
+        now = time.monotonic()
+        last, held = self.seen.get(key, (float("-inf"), 0))
+        if now - last < self.seconds:
+            self.seen[key] = (last, held + 1)
+            return False
+        self.seen[key] = (now, 0)
+        if held:
+            record.held_back = held
+        return True
+
+
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {
         key: value
@@ -159,7 +183,10 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "supportdesk.logs.ContextFilter"}},
+        "filters": {
+            "context": {"()": "supportdesk.logs.ContextFilter"},
+            "repeats": {"()": "supportdesk.logs.Repeats"},
+        },
         "formatters": {
             "json": {"()": "supportdesk.logs.JsonFormatter"},
             "text": {"()": "supportdesk.logs.TextFormatter"},
@@ -179,5 +206,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             # lines a second time, unformatted, in development.
             "django": {"handlers": [], "level": "INFO", "propagate": True},
             "django.channels.server": {"level": "WARNING"},
+            # Every failed reconnect during a database outage: one line per 10 s is enough.
+            "psycopg.pool": {"filters": ["repeats"]},
         },
     }

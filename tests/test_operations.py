@@ -27,7 +27,7 @@ from chat.models import Conversation, Inbox, Visitor
 from chat.tokens import visitor_token
 from supportdesk import ratelimit
 from supportdesk.asgi import application
-from supportdesk.logs import ContextFilter, JsonFormatter, TextFormatter
+from supportdesk.logs import ContextFilter, JsonFormatter, Repeats, TextFormatter
 from tests.chat.test_consumers import ORIGIN, Communicator, send_sync, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -393,3 +393,29 @@ def test_production_logging_is_json(settings: Any) -> None:
     assert settings.DEBUG is False
     assert settings.SUPPORTDESK_LOG_FORMAT == "json"
     assert settings.LOGGING["handlers"]["console"]["formatter"] == "json"
+
+
+def test_psycopg_pools_reconnect_warnings_come_once_a_while(json_lines: io.StringIO) -> None:
+    """A database outage made psycopg's pool log every failed reconnect: four lines a second.
+    The configured logging lets one a window through, the next saying how many it held back."""
+    logger = logging.getLogger("psycopg.pool")
+    # One per configuration of logging (Django's, and any a test made again).
+    filters = [f for f in logger.filters if isinstance(f, Repeats)]
+    assert filters
+    for repeats in filters:
+        repeats.seen.clear()
+    for _ in range(5):
+        logger.warning("error connecting in %r: %s", "pool-1", "connection refused")
+    lines = [line for line in parsed(json_lines) if line["logger"] == "psycopg.pool"]
+    assert len(lines) == 1
+    for repeats in filters:
+        repeats.seconds = 0.05
+    try:
+        time.sleep(0.1)
+        logger.warning("error connecting in %r: %s", "pool-1", "connection refused")
+    finally:
+        for repeats in filters:
+            repeats.seconds = 10.0
+    lines = [line for line in parsed(json_lines) if line["logger"] == "psycopg.pool"]
+    assert len(lines) == 2
+    assert lines[1]["held_back"] == 4
