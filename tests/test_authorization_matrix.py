@@ -60,7 +60,7 @@ from chat.services import conversation_end, visitor_create
 from chat.tokens import visitor_token
 from supportdesk.asgi import application
 from tests.chat.test_consumers import (
-    ORIGIN,
+    SAME_ORIGIN,
     Communicator,
     agent_socket,
     send,
@@ -650,7 +650,7 @@ async def test_socket(route: str, role: str) -> None:
     outcome = SOCKETS[route][ROLES.index(role)]
     world = await database_sync_to_async(build_world)()
     path = path_of(route, await database_sync_to_async(kwargs_for)(route, route, world))
-    headers = [ORIGIN]
+    headers = [*SAME_ORIGIN]
     if (token := world.token(role)) is not None:
         path += f"?token={token}"
     if (user := world.user(role)) is not None:

@@ -28,7 +28,7 @@ from chat.tokens import visitor_token
 from supportdesk import ratelimit
 from supportdesk.asgi import application
 from supportdesk.logs import ContextFilter, JsonFormatter, Repeats, TextFormatter
-from tests.chat.test_consumers import ORIGIN, Communicator, send_sync, session_cookie
+from tests.chat.test_consumers import SAME_ORIGIN, Communicator, send_sync, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,7 +167,7 @@ async def test_metrics_count_known_traffic(settings: Any, visitor: Visitor, agen
     before = await sync_to_async(scrape)()
     socket = Communicator(
         application, f"/ws/widget/{visitor.inbox.public_key}/?token={visitor_token(visitor)}",
-        headers=[ORIGIN],
+        headers=[*SAME_ORIGIN],
     )  # fmt: skip
     connected, _ = await socket.connect()
     assert connected
@@ -335,7 +335,7 @@ async def test_socket_lines_carry_the_socket_id_open_to_close(
 ) -> None:
     user = await sync_to_async(lambda: agent.user)()
     cookie = await sync_to_async(session_cookie)(user)
-    socket = WebsocketCommunicator(application, "/ws/agents/", headers=[ORIGIN, cookie])
+    socket = WebsocketCommunicator(application, "/ws/agents/", headers=[*SAME_ORIGIN, cookie])
     connected, _ = await socket.connect()
     assert connected
     # The lists, Alice's own presence, then the probe of the real-time path came back (and the

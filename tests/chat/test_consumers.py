@@ -30,7 +30,9 @@ from supportdesk.hub import hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORIGIN = (b"origin", b"http://testserver")
+# What a browser on the desk's own page sends: its Host, and an Origin of the same scheme, host
+# and port (supportdesk.origins).
+SAME_ORIGIN = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
 
 
 def is_ambient(frame: dict[str, Any]) -> bool:
@@ -73,7 +75,7 @@ send = database_sync_to_async(send_sync)
 
 
 async def connect(path: str, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
-    communicator = Communicator(application, path, headers=[ORIGIN, *headers])
+    communicator = Communicator(application, path, headers=[*SAME_ORIGIN, *headers])
     connected, code = await communicator.connect(timeout=5)
     assert connected, f"refused with {code}"
     return communicator
@@ -141,7 +143,9 @@ async def visitor_socket(visitor: Visitor) -> AsyncIterator[WebsocketCommunicato
 async def test_visitor_socket_without_a_valid_token_is_refused(visitor: Visitor) -> None:
     for token in ["", "forged", visitor_token(visitor)[:-3] + "abc"]:
         communicator = WebsocketCommunicator(
-            application, f"/ws/widget/{visitor.inbox.public_key}/?token={token}", headers=[ORIGIN]
+            application,
+            f"/ws/widget/{visitor.inbox.public_key}/?token={token}",
+            headers=[*SAME_ORIGIN],
         )
         await assert_refused(communicator)
 
@@ -150,7 +154,7 @@ async def test_visitor_token_is_only_good_for_its_own_inbox(visitor: Visitor, ot
     communicator = WebsocketCommunicator(
         application,
         f"/ws/widget/{other_inbox.public_key}/?token={visitor_token(visitor)}",
-        headers=[ORIGIN],
+        headers=[*SAME_ORIGIN],
     )
     await assert_refused(communicator)
 
@@ -339,7 +343,7 @@ async def agent_socket(agent) -> WebsocketCommunicator:
 
 
 async def test_anonymous_agent_socket_is_refused() -> None:
-    communicator = Communicator(application, "/ws/agents/", headers=[ORIGIN])
+    communicator = Communicator(application, "/ws/agents/", headers=[*SAME_ORIGIN])
     await assert_refused(communicator)
 
 
@@ -350,7 +354,7 @@ async def test_logged_in_user_who_is_not_an_agent_is_refused(db) -> None:
         "nobody", password="x"
     )
     cookie = await database_sync_to_async(session_cookie)(user)
-    communicator = Communicator(application, "/ws/agents/", headers=[ORIGIN, cookie])
+    communicator = Communicator(application, "/ws/agents/", headers=[*SAME_ORIGIN, cookie])
     await assert_refused(communicator)
 
 

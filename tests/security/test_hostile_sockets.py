@@ -45,7 +45,13 @@ from chat.models import Visitor
 from chat.services import visitor_message_send
 from chat.tokens import visitor_token
 from supportdesk.asgi import application
-from tests.chat.test_consumers import ORIGIN, agent_socket, assert_refused, connect, visitor_path
+from tests.chat.test_consumers import (
+    SAME_ORIGIN,
+    agent_socket,
+    assert_refused,
+    connect,
+    visitor_path,
+)
 from tests.security.conftest import MARKER_B, MARKER_OTHER, World
 from tests.security.strategies import deeply_nested, foreign_keys, hostile, json_values, text
 
@@ -289,7 +295,7 @@ def test_a_visitor_socket_at_a_key_no_inbox_has_is_closed_with_4401(world: World
     path = f"/ws/widget/{quote(key, safe='')}/?token={visitor_token(world.visitor)}"
 
     async def run() -> None:
-        communicator = WebsocketCommunicator(application, path, headers=[ORIGIN])
+        communicator = WebsocketCommunicator(application, path, headers=[*SAME_ORIGIN])
         await assert_refused(communicator, code=CLOSE_UNAUTHORIZED)
 
     async_to_sync(run)()
