@@ -8,7 +8,7 @@ from importlib import import_module
 from typing import TypedDict
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import connection
@@ -16,6 +16,7 @@ from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from agents.models import Agent, CannedResponse, ReadMark
 from agents.presence import presence_map
@@ -179,7 +180,11 @@ def agents_check(sockets: list[tuple[int, str | None]]) -> list[AgentCheck]:
     all in a fixed number of queries (sessions, agents, inboxes, newest activity per inbox)
     whatever the number of sockets: what every socket's heartbeat used to read for itself."""
     sessions = live_sessions([key for _, key in sockets if key])
-    agents = Agent.objects.filter(pk__in={pk for pk, _ in sockets}, user__is_active=True).in_bulk()
+    agents = (
+        Agent.objects.filter(pk__in={pk for pk, _ in sockets}, user__is_active=True)
+        .select_related("user")
+        .in_bulk()
+    )
     memberships: dict[int, list[int]] = {}
     for agent_id, inbox_id in Agent.inboxes.through.objects.filter(
         agent_id__in=list(agents)
@@ -198,7 +203,7 @@ def agents_check(sockets: list[tuple[int, str | None]]) -> list[AgentCheck]:
     checks = []
     for agent_id, session_key in sockets:
         agent = agents.get(agent_id)
-        if agent is None or sessions.get(session_key or "") != str(agent.user_id):
+        if agent is None or not session_holds(sessions.get(session_key or ""), agent.user):
             checks.append(AgentCheck(agent=None, groups=[], latest=None))
             continue
         ids = inbox_ids[agent_id]
@@ -207,11 +212,26 @@ def agents_check(sockets: list[tuple[int, str | None]]) -> list[AgentCheck]:
     return checks
 
 
-def live_sessions(keys: list[str]) -> dict[str, str]:
-    """Session key -> the user id it holds, for the keys that are (still) live sessions: one
-    query with a database-backed session engine, a load per key with any other."""
+def session_holds(session: dict[str, str] | None, user: AbstractBaseUser) -> bool:
+    """Whether a live session (`live_sessions`) still logs `user` in, as Django's HTTP side
+    decides it (`django.contrib.auth.get_user`): the user's id, and the session's auth hash
+    matching the user's password now (or under a SECRET_KEY_FALLBACKS key). A password change
+    elsewhere ends every other session: their sockets close too."""
+    if session is None or session.get(SESSION_KEY) != str(user.pk):
+        return False
+    given = session.get(HASH_SESSION_KEY) or ""
+    return bool(given) and any(
+        constant_time_compare(given, expected)
+        for expected in [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    )
+
+
+def live_sessions(keys: list[str]) -> dict[str, dict[str, str]]:
+    """Session key -> its user id and auth hash (`SESSION_KEY`, `HASH_SESSION_KEY`), for the
+    keys that are (still) live sessions: one query with a database-backed session engine, a load
+    per key with any other."""
     engine = import_module(settings.SESSION_ENGINE).SessionStore
-    found: dict[str, str] = {}
+    found: dict[str, dict[str, str]] = {}
     if issubclass(engine, DatabaseSessionStore):
         rows = engine.get_model_class().objects.filter(
             session_key__in=keys, expire_date__gt=timezone.now()
@@ -224,7 +244,10 @@ def live_sessions(keys: list[str]) -> dict[str, str]:
         pairs = ((key, engine(key).load()) for key in keys)
     for key, data in pairs:
         if data.get(SESSION_KEY) is not None:
-            found[key] = str(data[SESSION_KEY])
+            found[key] = {
+                SESSION_KEY: str(data[SESSION_KEY]),
+                HASH_SESSION_KEY: str(data.get(HASH_SESSION_KEY) or ""),
+            }
     return found
 
 

@@ -637,6 +637,41 @@ async def test_agent_socket_is_closed_at_once_when_the_account_is_deactivated(
     await communicator.disconnect()
 
 
+async def test_agent_sockets_close_at_once_when_the_password_changes(agent, settings) -> None:
+    """As Django's HTTP side logs every other session out on a password change (the session's
+    auth hash no longer matches), the sockets of those sessions close: at once through the
+    change's event, and by the process's check if no event came (issue 16: they kept
+    receiving new chats)."""
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
+    by_event = await agent_socket(agent)
+
+    def change_password() -> None:
+        agent.user.set_password("a new passphrase for alice")
+        agent.user.save()
+
+    await database_sync_to_async(change_password)()
+    assert await close_code(by_event) == 4000
+    await by_event.disconnect()
+
+
+async def test_a_password_changed_behind_the_models_back_is_found_by_the_process_check(
+    agent, settings
+) -> None:
+    settings.SUPPORTDESK_RESYNC_SECONDS = 3600
+    communicator = await agent_socket(agent)
+
+    def change_password() -> None:
+        user = type(agent.user).objects.get(pk=agent.user_id)
+        user.set_password("changed by a script")
+        type(agent.user).objects.filter(pk=agent.user_id).update(password=user.password)
+
+    await database_sync_to_async(change_password)()
+    assert await communicator.receive_nothing(timeout=0.2)
+    await hub().run("agents")
+    assert await close_code(communicator) == 4000
+    await communicator.disconnect()
+
+
 async def test_a_deactivation_that_sent_no_signal_is_found_by_the_process_check(
     agent, settings
 ) -> None:
