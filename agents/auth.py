@@ -35,7 +35,12 @@ class ThrottledLoginMixin:
 
     def clean(self) -> dict[str, Any]:
         ip = ratelimit.client_ip(self.request) if self.request else "unknown"
-        name = str(self.data.get("username", "")).strip().lower()[:150]  # type: ignore[attr-defined]
+        # The name as the form will authenticate it (UsernameField: stripped, NFKC), so a
+        # look-alike spelling (a fullwidth letter, U+FF41 for `a`) counts against the name it logs
+        # in as.
+        field = self.fields["username"]  # type: ignore[attr-defined]
+        raw = self.data.get("username", "")  # type: ignore[attr-defined]
+        name = (field.to_python(raw if isinstance(raw, str) else "") or "").casefold()[:150]
         keys = [("login", f"{ip}:{name}"), ("login_ip", ip)]
         self.retry_after = max(ratelimit.waiting(limit, key) for limit, key in keys)
         if self.retry_after:

@@ -15,7 +15,7 @@ from django.urls import reverse
 from chat.models import Inbox, Message, Visitor
 from chat.tokens import visitor_token
 from supportdesk.ratelimit import Rate, address_from
-from tests.chat.test_consumers import ORIGIN, Communicator, assert_refused, connect, send
+from tests.chat.test_consumers import SAME_ORIGIN, Communicator, assert_refused, connect, send
 from tests.chat.test_views import post_message, widget_url
 from tests.conftest import PASSWORD
 
@@ -149,6 +149,24 @@ def test_failed_logins_are_throttled_per_name_and_address_even_with_the_right_pa
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "spelling", ["\uff41lice", "ALİCE".lower(), "alice\u00a0", "\uff21\uff4c\uff49\uff43\uff45"]
+)
+def test_a_look_alike_spelling_of_a_throttled_name_is_throttled_too(
+    client: Client, agent, settings, spelling: str
+) -> None:
+    """Django logs the NFKC form of a name in (alice with a fullwidth a is alice); the throttle
+    counted the raw name, so a look-alike let the password through (issue 16)."""
+    limits(settings, login="3/300", login_ip="100/300")
+    url = reverse("login")
+    for _ in range(3):
+        assert client.post(url, {"username": "alice", "password": "guess"}).status_code == 200
+    attempt = client.post(url, {"username": spelling, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert attempt.status_code in (200, 429)  # throttled, or not a name that logs in as alice
+
+
+@pytest.mark.django_db
 def test_the_admin_login_is_throttled_too(client: Client, settings) -> None:
     limits(settings, login="100/300", login_ip="2/300")
     url = reverse("admin:login")
@@ -190,7 +208,9 @@ async def test_too_many_sockets_from_one_address_are_closed_with_4429(
     path = f"/ws/widget/{visitor.inbox.public_key}/?token={visitor_token(visitor)}"
     first = await connect(path)
     try:
-        await assert_refused(Communicator(first.application, path, headers=[ORIGIN]), code=4429)
+        await assert_refused(
+            Communicator(first.application, path, headers=[*SAME_ORIGIN]), code=4429
+        )
     finally:
         await first.disconnect()
 
