@@ -21,6 +21,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -203,10 +205,43 @@ def _count_script(client: Any) -> Script:
     return _script
 
 
+class Full(Exception):
+    """`Windows` holds MAX_ENTRIES live windows: a new one cannot start."""
+
+
+class Windows(LocMemCache):
+    """The embedded default's counters (no Redis): in this process's memory, never forgetting a
+    live window. LocMemCache, once it holds MAX_ENTRIES (300 by default), drops a third of its
+    entries, live or not: ~360 requests of any kind emptied a login lockout (issue 16). Here only
+    expired entries make room; full of live ones, a new window is refused (`Full`), and so is
+    the request that needed it (`_count_locally`): refusing, not forgetting."""
+
+    def _set(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT) -> None:
+        if key not in self._cache and len(self._cache) >= self._max_entries:
+            self._sweep()
+        super()._set(key, value, timeout)
+
+    def _cull(self) -> None:
+        self._sweep()
+
+    def _sweep(self) -> None:
+        now = time.time()
+        for key in [k for k, at in self._expire_info.items() if at is not None and at <= now]:
+            self._delete(key)
+        if len(self._cache) >= self._max_entries:
+            raise Full
+
+
 def _count_locally(cache: BaseCache, limit: Rate, cache_key: str) -> int:
-    """One count in a cache without pipelines (the in-memory one of the embedded desk)."""
+    """One count in a cache without pipelines (the in-memory one of the embedded desk). A
+    `Windows` cache too full to start the window counts the request as over the limit."""
     # add() starts the window's count; incr() is atomic under LocMemCache's lock.
-    if cache.add(cache_key, 1, timeout=limit.seconds + 1):
+    try:
+        started = cache.add(cache_key, 1, timeout=limit.seconds + 1)
+    except Full:
+        logger.warning("rate limit windows full: refusing", extra={"event": "ratelimit.full"})
+        return limit.limit + 1
+    if started:
         return 1
     try:
         return cache.incr(cache_key)

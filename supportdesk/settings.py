@@ -155,7 +155,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # The cache holds rate-limit counters (supportdesk.ratelimit): in Redis, shared by every server
-# process; without Redis, in each process's memory.
+# process; without Redis, in each process's memory, never forgetting a live window
+# (supportdesk.ratelimit.Windows: full, it refuses new ones; ~20 MB at most).
+EMBEDDED_CACHE = {"BACKEND": "supportdesk.ratelimit.Windows", "OPTIONS": {"MAX_ENTRIES": 100_000}}
 CACHES = {
     "default": (
         {
@@ -167,7 +169,7 @@ CACHES = {
             "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0} | REDIS_CACHE_OPTIONS,
         }
         if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        else EMBEDDED_CACHE
     )
 }
 

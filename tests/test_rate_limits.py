@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from chat.models import Inbox, Message, Visitor
 from chat.tokens import visitor_token
+from supportdesk import ratelimit
 from supportdesk.ratelimit import Rate, address_from
 from tests.chat.test_consumers import SAME_ORIGIN, Communicator, assert_refused, connect, send
 from tests.chat.test_views import post_message, widget_url
@@ -273,3 +274,30 @@ def test_a_hung_redis_costs_one_request_one_timeout_not_every_request(
     other = visitor_token(visitor_b)
     assert post_message(client, inbox, other, "counted", str(uuid.uuid4())).status_code == 201
     assert post_message(client, inbox, other, "refused", str(uuid.uuid4())).status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_flood_of_other_requests_does_not_make_the_embedded_desk_forget_a_lockout(
+    client: Client, agent, settings
+) -> None:
+    """Without Redis the counters live in the process (settings.EMBEDDED_CACHE). Django's
+    in-memory cache drops a third of its entries at 300: ~360 widget requests from the attacker
+    emptied the lockout and the password went through (issue 16)."""
+    settings.CACHES = {"default": dict(settings.EMBEDDED_CACHE)}
+    limits(settings, login="3/300", login_ip="100/300", widget_ip="100000/60")
+    url = reverse("login")
+    for _ in range(3):
+        assert client.post(url, {"username": "alice", "password": "guess"}).status_code == 200
+    for i in range(2000):  # the flood: other keys, each a live window
+        ratelimit.hit("widget_ip", f"203.0.113.{i}")
+    assert client.post(url, {"username": "alice", "password": PASSWORD}).status_code == 429
+
+
+def test_a_full_embedded_counter_refuses_rather_than_forgets(settings) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "supportdesk.ratelimit.Windows", "OPTIONS": {"MAX_ENTRIES": 5}}
+    }
+    limits(settings, widget_ip="10/60")
+    assert [ratelimit.hit("widget_ip", f"key-{i}") for i in range(5)] == [0] * 5
+    assert ratelimit.hit("widget_ip", "key-6") > 0  # no room for its window: refused
+    assert ratelimit.hit("widget_ip", "key-0") == 0  # the live windows are all still counted
