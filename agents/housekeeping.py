@@ -18,10 +18,11 @@ import logging
 import time
 
 from django.conf import settings
+from django.utils import timezone
 
 from agents.assignment import auto_assign
 from agents.presence import presence_sweep, publish_opening_changes
-from chat.models import Conversation, Inbox
+from chat.models import Conversation, Inbox, UsedSignature
 from chat.privacy import conversations_purge
 from chat.services import conversations_auto_end
 
@@ -44,9 +45,11 @@ def housekeeping() -> dict[str, int]:
         .distinct()
     )
     assigned = auto_assign(inbox_ids=list(queued))
+    # Used identity signatures past the time they could be accepted anyway (chat.identity).
+    swept, _ = UsedSignature.objects.filter(expires_at__lt=timezone.now()).delete()
     if ended or assigned:
         logger.info("housekeeping: %s chats auto-ended, %s assigned", ended, len(assigned))
-    return {"ended": ended, "assigned": len(assigned)}
+    return {"ended": ended, "assigned": len(assigned), "signatures_swept": swept}
 
 
 def retention_purge_if_due() -> dict[str, int] | None:

@@ -8,8 +8,8 @@ The customer's server signs `timestamp`, the user's id and email with the inbox'
 - within `SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS` of the timestamp (and not from the future beyond
   a little clock skew): a signature copied out of a page does not work forever;
 - once, unless the browser presenting it is already that user: a copied signature cannot be
-  replayed on another device even inside the window (the cache remembers used signatures; with
-  Redis, across every server process).
+  replayed on another device even inside the window (used signatures are rows of the database,
+  `UsedSignature`, until they could no longer be accepted anyway; housekeeping sweeps them).
 
 A verified visitor is the same `Visitor` on every device (`Visitor.external_id`); what an
 anonymous visitor wrote on this device before signing in joins that visitor. Claims that fail
@@ -24,6 +24,7 @@ import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,9 +33,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from chat.models import Conversation, Inbox, Visitor
+from chat.models import Conversation, Inbox, UsedSignature, Visitor
 from chat.services import end_locked, system_line
-from supportdesk.ratelimit import counter
 
 CLOCK_SKEW_SECONDS = 300
 FIELDS = ("user_id", "email", "name", "timestamp", "signature")
@@ -113,21 +113,37 @@ def visitor_identify(*, inbox: Inbox, current: Visitor | None, identity: Identit
     """
     if current is not None and current.external_id == identity.user_id:
         return _refresh(current, identity)
-    ttl = settings.SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS + CLOCK_SKEW_SECONDS
-    try:
-        fresh = counter().add(f"identity-used:{inbox.pk}:{identity.signature}", 1, timeout=ttl)
-    except Exception as exc:  # the cache (Redis) is down: no proof of freshness, no sign-in
-        raise IdentityRejected("unavailable") from exc
-    if not fresh:
-        raise IdentityRejected("replayed")
     for attempt in range(2):
         try:
             with transaction.atomic():
+                _mark_used(inbox, identity)
                 return _link(inbox=inbox, current=current, identity=identity)
+        except SignatureUsed:
+            raise IdentityRejected("replayed") from None
         except IntegrityError:  # the same user signed in on two devices at the same instant
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+class SignatureUsed(Exception):
+    pass
+
+
+def _mark_used(inbox: Inbox, identity: Identity) -> None:
+    """Record the signature as used, in the sign-in's own transaction: a row (UsedSignature),
+    not a cache entry a flood of other requests can evict, and gone with the sign-in if that
+    fails. A second use, however concurrent, hits the unique constraint."""
+    expires = timezone.now() + timedelta(
+        seconds=settings.SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS + CLOCK_SKEW_SECONDS
+    )
+    try:
+        with transaction.atomic():  # a savepoint: the sign-in's transaction stays usable
+            UsedSignature.objects.create(
+                inbox=inbox, signature=identity.signature, expires_at=expires
+            )
+    except IntegrityError:
+        raise SignatureUsed from None
 
 
 def _link(*, inbox: Inbox, current: Visitor | None, identity: Identity) -> Visitor:

@@ -118,6 +118,9 @@ class Inbox(models.Model):
     class Meta:
         verbose_name_plural = _("inboxes")
         ordering = ["name"]
+        # The admins' status page shows every inbox, queue, agent and their presence: staff
+        # see it only with this (superusers have every permission).
+        permissions = [("view_desk_status", _("Can see the desk's status page"))]
 
     def __str__(self) -> str:
         return self.name
@@ -343,3 +346,23 @@ class Message(models.Model):
     @property
     def visible_to_visitor(self) -> bool:
         return self.sender_kind != self.SenderKind.NOTE
+
+
+class UsedSignature(models.Model):
+    """An identity signature that signed someone in (chat.identity): a signature signs in once.
+    A row, not a cache entry: a cache may evict it (the embedded default's in-memory one forgot
+    used signatures after ~360 ordinary requests, and a replay signed the attacker in as the
+    victim). Kept until the signature could no longer be accepted anyway (`expires_at`), then
+    swept by housekeeping."""
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+")
+    signature = models.CharField(max_length=128)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["inbox", "signature"], name="used_signature_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.inbox_id}:{self.signature[:12]}…"

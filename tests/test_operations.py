@@ -19,6 +19,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -241,6 +242,20 @@ def test_status_page_is_for_admin_staff_only(agent: Agent, admin_agent: Agent) -
         response = client.get("/admin/status/")
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/")
+
+
+def test_staff_without_the_status_permission_do_not_see_the_status_page(agent: Agent) -> None:
+    """Issue 16: any staff user saw every inbox, queue, agent and presence there. It takes
+    chat.view_desk_status (superusers have it)."""
+    staff = get_user_model().objects.create_user("clerk", password="x" * 12, is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    assert client.get("/admin/status/").status_code in (302, 403)
+    assert 'href="/admin/status/"' not in client.get("/admin/").content.decode()
+    staff.user_permissions.add(Permission.objects.get(codename="view_desk_status"))
+    client.force_login(get_user_model().objects.get(pk=staff.pk))  # permissions are cached
+    assert client.get("/admin/status/").status_code == 200
+    assert 'href="/admin/status/"' in client.get("/admin/").content.decode()
 
 
 def test_status_page_shows_checks_processes_traffic_and_agents(

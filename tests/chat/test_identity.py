@@ -6,14 +6,18 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from agents.housekeeping import housekeeping
 from chat.identity import IdentityRejected, identity_signature, identity_verify
-from chat.models import Conversation, Inbox, Message, Visitor
+from chat.models import Conversation, Inbox, Message, UsedSignature, Visitor
 from chat.tokens import visitor_token
+from supportdesk import ratelimit
 from tests.chat.test_views import post_message, widget_url
 
 pytestmark = pytest.mark.django_db
@@ -170,9 +174,39 @@ def test_the_readmes_server_side_example_signs_as_the_desk_verifies(inbox: Inbox
     assert identity_verify(inbox, claims).email == "ann@example.com"
 
 
-def test_without_the_cache_no_signature_can_be_proved_fresh_so_nobody_is_signed_in(
+def test_a_used_signature_stays_used_whatever_happens_to_the_cache(
+    client: Client, inbox: Inbox, settings
+) -> None:
+    """Issue 16: used signatures lived in the cache; on the embedded default ~360 ordinary
+    requests evicted the marker and a replay signed the thief in as the victim. They are rows of
+    the database now: a flood of rate-limit windows, or a cache that is down, changes nothing."""
+    settings.CACHES = {"default": dict(settings.EMBEDDED_CACHE)}
+    claims = signed(inbox)
+    owner = session(client, inbox, claims)
+    assert owner["identity"] == "verified"
+    for i in range(2000):  # the attacker's own widget requests, each a window in the cache
+        ratelimit.hit("widget_ip", f"198.51.100.{i}")
+    thief = session(Client(), inbox, claims)
+    assert (thief["identity"], thief["identity_error"]) == ("rejected", "replayed")
+    assert UsedSignature.objects.filter(inbox=inbox, signature=claims["signature"]).count() == 1
+
+
+def test_without_the_cache_a_fresh_signature_still_signs_in_once(
     client: Client, inbox: Inbox, cache_down: None
 ) -> None:
-    answer = session(client, inbox, signed(inbox))
-    assert (answer["identity"], answer["identity_error"]) == ("rejected", "unavailable")
-    assert Visitor.objects.get(pk=answer["visitor"]).external_id == ""
+    claims = signed(inbox)
+    assert session(client, inbox, claims)["identity"] == "verified"
+    thief = session(Client(), inbox, claims)
+    assert (thief["identity"], thief["identity_error"]) == ("rejected", "replayed")
+
+
+def test_housekeeping_sweeps_signatures_that_could_no_longer_be_accepted(
+    client: Client, inbox: Inbox
+) -> None:
+    session(client, inbox, signed(inbox))
+    session(client, inbox, signed(inbox, user_id="43", email="bo@example.com"))
+    UsedSignature.objects.filter(pk=UsedSignature.objects.order_by("pk").first().pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert housekeeping()["signatures_swept"] == 1
+    assert UsedSignature.objects.count() == 1
