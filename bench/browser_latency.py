@@ -219,7 +219,7 @@ def run(samples: int, database_url: str, redis_url: str) -> dict[str, Any]:
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([*manage, "seed_demo"], cwd=ROOT, env={**env, "DEBUG": "1"}, check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
-    server = start_desk({**env, "DEBUG": "0"}, base, port)
+    server = start_desk({**env, "DEBUG": "0", "SUPPORTDESK_DEMO_PAGE": "1"}, base, port)
     scratch = tempfile.mkdtemp(prefix="sd-bench-")  # Chromium's HOME: a short socket path
     try:
         with sync_playwright() as playwright:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
     RequestDataTooBig,
@@ -20,7 +21,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
     ValidationError,
 )
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
@@ -371,6 +372,10 @@ def authorize_first(authorize: Callable[[], object]) -> HttpResponse | None:
 @csp_exempt
 @require_GET
 def demo_page(request: HttpRequest) -> HttpResponse:
-    """A plain page that embeds the widget exactly as a customer's site would."""
+    """A plain page that embeds the widget exactly as a customer's site would. Only with
+    SUPPORTDESK_DEMO_PAGE (on with DEBUG): in production it would publish the first inbox's key
+    and invite anyone into it."""
+    if not settings.SUPPORTDESK_DEMO_PAGE:
+        raise Http404("the demo page is off (SUPPORTDESK_DEMO_PAGE)")
     inbox = Inbox.objects.order_by("pk").first()
     return render(request, "chat/demo.html", {"inbox": inbox})

@@ -237,6 +237,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_HTTPONLY = True
 
+# /demo/, a page embedding the widget as a customer's site would (the first inbox's): off in
+# production unless asked for.
+SUPPORTDESK_DEMO_PAGE = env_bool("SUPPORTDESK_DEMO_PAGE", default=DEBUG)
+
 # Limits (see docs/PROTOCOL.md).
 SUPPORTDESK_MAX_MESSAGE_LENGTH = int(os.environ.get("SUPPORTDESK_MAX_MESSAGE_LENGTH", "5000"))
 # How often clients ping their socket; a socket silent for 40% of that (at most 8 s) is dead.

@@ -102,6 +102,13 @@ def rate_limit_counters_of_our_own(settings: Any) -> None:
     settings.CACHES = caches
 
 
+@pytest.fixture(autouse=True)
+def demo_page_on(settings: Any) -> None:
+    """Tests run with DEBUG off, as production; the demo page (off there) stands in for a
+    customer's site in many of them. tests/chat/test_views.py checks it is off by default."""
+    settings.SUPPORTDESK_DEMO_PAGE = True
+
+
 @pytest.fixture
 def cache_down(settings: Any) -> None:
     """The cache's Redis is unreachable (stopped, restarting): nothing listens on port 1."""

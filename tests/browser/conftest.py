@@ -113,6 +113,7 @@ def desk_env(prefix: str, **overrides: str) -> dict[str, str]:
         "CHANNEL_LAYER_PREFIX": prefix,
         "LOG_LEVEL": "WARNING",
         "HTTPS": "0",  # the test desk serves plain http on 127.0.0.1
+        "SUPPORTDESK_DEMO_PAGE": "1",  # the visitor's side of most tests is /demo/
         # A closed tab counts for a second, not ten: presence tests need not wait.
         "SUPPORTDESK_PRESENCE_GRACE_SECONDS": "1",
         # Every test browser is 127.0.0.1: per-address limits would count the whole run as one

@@ -181,6 +181,12 @@ def test_demo_page_embeds_the_widget_like_a_customer_site(client: Client, inbox:
     assert f'<script src="/widget.js" data-inbox="{inbox.public_key}" async></script>' in page
 
 
+def test_the_demo_page_is_off_unless_asked_for(client: Client, inbox: Inbox, settings) -> None:
+    """Issue 16: /demo/ was served with DEBUG off, publishing the first inbox's key."""
+    settings.SUPPORTDESK_DEMO_PAGE = False
+    assert client.get("/demo/").status_code == 404
+
+
 def test_seed_demo_refuses_without_debug(settings) -> None:
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG"):
