@@ -8,6 +8,7 @@ heartbeat recently (AgentConnection), and online or away by their own choice (`a
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -93,6 +94,11 @@ class ReadMark(models.Model):
         return f"agent {self.agent_id} read {self.conversation_id} to {self.seq}"
 
 
+def message_length_limit() -> int:
+    """SUPPORTDESK_MAX_MESSAGE_LENGTH, read when a form validates (settings may change)."""
+    return settings.SUPPORTDESK_MAX_MESSAGE_LENGTH
+
+
 class CannedResponse(models.Model):
     """A saved reply: shared by an inbox's agents, or personal to one agent (any inbox)."""
 
@@ -109,7 +115,8 @@ class CannedResponse(models.Model):
     shortcut = models.SlugField(
         max_length=40, help_text=_("Typed after “/” in the reply box, e.g. “refund”.")
     )
-    body = models.TextField()
+    # At most a message's length: a saved reply is inserted into the reply box and sent.
+    body = models.TextField(validators=[MaxLengthValidator(message_length_limit)])
 
     class Meta:
         ordering = ["shortcut"]

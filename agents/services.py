@@ -9,12 +9,13 @@ from collections.abc import Iterable
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from agents.models import Activity, Agent, CannedResponse, ReadMark
+from agents.models import Activity, Agent, CannedResponse, ReadMark, message_length_limit
 from agents.selectors import conversation_for_agent
 from chat.models import Conversation, Inbox, Message
 from chat.posting import Posted, agent_reply_post, posted
@@ -243,6 +244,7 @@ def reply_post(*, agent: Agent, conversation_id: int, body: str, client_id: uuid
 
 def saved_reply_create(*, agent: Agent, shortcut: str, body: str) -> CannedResponse:
     """A personal saved reply; a clear error if the agent already has that shortcut."""
+    MaxLengthValidator(message_length_limit)(body.strip())  # as long as a message may be
     if CannedResponse.objects.filter(agent=agent, shortcut=shortcut).exists():
         raise ValidationError(_("You already have /%(shortcut)s.") % {"shortcut": shortcut})
     return CannedResponse.objects.create(agent=agent, shortcut=shortcut, body=body.strip())

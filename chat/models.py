@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -25,6 +26,31 @@ def new_public_key() -> str:
 
 def new_identity_secret() -> str:
     return secrets.token_hex(32)
+
+
+# scheme://host[:port], the host a DNS name (optionally `*.` for its subdomains, as CSP allows),
+# an IPv4 address or a bracketed IPv6 one. Nothing else: a `;` or a space would add directives to
+# the widget page's Content-Security-Policy, which these lines are written into.
+ORIGIN = re.compile(
+    r"https?://(?:(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}"
+    r"[a-z0-9])?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?",
+    re.IGNORECASE,
+)
+
+
+def validate_origins(value: str) -> None:
+    """Each non-empty line an origin (`ORIGIN`); the error names the lines that are not."""
+    bad = [
+        line.strip()
+        for line in value.splitlines()
+        if line.strip() and not ORIGIN.fullmatch(line.strip().rstrip("/"))
+    ]
+    if bad:
+        raise ValidationError(
+            _("Not an origin (scheme://host[:port], e.g. https://www.example.com): %(lines)s"),
+            code="invalid_origin",
+            params={"lines": ", ".join(bad[:5])},
+        )
 
 
 class Inbox(models.Model):
@@ -49,6 +75,8 @@ class Inbox(models.Model):
     allowed_origins = models.TextField(
         _("allowed embedding origins"),
         blank=True,
+        max_length=4000,
+        validators=[validate_origins],
         help_text=_(
             "One origin per line, e.g. https://www.example.com. Empty: any site may embed."
         ),
@@ -148,9 +176,10 @@ class Inbox(models.Model):
 
     @property
     def allowed_origin_list(self) -> list[str]:
-        return [
-            line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()
-        ]
+        """The lines that are origins (`validate_origins`); a line saved before that check that
+        is not one is left out, so nothing else reaches the page's Content-Security-Policy."""
+        lines = (line.strip().rstrip("/") for line in self.allowed_origins.splitlines())
+        return [line for line in lines if ORIGIN.fullmatch(line)]
 
 
 class Visitor(models.Model):

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -29,6 +29,7 @@ from agents.services import (
     conversation_transfer,
     note_create,
     read_mark,
+    saved_reply_create,
 )
 from chat.events import chat_message_event, for_visitor
 from chat.models import Conversation, Inbox, Visitor
@@ -728,6 +729,22 @@ def test_a_chat_cannot_be_transferred_to_a_deactivated_agent(
     assert response.status_code == 422
     conversation.refresh_from_db()
     assert conversation.assigned_agent is None
+
+
+def test_a_saved_reply_is_at_most_as_long_as_a_message(
+    inbox: Inbox, agent: Agent, settings
+) -> None:
+    """Issue 16: 2.4 MB were accepted as a saved reply. It is sent as a message: the same limit."""
+    settings.SUPPORTDESK_MAX_MESSAGE_LENGTH = 100
+    client = logged_in(agent)
+    url = reverse("agents:replies")
+    too_long = client.post(url, {"shortcut": "essay", "body": "x" * 101})
+    assert too_long.status_code == 422
+    assert "at most 100 characters" in too_long.content.decode()
+    with pytest.raises(ValidationError):
+        saved_reply_create(agent=agent, shortcut="essay", body="x" * 101)
+    assert not CannedResponse.objects.exists()
+    assert client.post(url, {"shortcut": "ok", "body": "x" * 100}).status_code == 302
 
 
 def test_an_agent_manages_their_own_saved_replies_and_only_theirs(

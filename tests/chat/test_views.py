@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -286,3 +287,23 @@ def test_a_key_holding_a_nul_is_no_inbox(client: Client, inbox: Inbox, visitor: 
         headers={"X-Visitor-Token": visitor_token(visitor)},
     )
     assert (send.status_code, send.json()["error"]) == (401, "token_unknown")
+
+
+def test_allowed_origins_must_be_origins_and_nothing_else_reaches_the_policy(
+    client: Client, inbox: Inbox
+) -> None:
+    """Issue 16: a `;` in an allowed origin added directives to the widget page's
+    Content-Security-Policy. Lines are origins or refused; a line stored before the check
+    that is not one is left out of the policy."""
+    injected = "https://shop.example; script-src * 'unsafe-inline'"
+    inbox.allowed_origins = f"https://www.example.com\n{injected}"
+    with pytest.raises(ValidationError, match="Not an origin"):
+        inbox.full_clean()
+    for good in ("https://www.example.com", "http://127.0.0.1:8080", "https://*.example.com/"):
+        inbox.allowed_origins = good
+        inbox.full_clean()
+    Inbox.objects.filter(pk=inbox.pk).update(allowed_origins=f"https://www.example.com\n{injected}")
+    policy = client.get(f"/widget/{inbox.public_key}/")["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy
+    assert policy.count("script-src") == 1
+    assert "frame-ancestors 'self' https://www.example.com" in policy
