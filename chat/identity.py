@@ -28,13 +28,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from chat.models import Conversation, Inbox, UsedSignature, Visitor
-from chat.services import end_locked, system_line
+from chat.services import email_clean, end_locked, system_line
 
 CLOCK_SKEW_SECONDS = 300
 FIELDS = ("user_id", "email", "name", "timestamp", "signature")
@@ -79,7 +78,7 @@ def identity_verify(
         raise IdentityRejected("bad_user_id")
     if email:
         try:
-            validate_email(email)
+            email = email_clean(email)
         except ValidationError as exc:
             raise IdentityRejected("bad_email") from exc
     try:

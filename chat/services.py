@@ -269,12 +269,24 @@ VISITOR_CONTEXT_FIELDS = {
 }
 
 
+def email_clean(value: str) -> str:
+    """An email address as the visitor's field stores it, or ValidationError: an address
+    (Django's EmailValidator) and the field's own validators, its length among them (254). Every
+    way an address comes in (the widget's forms, verified identity) goes through here; PostgreSQL
+    refused a valid 255-320 character address with a 500 (SQLite stored it)."""
+    email = value.strip()
+    validate_email(email)
+    try:
+        Visitor._meta.get_field("email").run_validators(email)
+    except ValidationError as exc:  # a list of errors: one, with a code, as validate_email's
+        raise ValidationError(" ".join(exc.messages), code="too_long") from None
+    return email
+
+
 def visitor_profile_set(*, visitor: Visitor, email: str, name: str | None = None) -> Visitor:
     """The visitor's email address (for a reply when nobody is online, or the pre-chat form)
     and, if given, their name. ValidationError if the address is not one."""
-    email = email.strip()
-    validate_email(email)
-    visitor.email = email
+    visitor.email = email_clean(email)
     fields = ["email"]
     if name is not None:
         visitor.name = name.replace("\x00", "").strip()[
