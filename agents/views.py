@@ -12,6 +12,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
@@ -64,6 +65,10 @@ def dashboard(request: HttpRequest, agent: Agent) -> HttpResponse:
     return render(request, "agents/dashboard.html", _page_context(agent))
 
 
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+
+
 class AnalyticsForm(forms.Form):
     """The report's period and filters (GET). The choices are what the viewer may see."""
 
@@ -72,8 +77,18 @@ class AnalyticsForm(forms.Form):
         choices=[(str(n), _("Last %(days)d days") % {"days": n}) for n in PERIODS]
         + [("custom", _("Custom dates"))],
     )
-    start = forms.DateField(label=_("From"), required=False)
-    end = forms.DateField(label=_("To"), required=False)
+    # Dates the report can count in: the period's end is the day after its last day, turned
+    # into a time in the inbox's zone and then UTC, which overflowed near year 9999 (a 500).
+    start = forms.DateField(
+        label=_("From"),
+        required=False,
+        validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
+    )
+    end = forms.DateField(
+        label=_("To"),
+        required=False,
+        validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
+    )
     inbox = forms.TypedChoiceField(label=_("Inbox"), coerce=int, required=False, empty_value=None)
     agent = forms.TypedChoiceField(label=_("Agent"), coerce=int, required=False, empty_value=None)
 
@@ -90,6 +105,11 @@ class AnalyticsForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if self.errors:
+            if {"start", "end"} & set(self.errors):  # say it where the export shows errors too
+                raise ValidationError(
+                    _("Dates must be between %(first)s and %(last)s.")
+                    % {"first": EARLIEST_DAY.isoformat(), "last": LATEST_DAY.isoformat()}
+                )
             return data
         if data["period"] == "custom":
             start, end = data.get("start"), data.get("end")

@@ -393,6 +393,30 @@ def test_the_period_chooser(desk: Desk) -> None:
     assert Client().get("/agents/analytics/?period=30").status_code == 302
 
 
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("9999-12-30", "9999-12-31"),  # the day after the last one is past date.max
+        ("9999-12-31", "9999-12-31"),
+        ("0001-01-01", "0001-01-02"),  # before UTC in a zone east of it
+        ("2999-12-31", "3000-01-01"),
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_get_a_clear_answer_not_a_500(
+    desk: Desk, start: str, end: str
+) -> None:
+    """Issue 16: the page and the CSV answered 500 near year 9999."""
+    status, html = page(desk.admin, start=start, end=end)
+    assert status == 400
+    assert "Dates must be between 2000-01-01 and 2999-12-31." in html
+    response = client_of(desk.admin).get(
+        reverse("agents:analytics_export"), {**PERIOD, "rows": "day", "start": start, "end": end}
+    )
+    assert response.status_code == 400
+    assert "Dates must be between" in response.content.decode()
+    assert page(desk.admin, start="2999-12-30", end="2999-12-31")[0] == 200  # the last days
+
+
 def test_last_days_end_today_in_the_report_zone(desk: Desk) -> None:
     html = page(desk.admin, period="7", start="", end="")[1]
     assert 'id="chart-days"' in html
