@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ from chat.services import email_clean, end_locked, system_line
 CLOCK_SKEW_SECONDS = 300
 FIELDS = ("user_id", "email", "name", "timestamp", "signature")
 SIGNED_IN_LINE = gettext_noop("The visitor signed in; the chat continues in their account.")
+# What identity_signature makes: SHA-256 as hex. Anything else cannot match, and some of it (text
+# that is not ASCII) makes hmac.compare_digest raise TypeError, which answered 500.
+SIGNATURE_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class IdentityRejected(Exception):
@@ -67,7 +71,9 @@ def identity_signature(secret: str, *, user_id: str, email: str, timestamp: int)
 def identity_verify(
     inbox: Inbox, claims: Mapping[str, str], *, now: float | None = None
 ) -> Identity:
-    """The identity `claims` vouch for, or IdentityRejected(reason)."""
+    """The identity `claims` vouch for, or IdentityRejected(reason). Every claim is checked
+    here, where it comes in, against the field it is stored in: nothing the database would
+    refuse gets past (a refusal there was a 500)."""
     user_id = str(claims.get("user_id", "")).strip()
     email = str(claims.get("email", "")).strip()
     name = str(claims.get("name", "")).replace("\x00", "").strip()
@@ -88,12 +94,15 @@ def identity_verify(
     expected = identity_signature(
         inbox.identity_secret, user_id=user_id, email=email, timestamp=timestamp
     )
-    if not hmac.compare_digest(expected, signature):
+    if not SIGNATURE_RE.fullmatch(signature) or not hmac.compare_digest(expected, signature):
         raise IdentityRejected("bad_signature")
     age = (time.time() if now is None else now) - timestamp
     if age > settings.SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS or age < -CLOCK_SKEW_SECONDS:
         raise IdentityRejected("expired")
-    return Identity(user_id=user_id, email=email, name=name[:100], signature=signature)
+    # The name is not signed: one longer than the field is cut to it rather than costing the
+    # user their sign-in (the pre-chat form, where the visitor can fix it, refuses it instead).
+    name = name[: Visitor._meta.get_field("name").max_length]
+    return Identity(user_id=user_id, email=email, name=name, signature=signature)
 
 
 def identity_claimed(claims: Mapping[str, str]) -> bool:

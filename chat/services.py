@@ -55,14 +55,18 @@ def clean_body(body: str) -> str:
     if "\x00" in text:
         # PostgreSQL text cannot hold NUL; refusing it clearly beats a 500 that a client retries.
         raise ValidationError(_("The message contains a NUL character."), code="invalid_character")
-    limit = settings.SUPPORTDESK_MAX_MESSAGE_LENGTH
-    if len(text) > limit:
-        raise ValidationError(
-            _("A message can be at most %(limit)d characters; this one has %(length)d.")
-            % {"limit": limit, "length": len(text)},
-            code="too_long",
-        )
+    refuse_if_longer(
+        text,
+        settings.SUPPORTDESK_MAX_MESSAGE_LENGTH,
+        _("A message can be at most %(limit)d characters; this one has %(length)d."),
+    )
     return text
+
+
+def refuse_if_longer(text: str, limit: int, message: str) -> None:
+    """ValidationError("too_long") with `message` (%(limit)d, %(length)d) past `limit`."""
+    if len(text) > limit:
+        raise ValidationError(message % {"limit": limit, "length": len(text)}, code="too_long")
 
 
 @transaction.atomic
@@ -283,17 +287,30 @@ def email_clean(value: str) -> str:
     return email
 
 
+def name_clean(value: str) -> str:
+    """A visitor's name as the field stores it (no NULs, which PostgreSQL text cannot hold; no
+    surrounding spaces), or ValidationError("too_long") past the field's max_length: refused
+    where it comes in, like an address, not cut without a word (the form's input has the same
+    maxlength, so only a hand-made request meets this)."""
+    name = value.replace("\x00", "").strip()
+    refuse_if_longer(
+        name,
+        Visitor._meta.get_field("name").max_length or 0,
+        _("A name can be at most %(limit)d characters; this one has %(length)d."),
+    )
+    return name
+
+
 def visitor_profile_set(*, visitor: Visitor, email: str, name: str | None = None) -> Visitor:
     """The visitor's email address (for a reply when nobody is online, or the pre-chat form)
-    and, if given, their name. ValidationError if the address is not one."""
-    visitor.email = email_clean(email)
-    fields = ["email"]
+    and, if given, their name. ValidationError if the address is not one or the name is too
+    long; both are checked before anything is written."""
+    changes = {"email": email_clean(email)}
     if name is not None:
-        visitor.name = name.replace("\x00", "").strip()[
-            : Visitor._meta.get_field("name").max_length
-        ]
-        fields.append("name")
-    visitor.save(update_fields=fields)
+        changes["name"] = name_clean(name)
+    for field, value in changes.items():
+        setattr(visitor, field, value)
+    visitor.save(update_fields=list(changes))
     return visitor
 
 
