@@ -55,6 +55,11 @@ PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 30
 MAX_DAYS = 366
 DURATIONS = ("first_response", "wait", "resolution")
+# The days a report can count in. Its end is the midnight after its last day in the report's
+# zone, sent to the database in UTC: near date.max (or date.min, east of UTC) that arithmetic
+# overflowed, a 500 for a request's dates (issue 16). Centuries of margin keep every zone safe.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
 PERCENTILES = {"median": 0.5, "p90": 0.9}
 
 
@@ -92,6 +97,16 @@ class Scope:
     zone: ZoneInfo
     inbox_ids: tuple[int, ...] | None = None
     agent_id: int | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse days outside the bounds here, with a message, rather than as an OverflowError
+        in a query later; the form checks the same bounds, so a request gets a 400."""
+        for day in (self.first_day, self.last_day):
+            if not EARLIEST_DAY <= day <= LATEST_DAY:
+                raise ValueError(
+                    f"A report's days must be between {EARLIEST_DAY.isoformat()} and "
+                    f"{LATEST_DAY.isoformat()}, not {day.isoformat()}."
+                )
 
     @property
     def start(self) -> datetime:

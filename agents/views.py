@@ -22,6 +22,8 @@ from agents import selectors, services
 from agents.analytics import (
     DEFAULT_PERIOD,
     DURATIONS,
+    EARLIEST_DAY,
+    LATEST_DAY,
     MAX_DAYS,
     PERIODS,
     Report,
@@ -65,10 +67,6 @@ def dashboard(request: HttpRequest, agent: Agent) -> HttpResponse:
     return render(request, "agents/dashboard.html", _page_context(agent))
 
 
-EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAY = date(2999, 12, 31)
-
-
 class AnalyticsForm(forms.Form):
     """The report's period and filters (GET). The choices are what the viewer may see."""
 
@@ -77,8 +75,8 @@ class AnalyticsForm(forms.Form):
         choices=[(str(n), _("Last %(days)d days") % {"days": n}) for n in PERIODS]
         + [("custom", _("Custom dates"))],
     )
-    # Dates the report can count in: the period's end is the day after its last day, turned
-    # into a time in the inbox's zone and then UTC, which overflowed near year 9999 (a 500).
+    # Dates the report can count in (see agents.analytics.EARLIEST_DAY): a 400 saying so, not
+    # an overflow near year 9999 in the period's end, turned into UTC (a 500, issue 16).
     start = forms.DateField(
         label=_("From"),
         required=False,

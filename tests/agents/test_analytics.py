@@ -36,7 +36,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from agents.analytics import Scope, analytics_report, percentile_cont
+from agents.analytics import (
+    EARLIEST_DAY,
+    LATEST_DAY,
+    Scope,
+    analytics_report,
+    percentile_cont,
+)
 from agents.models import Agent
 from agents.services import agent_reply, conversation_claim, conversation_transfer, note_create
 from chat.generator import USERNAME_PREFIX
@@ -415,6 +421,61 @@ def test_dates_at_the_ends_of_the_calendar_get_a_clear_answer_not_a_500(
     assert response.status_code == 400
     assert "Dates must be between" in response.content.decode()
     assert page(desk.admin, start="2999-12-30", end="2999-12-31")[0] == 200  # the last days
+
+
+# Zones as far from UTC as there are (UTC+14, UTC-12), and a name that is not a zone.
+FAR_ZONES = ("Pacific/Kiritimati", "Etc/GMT+12", "Not/AZone")
+
+
+@pytest.mark.parametrize("zone", FAR_ZONES)
+def test_the_date_bounds_hold_in_every_time_zone(desk: Desk, zone: str) -> None:
+    """The first and the last day the form accepts count in any inbox's zone (their midnights
+    turn into UTC without overflow), on the page and in the CSV; a year the form cannot read,
+    or one past the bounds, is a 400 in that zone too, not a 500 (issue 16)."""
+    far = Inbox.objects.create(name=f"Far {zone}", time_zone=zone)
+    client = client_of(desk.admin)
+    for start, end in (("2000-01-01", "2000-01-02"), ("2999-12-30", "2999-12-31")):
+        query = {"period": "custom", "start": start, "end": end, "inbox": str(far.pk)}
+        assert client.get(reverse("agents:analytics"), query).status_code == 200
+        response = client.get(reverse("agents:analytics_export"), {**query, "rows": "day"})
+        assert response.status_code == 200
+        assert [row[0] for row in csv.reader(io.StringIO(response.content.decode()))][1:] == [
+            start,
+            end,
+        ]
+    for start, end in (("9999-12-31", "9999-12-31"), ("0001-01-01", "0001-01-01"),
+                       ("2026-03-01", "10000-01-01"), ("0000-01-01", "2026-03-01")):  # fmt: skip
+        query = {"period": "custom", "start": start, "end": end, "inbox": str(far.pk)}
+        assert client.get(reverse("agents:analytics"), query).status_code == 400
+        response = client.get(reverse("agents:analytics_export"), {**query, "rows": "day"})
+        assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("first_day", "last_day"),
+    [
+        (date(9999, 12, 31), date(9999, 12, 31)),  # the day after is past date.max
+        (date.min, date(2026, 3, 1)),  # its midnight is before datetime.min in UTC+14
+        (date(1999, 12, 31), MARCH_1),
+        (MARCH_1, date(3000, 1, 1)),
+    ],
+)
+def test_a_scope_the_report_cannot_count_is_refused_where_it_is_made(
+    first_day: date, last_day: date
+) -> None:
+    """Issue 16, below the form: a Scope outside the bounds is a ValueError saying so when it
+    is made, not an OverflowError deep in a query of whoever builds one next."""
+    with pytest.raises(ValueError, match="between 2000-01-01 and 2999-12-31"):
+        Scope(first_day=first_day, last_day=last_day, zone=ZoneInfo("Pacific/Kiritimati"))
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])
+def test_a_scope_at_the_bounds_counts_in_far_zones(desk: Desk, zone: str) -> None:
+    for first_day, last_day in ((EARLIEST_DAY, EARLIEST_DAY), (LATEST_DAY, LATEST_DAY)):
+        scope = Scope(first_day=first_day, last_day=last_day, zone=ZoneInfo(zone))
+        report = analytics_report(scope=scope)
+        assert report.summary["conversations"] == 0
+        assert [d["day"] for d in report.days] == [first_day]
 
 
 def test_last_days_end_today_in_the_report_zone(desk: Desk) -> None:
