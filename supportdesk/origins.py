@@ -17,6 +17,7 @@ on a non-default port; deploy/nginx serves 443).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,21 +66,34 @@ def desk_origin(scope: dict[str, Any]) -> str | None:
     return normalized("https" if secure else "http", host)
 
 
+def origin_of(url: str) -> str | None:
+    """`normalized` for an origin written as a URL (`https://desk.example.com`)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return normalized(parts.scheme, parts.netloc) if not parts.path else None
+
+
+@lru_cache(maxsize=4)
+def trusted_origins(configured: tuple[str, ...]) -> frozenset[str | None]:
+    """CSRF_TRUSTED_ORIGINS normalized, once per value of the setting."""
+    return frozenset(origin_of(origin) for origin in configured)
+
+
 def origin_allowed(scope: dict[str, Any]) -> bool:
     origins = [value for name, value in scope.get("headers", []) if name == b"origin"]
     if len(origins) != 1:
         return False  # none (not a browser), or two (which one would the browser mean?)
     try:
-        parts = urlsplit(origins[0].decode("latin-1"))
-        given = normalized(parts.scheme, parts.netloc) if not parts.path else None
-    except (UnicodeDecodeError, ValueError):
+        given = origin_of(origins[0].decode("latin-1"))
+    except UnicodeDecodeError:
         return False
     if given is None:
         return False
-    trusted = {
-        normalized(urlsplit(o).scheme, urlsplit(o).netloc) for o in settings.CSRF_TRUSTED_ORIGINS
-    }
-    return given == desk_origin(scope) or given in trusted
+    return given == desk_origin(scope) or given in trusted_origins(
+        tuple(settings.CSRF_TRUSTED_ORIGINS)
+    )
 
 
 class AllowedHostsOriginValidator:

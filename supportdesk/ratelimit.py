@@ -217,14 +217,15 @@ class Windows(LocMemCache):
     the request that needed it (`_count_locally`): refusing, not forgetting."""
 
     def _set(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT) -> None:
+        # LocMemCache._set in full, without its cull: a key already held takes no new room.
         if key not in self._cache and len(self._cache) >= self._max_entries:
             self._sweep()
-        super()._set(key, value, timeout)
-
-    def _cull(self) -> None:
-        self._sweep()
+        self._cache[key] = value
+        self._cache.move_to_end(key, last=False)
+        self._expire_info[key] = self.get_backend_timeout(timeout)
 
     def _sweep(self) -> None:
+        """Drop the expired entries; `Full` if that leaves no room."""
         now = time.time()
         for key in [k for k, at in self._expire_info.items() if at is not None and at <= now]:
             self._delete(key)
@@ -235,19 +236,19 @@ class Windows(LocMemCache):
 def _count_locally(cache: BaseCache, limit: Rate, cache_key: str) -> int:
     """One count in a cache without pipelines (the in-memory one of the embedded desk). A
     `Windows` cache too full to start the window counts the request as over the limit."""
-    # add() starts the window's count; incr() is atomic under LocMemCache's lock.
+    # add() starts the window's count; incr() is atomic under LocMemCache's lock. Either may
+    # need a new entry (incr() drops a window that expired after add() saw it live).
     try:
-        started = cache.add(cache_key, 1, timeout=limit.seconds + 1)
+        if cache.add(cache_key, 1, timeout=limit.seconds + 1):
+            return 1
+        try:
+            return cache.incr(cache_key)
+        except ValueError:  # expired between add() and incr(): a new window has begun
+            cache.add(cache_key, 1, timeout=limit.seconds + 1)
+            return 1
     except Full:
         logger.warning("rate limit windows full: refusing", extra={"event": "ratelimit.full"})
         return limit.limit + 1
-    if started:
-        return 1
-    try:
-        return cache.incr(cache_key)
-    except ValueError:  # expired between add() and incr(): a new window has begun
-        cache.add(cache_key, 1, timeout=limit.seconds + 1)
-        return 1
 
 
 def waiting(name: str, key: object) -> int:

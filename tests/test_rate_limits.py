@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+from django.core.cache import BaseCache
 from django.test import Client
 from django.urls import reverse
 
@@ -293,11 +294,36 @@ def test_a_flood_of_other_requests_does_not_make_the_embedded_desk_forget_a_lock
     assert client.post(url, {"username": "alice", "password": PASSWORD}).status_code == 429
 
 
-def test_a_full_embedded_counter_refuses_rather_than_forgets(settings) -> None:
+def small_windows(settings, max_entries: int) -> BaseCache:
+    """The embedded counters holding at most `max_entries`, empty. (In-memory caches of one
+    LOCATION share their entries across instances: another test's windows would be there.)"""
     settings.CACHES = {
-        "default": {"BACKEND": "supportdesk.ratelimit.Windows", "OPTIONS": {"MAX_ENTRIES": 5}}
+        "default": {
+            "BACKEND": "supportdesk.ratelimit.Windows",
+            "LOCATION": f"small-windows-{max_entries}",
+            "OPTIONS": {"MAX_ENTRIES": max_entries},
+        }
     }
+    cache = ratelimit.counter()
+    cache.clear()
+    return cache
+
+
+def test_a_full_embedded_counter_refuses_rather_than_forgets(settings) -> None:
+    small_windows(settings, 5)
     limits(settings, widget_ip="10/60")
     assert [ratelimit.hit("widget_ip", f"key-{i}") for i in range(5)] == [0] * 5
     assert ratelimit.hit("widget_ip", "key-6") > 0  # no room for its window: refused
     assert ratelimit.hit("widget_ip", "key-0") == 0  # the live windows are all still counted
+
+
+def test_a_full_embedded_counter_still_rewrites_a_window_it_holds(settings) -> None:
+    """Full of live windows, `Windows` refuses a new key only: writing a key it already holds
+    takes no room (it raised Full: Django's `_set` culls before every write when full)."""
+    cache = small_windows(settings, 3)
+    for i in range(3):
+        cache.set(f"key-{i}", i, timeout=60)
+    cache.set("key-0", 10, timeout=60)
+    assert [cache.get(f"key-{i}") for i in range(3)] == [10, 1, 2]
+    with pytest.raises(ratelimit.Full):
+        cache.set("key-3", 3, timeout=60)
