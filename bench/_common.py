@@ -1,4 +1,5 @@
-"""What the benchmarks share: ports, a PostgreSQL database of their own, percentiles."""
+"""What the benchmarks share: ports, a PostgreSQL database of their own, percentiles, and how
+a widget socket presents its token."""
 
 from __future__ import annotations
 
@@ -38,3 +39,10 @@ def drop_postgres_database(url: str) -> None:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def widget_protocols(token: str) -> list[str]:
+    """The subprotocols a widget socket offers to present `token`: chat.tokens.protocols_for,
+    repeated here because these scripts do not load Django (tests/chat/test_visitor_tokens.py
+    compares)."""
+    return ["supportdesk.v1", "token." + token.replace(":", "~")]

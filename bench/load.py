@@ -67,7 +67,7 @@ from typing import Any
 
 import aiohttp
 import psutil
-from _common import ensure_postgres_database, free_port, percentile
+from _common import ensure_postgres_database, free_port, percentile, widget_protocols
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = re.compile(r"bm\d{7}x")
@@ -265,7 +265,13 @@ class Load:
         return self.bases[n % len(self.bases)]
 
     async def socket(
-        self, url: str, *, headers: dict[str, str] | None = None, side: str = "", key: int = 0
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        token: str = "",
+        side: str = "",
+        key: int = 0,
     ) -> aiohttp.ClientWebSocketResponse:
         origin = url.replace("ws://", "http://").split("/ws/")[0]
         for attempt in range(CONNECT_ATTEMPTS):
@@ -273,6 +279,7 @@ class Load:
                 ws = await self.session.ws_connect(
                     url,
                     headers={"Origin": origin, **(headers or {})},
+                    protocols=widget_protocols(token) if token else (),
                     heartbeat=None,
                     max_msg_size=0,
                 )
@@ -375,7 +382,7 @@ class Load:
             raise RuntimeError(f"claim answered {claim.status}")
         key = conv.conversation_id
         widget = await self.socket(
-            f"{ws_visitor}/ws/widget/{inbox_key}/?token={conv.token}", side="visitor", key=key
+            f"{ws_visitor}/ws/widget/{inbox_key}/", token=conv.token, side="visitor", key=key
         )
         conv.sockets["visitor"] = widget
         # As the widget does on every (re)connect: follow its chat from what its log shows.
@@ -399,9 +406,7 @@ class Load:
             return
         session = await self.post(f"{base}/widget/{inbox_key}/session", data={}, headers={})
         token = (await session.json())["token"]
-        await self.socket(
-            f"{base.replace('http://', 'ws://')}/ws/widget/{inbox_key}/?token={token}"
-        )
+        await self.socket(f"{base.replace('http://', 'ws://')}/ws/widget/{inbox_key}/", token=token)
 
     # -- the measured traffic --
 

@@ -18,7 +18,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -34,6 +34,7 @@ from chat.privacy import (
     visitor_deletion_preview,
     visitor_export,
 )
+from chat.services import visitor_sessions_revoke
 
 WEEKDAYS = [
     ("1", _("Monday")), ("2", _("Tuesday")), ("3", _("Wednesday")), ("4", _("Thursday")),
@@ -156,6 +157,11 @@ class VisitorAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.erase_view),
                 name=f"{name}_erase",
             ),
+            path(
+                "<path:object_id>/sign-out/",
+                self.admin_site.admin_view(self.sign_out_view),
+                name=f"{name}_sign_out",
+            ),
             *super().get_urls(),
         ]
 
@@ -193,6 +199,20 @@ class VisitorAdmin(admin.ModelAdmin):
         )
         response["Content-Disposition"] = f'attachment; filename="visitor-{visitor.pk}.json"'
         return response
+
+    def sign_out_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: sign the visitor out everywhere (`visitor_sessions_revoke`), log it, back to
+        their page. Needs the change permission."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        visitor = self.visitor_or_refuse(request, object_id, self.has_change_permission)
+        visitor_sessions_revoke(visitor=visitor)
+        self.log_change(request, visitor, "Signed out everywhere: every token issued was revoked.")
+        self.message_user(
+            request,
+            f"{visitor} was signed out everywhere. Their open chat widgets start a new session.",
+        )
+        return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", visitor.pk)
 
     def erase_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: what erasing the visitor deletes, counted. POST: erase, log it, back to the list.

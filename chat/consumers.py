@@ -42,7 +42,7 @@ from chat.events import (
     ChatMessageEvent,
     ConversationData,
     MessageData,
-    VisitorDeletedEvent,
+    VisitorSignedOutEvent,
     publish_event,
 )
 from chat.groups import inbox_group, inbox_widgets_group, visitor_group
@@ -59,7 +59,14 @@ from chat.rendering import (
 )
 from chat.selectors import conversation_summary, conversations_last_seq, messages_after
 from chat.services import conversation_read
-from chat.tokens import InvalidVisitorToken, token_claims, visitor_from_token
+from chat.tokens import (
+    SUBPROTOCOL,
+    InvalidVisitorToken,
+    token_claims,
+    token_from_protocols,
+    visitor_for_claims,
+    visitor_token,
+)
 from supportdesk import metrics, ratelimit, unavailable
 from supportdesk.asyncdb import database
 from supportdesk.hub import Hub, every, hub
@@ -195,6 +202,14 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             "socket opened",
             extra={"event": "socket.opened", "kind": self.viewer, **self.who()},
         )
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        """Channels' accept, naming the desk's subprotocol if the client offered it: a browser
+        that offered subprotocols fails a handshake whose answer names none (the widget offers
+        one to carry its token: chat.tokens), and could not read our close code then."""
+        if subprotocol is None and SUBPROTOCOL in self.scope.get("subprotocols", ()):
+            subprotocol = SUBPROTOCOL
+        await super().accept(subprotocol, headers)
 
     async def refuse(self, code: int) -> None:
         metrics.SOCKETS_REFUSED.labels(kind=self.viewer, code=str(code)).inc()
@@ -609,23 +624,38 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
 
 
 class VisitorConsumer(CursorConsumer):
-    """`/ws/widget/<public_key>/?token=...`: one visitor's own conversations."""
+    """`/ws/widget/<public_key>/`, with the visitor's token offered as a subprotocol
+    (chat.tokens): one visitor's own conversations."""
 
     viewer = "visitor"
 
     async def authorize(self) -> list[str] | None:
         public_key = self.scope["url_route"]["kwargs"]["public_key"]
-        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
+        token = token_from_protocols(self.scope.get("subprotocols", ()))
+        if not token:
+            # Widget pages loaded before the token moved out of the URL still send it there
+            # (until they reload). Remove once no such page can be open.
+            query = parse_qs(self.scope.get("query_string", b"").decode())
+            token = query.get("token", [""])[0]
         try:
-            self.visitor: Visitor = await database(visitor_from_token)(token, public_key=public_key)
+            claims = token_claims(token)
+            self.visitor: Visitor = await database(visitor_for_claims)(
+                claims, public_key=public_key
+            )
         except InvalidVisitorToken:
             return None
         self.public_key, self.token = public_key, token
+        self.rotated = claims.due_for_rotation()
+        if self.rotated:
+            self.token = visitor_token(self.visitor)
         return [visitor_group(self.visitor.pk), inbox_widgets_group(self.visitor.inbox_id)]
 
     async def connect(self) -> None:
         await super().connect()
         if getattr(self, "visitor", None) is not None:
+            if self.rotated:
+                # A fresh token for the widget to keep: the one it came with was due (chat.tokens).
+                await self.send_json({"type": "token", "token": self.token})
             event = await database(inbox_availability_event)(self.visitor.inbox_id)
             await self.inbox_availability(event)
 
@@ -674,8 +704,9 @@ class VisitorConsumer(CursorConsumer):
         visitor = getattr(self, "visitor", None)
         return {"visitor_id": visitor.pk, "inbox_id": visitor.inbox_id} if visitor else {}
 
-    async def visitor_deleted(self, event: VisitorDeletedEvent) -> None:
-        """An admin erased this visitor: the widget, refused, drops its token and starts anew."""
+    async def visitor_signed_out(self, event: VisitorSignedOutEvent) -> None:
+        """An admin erased this visitor or signed them out everywhere: the widget, refused,
+        drops its token and starts anew."""
         await self.close(code=CLOSE_UNAUTHORIZED)
 
     def state_html(self, conversation: ConversationData, *, only_changed: bool = True) -> str:

@@ -204,11 +204,16 @@ class ConversationsDeletedEvent(TypedDict):
     conversation_ids: list[int]
 
 
-class VisitorDeletedEvent(TypedDict):
-    """The visitor is erased: their open widgets drop the token and start afresh."""
+class VisitorSignedOutEvent(TypedDict):
+    """The visitor's tokens no longer hold (erased, or signed out everywhere by an admin): their
+    open widgets close, drop the token and start afresh."""
 
-    type: Literal["visitor.deleted"]
+    type: Literal["visitor.signed_out"]
     visitor_id: int
+
+
+def visitor_signed_out_event(visitor_id: int) -> VisitorSignedOutEvent:
+    return {"type": "visitor.signed_out", "visitor_id": visitor_id}
 
 
 def publish_deletions_on_commit(
@@ -227,8 +232,7 @@ def publish_deletions_on_commit(
         }
         rings.append(([inbox_group(inbox_id)], deleted))
     for visitor_id in visitor_ids:
-        gone: VisitorDeletedEvent = {"type": "visitor.deleted", "visitor_id": visitor_id}
-        rings.append(([visitor_group(visitor_id)], gone))
+        rings.append(([visitor_group(visitor_id)], visitor_signed_out_event(visitor_id)))
 
     def ring() -> None:
         for groups, event in rings:

@@ -201,6 +201,9 @@ class Visitor(models.Model):
     # on every device. Empty for anonymous visitors.
     external_id = models.CharField(_("user id on the customer's site"), max_length=255, blank=True)
     identity_verified_at = models.DateTimeField(null=True, blank=True)
+    # Each visitor token carries the generation it was issued in (chat.tokens); one from an
+    # earlier generation is refused. An admin's "Sign out everywhere" counts it up.
+    token_generation = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["inbox", "created_at"])]

@@ -43,6 +43,7 @@ from chat.models import Conversation, Inbox, Message, Visitor, visitor_display_n
 
 if TYPE_CHECKING:
     from chat.services import MessageResult
+    from chat.tokens import TokenClaims
 
 CONVERSATION = Conversation._meta.db_table
 MESSAGE = Message._meta.db_table
@@ -65,12 +66,15 @@ RETURNING = f"""
         (SELECT display_name FROM {AGENT} WHERE {AGENT}.id = {CONVERSATION}.assigned_agent_id)
 """  # noqa: S608 - table names from the models; values are parameters
 
-# A visitor's open conversation, if the token's inbox has the URL's key.
+# A visitor's open conversation, if the token's inbox has the URL's key and the token's
+# generation is the visitor's (not signed out since: chat.tokens).
 VISITOR_BUMP = f"""
     UPDATE {CONVERSATION}
     SET last_seq = last_seq + 1, last_message_at = %(now)s, last_visitor_message_at = %(now)s
     WHERE visitor_id = %(visitor)s AND inbox_id = %(inbox)s AND status <> '{ENDED}'
         AND EXISTS (SELECT 1 FROM {INBOX} WHERE id = %(inbox)s AND public_key = %(key)s)
+        AND EXISTS (
+            SELECT 1 FROM {VISITOR} WHERE id = %(visitor)s AND token_generation = %(generation)s)
     {RETURNING}
 """  # noqa: S608 - table names from the models; values are parameters
 
@@ -119,13 +123,19 @@ class _Stored(Exception):
 
 
 def visitor_message_post(
-    *, visitor_id: int, inbox_id: int, public_key: str, body: str, client_id: uuid.UUID
+    *, claims: TokenClaims, public_key: str, body: str, client_id: uuid.UUID
 ) -> Posted | None:
     """The visitor's message (`body` already cleaned) in their open conversation, or None."""
     if "\x00" in public_key:  # no key has one, and PostgreSQL refuses it in a query
         return None
     now = timezone.now()
-    params = {"visitor": visitor_id, "inbox": inbox_id, "key": public_key, "now": now}
+    params = {
+        "visitor": claims.visitor_id,
+        "inbox": claims.inbox_id,
+        "generation": claims.generation,
+        "key": public_key,
+        "now": now,
+    }
     return _post(
         VISITOR_BUMP, VISITOR_INSERT, params, Message.SenderKind.VISITOR.value, body, client_id
     )

@@ -65,15 +65,12 @@ def visitor_post(
     *, claims: TokenClaims, public_key: str, body: str, client_id: uuid.UUID
 ) -> Posted:
     """The visitor's message (`body` already cleaned), however it came: the fast path's two
-    statements check the visitor and the inbox themselves (chat.posting); anything else (a first
-    message, a new chat after an ended one, a retry) takes the full path. `InvalidVisitorToken`
-    if the claims name no visitor of that inbox (deleted since)."""
+    statements check the visitor, the token's generation and the inbox themselves
+    (chat.posting); anything else (a first message, a new chat after an ended one, a retry)
+    takes the full path. `InvalidVisitorToken` if the claims name no visitor of that inbox
+    (deleted since) or the visitor was signed out since the token was issued."""
     fast = posting.visitor_message_post(
-        visitor_id=claims.visitor_id,
-        inbox_id=claims.inbox_id,
-        public_key=public_key,
-        body=body,
-        client_id=client_id,
+        claims=claims, public_key=public_key, body=body, client_id=client_id
     )
     if fast is not None:
         return fast

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext_lazy
 
 from agents.models import Activity, Agent
-from chat.events import publish_event, publish_on_commit
+from chat.events import publish_event, publish_on_commit, visitor_signed_out_event
 from chat.groups import inbox_group, visitor_group
 from chat.models import Conversation, Inbox, Message, Visitor
 from chat.queue import queue_changed
@@ -45,6 +45,18 @@ class MessageResult(NamedTuple):
 
 def visitor_create(*, inbox: Inbox) -> Visitor:
     return Visitor.objects.create(inbox=inbox)
+
+
+@transaction.atomic
+def visitor_sessions_revoke(*, visitor: Visitor) -> None:
+    """Sign the visitor out everywhere: every token issued to them so far is refused from now
+    on (chat.tokens: the token's generation no longer matches), and once this commits their
+    open widgets close their sockets (4401) and start a new, empty session. Their
+    conversations stay; a verified user (chat.identity) is linked back to them on next load."""
+    Visitor.objects.filter(pk=visitor.pk).update(token_generation=F("token_generation") + 1)
+    visitor.refresh_from_db(fields=["token_generation"])
+    signed_out = visitor_signed_out_event(visitor.pk)
+    transaction.on_commit(lambda: publish_event([visitor_group(visitor.pk)], signed_out))
 
 
 def clean_body(body: str) -> str:

@@ -44,7 +44,12 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from _common import drop_postgres_database, ensure_postgres_database, free_port  # noqa: E402
+from _common import (  # noqa: E402
+    drop_postgres_database,
+    ensure_postgres_database,
+    free_port,
+    widget_protocols,
+)
 from nginx_conf import nginx_command, plain_http_site, write_nginx_conf  # noqa: E402
 
 CSRF = "C" * 32  # an unmasked CSRF secret: the same in the cookie and the header
@@ -162,10 +167,16 @@ class Follower:
     highest seq it has, and when the socket closes it reconnects and resumes after it."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, url: str, conversation: int, cookie: str = ""
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        conversation: int,
+        cookie: str = "",
+        token: str = "",
     ) -> None:
         self.session = session
         self.url = url
+        self.protocols = widget_protocols(token) if token else []
         self.conversation = conversation
         self.headers = {"Origin": url.split("/ws/")[0].replace("ws://", "http://")}
         if cookie:
@@ -184,7 +195,9 @@ class Follower:
         mine = re.compile(rf'id="msg-{self.conversation}-(\d+)"')
         while True:
             try:
-                async with self.session.ws_connect(self.url, headers=self.headers) as ws:
+                async with self.session.ws_connect(
+                    self.url, headers=self.headers, protocols=self.protocols
+                ) as ws:
                     self.connects += 1
                     self.closed.clear()
                     await ws.send_json(
@@ -275,7 +288,7 @@ async def smoke(base: str, daphnes: list[Daphne], key: str, cookie: str) -> None
         reply_url = f"{base}/agents/conversations/{conversation}/messages"
         visitor_url = f"{base}/widget/{key}/messages"
 
-        visitor = Follower(session, f"{ws_base}/ws/widget/{key}/?token={token}", conversation)
+        visitor = Follower(session, f"{ws_base}/ws/widget/{key}/", conversation, token=token)
         await asyncio.wait_for(visitor.synced.wait(), 10)
         agent = Follower(session, f"{ws_base}/ws/agents/", conversation, cookie)
         await asyncio.wait_for(agent.synced.wait(), 10)

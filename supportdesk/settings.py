@@ -295,8 +295,14 @@ SUPPORTDESK_TRUSTED_PROXIES = int(os.environ.get("SUPPORTDESK_TRUSTED_PROXIES", 
 SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS = int(
     os.environ.get("SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS", "600")
 )
+# A visitor's token is accepted this long after it was issued; the widget gets a fresh one when
+# it opens its socket with one older than ROTATE_SECONDS (chat.tokens), so a visitor who comes
+# back within the max age keeps their chat, and a copied token stops working at its max age.
 SUPPORTDESK_VISITOR_TOKEN_MAX_AGE = int(
-    os.environ.get("SUPPORTDESK_VISITOR_TOKEN_MAX_AGE", str(365 * 24 * 3600))
+    os.environ.get("SUPPORTDESK_VISITOR_TOKEN_MAX_AGE", str(90 * 24 * 3600))
+)
+SUPPORTDESK_VISITOR_TOKEN_ROTATE_SECONDS = int(
+    os.environ.get("SUPPORTDESK_VISITOR_TOKEN_ROTATE_SECONDS", str(24 * 3600))
 )
 # Retention: ended conversations older than this many days are deleted (with visitors left
 # with none), hourly by housekeeping or by `manage.py purge_conversations`. Unset: keep forever.

@@ -57,7 +57,7 @@ from agents.models import Agent, CannedResponse
 from agents.services import agent_create, conversation_claim, saved_reply_create
 from chat.models import Conversation, Inbox, Visitor
 from chat.services import conversation_end, visitor_create
-from chat.tokens import visitor_token
+from chat.tokens import protocols_for, visitor_token
 from supportdesk.asgi import application
 from tests.chat.test_consumers import (
     SAME_ORIGIN,
@@ -284,6 +284,11 @@ EXPECTED.update(
         "admin:chat_visitor_erase": {
             "GET": staff_only(OK),
             "POST": staff_only(to("/admin/chat/visitor/")),
+        },
+        # Signing the visitor out everywhere (chat.services.visitor_sessions_revoke): POST only.
+        "admin:chat_visitor_sign_out": {
+            "GET": staff_only(NOT_ALLOWED),
+            "POST": staff_only(to("/admin/chat/visitor/{object_id}/change/")),
         },
     }
 )
@@ -651,11 +656,12 @@ async def test_socket(route: str, role: str) -> None:
     world = await database_sync_to_async(build_world)()
     path = path_of(route, await database_sync_to_async(kwargs_for)(route, route, world))
     headers = [*SAME_ORIGIN]
+    protocols = None
     if (token := world.token(role)) is not None:
-        path += f"?token={token}"
+        protocols = protocols_for(token)
     if (user := world.user(role)) is not None:
         headers.append(await database_sync_to_async(session_cookie)(user))
-    socket = Communicator(application, path, headers=headers)
+    socket = Communicator(application, path, headers=headers, subprotocols=protocols)
     opened = [socket]
     try:
         connected, code = await socket.connect(timeout=5)

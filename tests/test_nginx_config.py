@@ -3,7 +3,6 @@ site with its TLS server, and the plain-HTTP variant deploy/smoke.py runs for re
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -11,6 +10,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.scripts import script_module
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or shutil.which("/usr/sbin/nginx")
@@ -21,13 +22,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def nginx_conf() -> ModuleType:
-    """deploy/nginx_conf.py (deploy/ is scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("nginx_conf", ROOT / "deploy" / "nginx_conf.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("deploy/nginx_conf.py")
 
 
 def nginx_t(conf: Path) -> subprocess.CompletedProcess[str]:

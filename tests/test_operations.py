@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agents.models import Agent
 from chat.models import Conversation, Inbox, Visitor
-from chat.tokens import visitor_token
+from chat.tokens import protocols_for, visitor_token
 from supportdesk import ratelimit
 from supportdesk.asgi import application
 from supportdesk.logs import ContextFilter, JsonFormatter, Repeats, TextFormatter
@@ -167,8 +167,8 @@ async def test_metrics_count_known_traffic(settings: Any, visitor: Visitor, agen
     first = await sync_to_async(send_sync)(visitor, "first")
     before = await sync_to_async(scrape)()
     socket = Communicator(
-        application, f"/ws/widget/{visitor.inbox.public_key}/?token={visitor_token(visitor)}",
-        headers=[*SAME_ORIGIN],
+        application, f"/ws/widget/{visitor.inbox.public_key}/",
+        headers=[*SAME_ORIGIN], subprotocols=protocols_for(visitor_token(visitor)),
     )  # fmt: skip
     connected, _ = await socket.connect()
     assert connected

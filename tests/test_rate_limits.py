@@ -17,7 +17,12 @@ from chat.models import Inbox, Message, Visitor
 from chat.tokens import visitor_token
 from supportdesk import ratelimit
 from supportdesk.ratelimit import Rate, address_from
-from tests.chat.test_consumers import SAME_ORIGIN, Communicator, assert_refused, connect, send
+from tests.chat.test_consumers import (
+    assert_refused,
+    connect_visitor,
+    send,
+    widget_communicator,
+)
 from tests.chat.test_views import post_message, widget_url
 from tests.conftest import PASSWORD
 
@@ -183,9 +188,7 @@ async def test_a_socket_flooding_frames_is_told_to_slow_down_and_keeps_its_messa
     visitor: Visitor, settings
 ) -> None:
     limits(settings, socket_frames="5/60")
-    token = visitor_token(visitor)
-    path = f"/ws/widget/{visitor.inbox.public_key}/?token={token}"
-    socket = await connect(path)
+    socket = await connect_visitor(visitor)
     try:
         for _ in range(6):
             await socket.send_json_to({"type": "ping"})
@@ -207,12 +210,9 @@ async def test_too_many_sockets_from_one_address_are_closed_with_4429(
     visitor: Visitor, settings
 ) -> None:
     limits(settings, socket_ip="1/60")
-    path = f"/ws/widget/{visitor.inbox.public_key}/?token={visitor_token(visitor)}"
-    first = await connect(path)
+    first = await connect_visitor(visitor)
     try:
-        await assert_refused(
-            Communicator(first.application, path, headers=[*SAME_ORIGIN]), code=4429
-        )
+        await assert_refused(widget_communicator(visitor, visitor_token(visitor)), code=4429)
     finally:
         await first.disconnect()
 

@@ -15,11 +15,10 @@ from chat.models import Message, Visitor
 from supportdesk.hub import hub
 from tests.chat.test_consumers import (
     agent_socket,
-    connect,
+    connect_visitor,
     frames_until,
     message_ids,
     send,
-    visitor_path,
 )
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -32,7 +31,7 @@ async def test_sockets_open_and_live_on_while_redis_is_down(
     first = await send(visitor, "before the outage")
     layer_on_private_redis.kill()
 
-    widget = await connect(visitor_path(visitor))  # a handshake, Redis down: no 500
+    widget = await connect_visitor(visitor)  # a handshake, Redis down: no 500
     await widget.send_json_to({"type": "resume", "conversation": first.conversation_id, "after": 0})
     assert message_ids(await frames_until(widget, "synced")) == [f"msg-{first.conversation_id}-1"]
     dashboard = await agent_socket(agent)

@@ -5,6 +5,7 @@
  *
  *   const conn = Realtime.connect({
  *     url: () => "wss://desk/ws/...",      // called on every (re)connect
+ *     protocols: () => ["..."],             // optional, likewise: subprotocols to offer
  *     onOpen(conn) {},                      // send {"type": "resume", ...} here
  *     onFrame(frame) {},                    // every frame but "pong"
  *     onResync(conn) {},                    // the socket is open but may have missed something
@@ -63,7 +64,7 @@
       if (stopped || ws) return;
       status(attempt ? "reconnecting" : "connecting");
       const url = typeof options.url === "function" ? options.url() : options.url;
-      const socket = new WebSocket(url);
+      const socket = options.protocols ? new WebSocket(url, options.protocols()) : new WebSocket(url);
       ws = socket;
       socket.onopen = () => {
         if (ws !== socket) return;

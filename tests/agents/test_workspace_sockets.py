@@ -19,11 +19,10 @@ from chat.services import conversation_end
 from chat.tokens import visitor_token
 from tests.chat.test_consumers import (
     agent_socket,
-    connect,
+    connect_visitor,
     following,
     frames_until,
     send,
-    visitor_path,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,7 +66,7 @@ async def test_the_widget_learns_live_whether_anyone_is_online(
     agent: Agent, visitor: Visitor, settings
 ) -> None:
     settings.SUPPORTDESK_PRESENCE_GRACE_SECONDS = 0.2
-    widget = await connect(visitor_path(visitor))
+    widget = await connect_visitor(visitor)
     first = await raw_frames_until(widget, lambda f: 'id="availability"' in f.get("html", ""))
     assert 'data-online="false"' in first["html"]
     dashboard = await agent_socket(agent)
@@ -119,7 +118,7 @@ async def test_a_note_reaches_the_visitors_socket_as_an_empty_placeholder(
     agent: Agent, visitor: Visitor
 ) -> None:
     message = await send(visitor, "hello")
-    widget = await connect(visitor_path(visitor))
+    widget = await connect_visitor(visitor)
     await widget.send_json_to(
         {"type": "resume", "conversation": message.conversation_id, "after": message.seq}
     )
@@ -232,7 +231,7 @@ async def test_typing_frames_are_checked(
     agent: Agent, outsider_agent: Agent, visitor: Visitor, visitor_b: Visitor
 ) -> None:
     message = await send(visitor, "hello")
-    other = await connect(visitor_path(visitor_b))
+    other = await connect_visitor(visitor_b)
     await other.send_json_to({"type": "typing", "conversation": message.conversation_id})
     assert (await other.receive_json_from(timeout=5))["code"] == "not_found"
     outsider = await agent_socket(outsider_agent)
@@ -303,7 +302,7 @@ async def test_a_waiting_visitor_sees_their_place_and_wait_move_up_live(
     await past_chat_waited(120)
     first = await send(visitor, "first in line")
     second = await send(visitor_b, "second in line")
-    widget = await connect(visitor_path(visitor_b))
+    widget = await connect_visitor(visitor_b)
     await widget.send_json_to(
         {"type": "resume", "conversation": second.conversation_id, "after": 1}
     )
@@ -330,7 +329,7 @@ async def test_a_dashboard_that_dies_abnormally_stops_counting_as_online(
     from supportdesk.hub import hub
 
     settings.SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS = 1
-    widget = await connect(visitor_path(visitor))
+    widget = await connect_visitor(visitor)
     await raw_frames_until(widget, lambda f: 'data-online="false"' in f.get("html", ""))
     dashboard = await agent_socket(agent)
     await raw_frames_until(widget, lambda f: 'data-online="true"' in f.get("html", ""))

@@ -12,7 +12,15 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.test import Client
-from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, Page, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Frame,
+    FrameLocator,
+    Locator,
+    Page,
+    expect,
+)
 
 from tests.browser.conftest import ARTIFACTS, CSP_VIOLATIONS, Desk
 
@@ -79,6 +87,11 @@ def open_widget(page: Page, url: str) -> FrameLocator:
     page.goto(f"{url}/demo/")
     page.get_by_role("button", name="Open chat").click()
     return page.frame_locator('iframe[title="Chat"]')
+
+
+def widget_frame(page: Page) -> Frame:
+    """The chat's iframe of a customer's page, as a frame to evaluate scripts in."""
+    return next(frame for frame in page.frames if "/widget/" in frame.url)
 
 
 def send_as_visitor(chat: FrameLocator, text: str) -> None:

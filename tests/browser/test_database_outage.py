@@ -30,7 +30,7 @@ from django.db import connection, transaction
 from playwright.sync_api import Browser, Page, expect
 
 from chat.models import Conversation, Message, Visitor
-from chat.tokens import visitor_token
+from chat.tokens import protocols_for, visitor_token
 from tests.browser.conftest import ARTIFACTS, ROOT, Desk, desk_env
 from tests.browser.pages import new_page, open_widget, reply_as_agent, screenshot, send_as_visitor
 from tests.conftest import PASSWORD
@@ -98,14 +98,14 @@ def desk_on_private_postgres(
     desk.stop()
 
 
-def socket_close_code(url: str, origin: str) -> int | None:
-    """The code the server closed a new socket with within 3 s, None if it stayed open, 0 if
-    the handshake itself failed (a 500, a reset)."""
+def socket_close_code(url: str, origin: str, token: str) -> int | None:
+    """The code the server closed a new widget socket (with `token`) with within 3 s, None if it
+    stayed open, 0 if the handshake itself failed (a 500, a reset)."""
 
     async def connect() -> int | None:
         async with (
             aiohttp.ClientSession() as session,
-            session.ws_connect(url, origin=origin) as socket,
+            session.ws_connect(url, origin=origin, protocols=protocols_for(token)) as socket,
         ):
             deadline = time.monotonic() + 3
             while (left := deadline - time.monotonic()) > 0:
@@ -157,8 +157,8 @@ def test_the_desk_serves_again_within_5_s_of_postgres_coming_back(
     assert get(f"{desk.url}/readyz")[0] == 200
 
     token = json.loads(get(page + "session", data=b"")[2])["token"]
-    socket_url = desk.url.replace("http", "ws") + f"/ws/widget/{page.split('/')[-2]}/?token={token}"
-    assert socket_close_code(socket_url, desk.url) is None  # it opens, and stays open
+    socket_url = desk.url.replace("http", "ws") + f"/ws/widget/{page.split('/')[-2]}/"
+    assert socket_close_code(socket_url, desk.url, token) is None  # it opens, and stays open
 
     with Traffic(page) as traffic:
         time.sleep(2)
@@ -172,7 +172,7 @@ def test_the_desk_serves_again_within_5_s_of_postgres_coming_back(
             time.sleep(0.5)
 
         # A socket opened now cannot be authorized: "try again later", and the client does.
-        closed_with = socket_close_code(socket_url, desk.url)
+        closed_with = socket_close_code(socket_url, desk.url, token)
         private_postgres.start()
         back = time.monotonic()
         ready_at = served_at = served_when_ready = None

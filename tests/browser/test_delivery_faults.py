@@ -17,7 +17,6 @@ import pytest
 from django.db import connection, transaction
 from playwright.sync_api import (
     Browser,
-    Frame,
     FrameLocator,
     Page,
     Request,
@@ -36,6 +35,7 @@ from tests.browser.pages import (
     reply_as_agent,
     send_as_visitor,
     visitor_writes_and_alice_opens,
+    widget_frame,
 )
 from tests.browser.proxy import TcpProxy
 
@@ -96,10 +96,6 @@ def socket_frames(page: Page, direction: str, marker: str) -> list[dict[str, Any
 
     page.on("websocket", watch)
     return seen
-
-
-def widget_frame(page: Page) -> Frame:
-    return next(frame for frame in page.frames if "/widget/" in frame.url)
 
 
 def assert_exactly_once_in_order(chat: FrameLocator, dashboard: Page, expected: list[str]) -> None:

@@ -20,6 +20,7 @@ from tests.browser.pages import (
     reply_as_agent,
     screenshot,
     send_as_visitor,
+    widget_frame,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,10 +48,6 @@ INJECTED = [
     'a[href*="javascript:" i]',
     'iframe[src*="javascript:" i]',
 ]
-
-
-def widget_frame(page: Page) -> Frame:
-    return next(frame for frame in page.frames if "/widget/" in frame.url)
 
 
 def post_from_widget(frame: Frame, path: str, fields: dict[str, str]) -> int:

@@ -22,7 +22,7 @@ from chat.events import chat_message_event, publish
 from chat.groups import visitor_group
 from chat.models import Message, Visitor
 from chat.services import visitor_message_send
-from chat.tokens import visitor_token
+from chat.tokens import protocols_for, visitor_token
 from supportdesk import metrics
 from supportdesk.asgi import application
 from supportdesk.asyncdb import database
@@ -74,8 +74,12 @@ def send_sync(visitor: Visitor, body: str = "hello") -> Message:
 send = database_sync_to_async(send_sync)
 
 
-async def connect(path: str, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
-    communicator = Communicator(application, path, headers=[*SAME_ORIGIN, *headers])
+async def connect(
+    path: str, *headers: tuple[bytes, bytes], subprotocols: list[str] | None = None
+) -> WebsocketCommunicator:
+    communicator = Communicator(
+        application, path, headers=[*SAME_ORIGIN, *headers], subprotocols=subprotocols
+    )
     connected, code = await communicator.connect(timeout=5)
     assert connected, f"refused with {code}"
     return communicator
@@ -90,8 +94,29 @@ async def assert_refused(communicator: WebsocketCommunicator, code: int = 4401) 
     await communicator.disconnect()  # let the consumer finish, so it holds no connection
 
 
-def visitor_path(visitor: Visitor, token: str | None = None) -> str:
-    return f"/ws/widget/{visitor.inbox.public_key}/?token={token or visitor_token(visitor)}"
+def visitor_path(visitor: Visitor) -> str:
+    return f"/ws/widget/{visitor.inbox.public_key}/"
+
+
+def widget_communicator(
+    visitor: Visitor, token: str, public_key: str | None = None
+) -> Communicator:
+    """A widget socket, not yet connected, offering `token` as the widget does (chat.tokens), at
+    the visitor's inbox's key or at `public_key`."""
+    return Communicator(
+        application,
+        f"/ws/widget/{public_key or visitor.inbox.public_key}/",
+        headers=[*SAME_ORIGIN],
+        subprotocols=protocols_for(token),
+    )
+
+
+async def connect_visitor(
+    visitor: Visitor, *headers: tuple[bytes, bytes], token: str | None = None
+) -> WebsocketCommunicator:
+    """The visitor's widget socket, their token offered as the widget offers it (chat.tokens)."""
+    protocols = protocols_for(token or visitor_token(visitor))
+    return await connect(visitor_path(visitor), *headers, subprotocols=protocols)
 
 
 async def frames_until(communicator: WebsocketCommunicator, kind: str) -> list[dict[str, Any]]:
@@ -123,7 +148,7 @@ def store_without_ring(conversation_id: int, seq: int, body: str) -> None:
 
 async def following(visitor: Visitor, conversation_id: int, after: int) -> WebsocketCommunicator:
     """A visitor socket that resumed `conversation_id` after `after` and is in sync."""
-    communicator = await connect(visitor_path(visitor))
+    communicator = await connect_visitor(visitor)
     await communicator.send_json_to(
         {"type": "resume", "conversation": conversation_id, "after": after}
     )
@@ -135,28 +160,20 @@ async def following(visitor: Visitor, conversation_id: int, after: int) -> Webso
 
 @pytest.fixture
 async def visitor_socket(visitor: Visitor) -> AsyncIterator[WebsocketCommunicator]:
-    communicator = await connect(visitor_path(visitor))
+    communicator = await connect_visitor(visitor)
     yield communicator
     await communicator.disconnect()
 
 
 async def test_visitor_socket_without_a_valid_token_is_refused(visitor: Visitor) -> None:
     for token in ["", "forged", visitor_token(visitor)[:-3] + "abc"]:
-        communicator = WebsocketCommunicator(
-            application,
-            f"/ws/widget/{visitor.inbox.public_key}/?token={token}",
-            headers=[*SAME_ORIGIN],
-        )
-        await assert_refused(communicator)
+        await assert_refused(widget_communicator(visitor, token))
 
 
 async def test_visitor_token_is_only_good_for_its_own_inbox(visitor: Visitor, other_inbox) -> None:
-    communicator = WebsocketCommunicator(
-        application,
-        f"/ws/widget/{other_inbox.public_key}/?token={visitor_token(visitor)}",
-        headers=[*SAME_ORIGIN],
+    await assert_refused(
+        widget_communicator(visitor, visitor_token(visitor), public_key=other_inbox.public_key)
     )
-    await assert_refused(communicator)
 
 
 async def test_socket_from_a_foreign_origin_is_refused(visitor: Visitor) -> None:
@@ -226,7 +243,7 @@ def test_sockets_hand_their_database_connections_back(visitor: Visitor) -> None:
 async def test_resume_sends_exactly_what_was_missed_in_order(visitor: Visitor) -> None:
     messages = [await send(visitor, f"m{i}") for i in range(5)]
     conversation_id = messages[0].conversation_id
-    communicator = await connect(visitor_path(visitor))
+    communicator = await connect_visitor(visitor)
     await communicator.send_json_to({"type": "resume", "conversation": conversation_id, "after": 2})
     frames = await frames_until(communicator, "synced")
     assert message_ids(frames) == [f"msg-{conversation_id}-{seq}" for seq in (3, 4, 5)]
@@ -237,7 +254,7 @@ async def test_resume_sends_exactly_what_was_missed_in_order(visitor: Visitor) -
 async def test_a_gap_is_filled_from_the_database_and_repeats_are_dropped(visitor: Visitor) -> None:
     first = await send(visitor, "one")
     conversation_id = first.conversation_id
-    communicator = await connect(visitor_path(visitor))
+    communicator = await connect_visitor(visitor)
     await communicator.send_json_to({"type": "resume", "conversation": conversation_id, "after": 1})
     await frames_until(communicator, "synced")
 
@@ -289,7 +306,7 @@ async def test_visitor_cannot_follow_another_visitors_conversation(
     visitor: Visitor, visitor_b: Visitor
 ) -> None:
     theirs = await send(visitor_b, "private")
-    communicator = await connect(visitor_path(visitor))
+    communicator = await connect_visitor(visitor)
     await communicator.send_json_to(
         {"type": "resume", "conversation": theirs.conversation_id, "after": 0}
     )
@@ -693,7 +710,7 @@ async def test_a_deactivation_that_sent_no_signal_is_found_by_the_process_check(
 async def test_resume_never_puts_the_cursor_past_the_database(visitor: Visitor) -> None:
     """A client claiming more than exists (a bug, a restored backup) must not mute the chat."""
     first = await send(visitor, "one")
-    communicator = await connect(visitor_path(visitor))
+    communicator = await connect_visitor(visitor)
     await communicator.send_json_to(
         {"type": "resume", "conversation": first.conversation_id, "after": 1000}
     )

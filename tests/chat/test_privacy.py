@@ -346,7 +346,7 @@ async def test_erasure_clears_the_dashboards_and_closes_the_visitors_widget(
     await reader.send_json_to({"type": "resume", "conversation": erased, "after": 0})
     await sockets.frames_until(reader, "synced")
     await reader.receive_json_from(timeout=5)  # the pane's state
-    widget = await sockets.connect(sockets.visitor_path(visitor))
+    widget = await sockets.connect_visitor(visitor)
 
     await database_sync_to_async(visitor_delete)(visitor=visitor)
 

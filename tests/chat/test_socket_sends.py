@@ -19,11 +19,10 @@ from chat.tokens import visitor_token
 from tests.chat.test_consumers import (
     agent_socket,
     close_code,
-    connect,
+    connect_visitor,
     frames_until,
     message_ids,
     send,
-    visitor_path,
 )
 from tests.chat.test_views import post_message
 
@@ -64,7 +63,7 @@ async def test_a_visitor_message_over_the_socket_is_stored_once_across_both_tran
     visitor: Visitor, agent
 ) -> None:
     dashboard = await agent_socket(agent)
-    widget = await connect(visitor_path(visitor))
+    widget = await connect_visitor(visitor)
     frame = send_frame("Hello over the socket")
     await widget.send_json_to(frame)
     ack = await answer(widget, frame["client_id"])
@@ -109,7 +108,7 @@ async def test_a_visitor_message_over_the_socket_is_stored_once_across_both_tran
 async def test_a_refused_message_stores_nothing_and_the_socket_lives_on(
     visitor: Visitor, frame: dict[str, Any], status: int, code: str
 ) -> None:
-    widget = await connect(visitor_path(visitor))
+    widget = await connect_visitor(visitor)
     await widget.send_json_to(frame)
     refused = await widget.receive_json_from(timeout=5)
     assert refused["type"] == "refused"
@@ -126,7 +125,7 @@ async def test_the_longest_message_fits_in_a_send_frame_and_a_bigger_frame_is_re
     visitor: Visitor,
 ) -> None:
     """Past the 4 KB of a control frame: 5,000 characters of four UTF-8 bytes each."""
-    widget = await connect(visitor_path(visitor))
+    widget = await connect_visitor(visitor)
     frame = send_frame("😀" * 5000)
     await widget.send_json_to(frame)
     assert (await answer(widget, frame["client_id"]))["type"] == "ack"
@@ -141,7 +140,7 @@ async def test_the_longest_message_fits_in_a_send_frame_and_a_bigger_frame_is_re
 async def test_a_token_that_expired_while_the_socket_was_open_is_refused(
     visitor: Visitor, settings
 ) -> None:
-    widget = await connect(visitor_path(visitor))
+    widget = await connect_visitor(visitor)
     settings.SUPPORTDESK_VISITOR_TOKEN_MAX_AGE = -1  # every token has expired now
     frame = send_frame("after my session ended")
     await widget.send_json_to(frame)
@@ -162,7 +161,7 @@ async def test_a_visitor_over_the_message_limit_is_told_how_long_to_wait(
         **settings.SUPPORTDESK_RATE_LIMITS,
         "visitor_messages": "2/60",
     }
-    widget = await connect(visitor_path(visitor))
+    widget = await connect_visitor(visitor)
     frames = [send_frame(f"message {n}") for n in range(3)]
     answers = []
     for frame in frames:
@@ -182,7 +181,7 @@ async def test_too_many_frames_refuse_a_message_with_its_client_id(
     visitor: Visitor, settings
 ) -> None:
     settings.SUPPORTDESK_RATE_LIMITS = {**settings.SUPPORTDESK_RATE_LIMITS, "socket_frames": "1/60"}
-    widget = await connect(visitor_path(visitor))
+    widget = await connect_visitor(visitor)
     await widget.send_json_to({"type": "resume", "conversation": None, "after": 0})
     frame = send_frame("one frame too many")
     await widget.send_json_to(frame)
@@ -195,7 +194,7 @@ async def test_too_many_frames_refuse_a_message_with_its_client_id(
 
 async def test_an_agent_reply_over_the_socket_reaches_the_visitor(agent, visitor: Visitor) -> None:
     first = await send(visitor, "hello")
-    widget = await connect(visitor_path(visitor))
+    widget = await connect_visitor(visitor)
     await widget.send_json_to({"type": "resume", "conversation": first.conversation_id, "after": 1})
     await frames_until(widget, "synced")
     dashboard = await agent_socket(agent)

@@ -43,14 +43,14 @@ from agents.models import Agent
 from chat.consumers import CLOSE_RECHECK, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES
 from chat.models import Visitor
 from chat.services import visitor_message_send
-from chat.tokens import visitor_token
+from chat.tokens import protocols_for, visitor_token
 from supportdesk.asgi import application
 from tests.chat.test_consumers import (
     SAME_ORIGIN,
     agent_socket,
     assert_refused,
     connect,
-    visitor_path,
+    connect_visitor,
 )
 from tests.security.conftest import MARKER_B, MARKER_OTHER, World
 from tests.security.strategies import deeply_nested, foreign_keys, hostile, json_values, text
@@ -196,7 +196,7 @@ async def open_agent(agent: Agent) -> Socket:
 
 async def following_b(world: World) -> Socket:
     """Visitor B's widget socket, following B's open chat: a bystander of every attack."""
-    socket = await open_socket(visitor_path(world.visitor_b))
+    socket = Socket(await connect_visitor(world.visitor_b))
     await follow(socket, world.b_open)
     return socket
 
@@ -243,7 +243,7 @@ def test_visitor_socket_survives_any_frames(world: World, data: st.DataObject) -
         victim = await following_b(world)
         dashboard = await open_agent(world.agent)
         await follow(dashboard, world.b_open)
-        attacker = await open_socket(visitor_path(world.visitor))
+        attacker = Socket(await connect_visitor(world.visitor))
         await attack(attacker, frames)
         await send_as(world.visitor_b, note)
         await victim.until(has_text(note))
@@ -292,10 +292,13 @@ def test_agent_socket_survives_any_frames(world: World, data: st.DataObject) -> 
 @given(key=foreign_keys)
 def test_a_visitor_socket_at_a_key_no_inbox_has_is_closed_with_4401(world: World, key: str) -> None:
     """A genuine token at a key that is not its inbox's (or not any): refused as unauthenticated."""
-    path = f"/ws/widget/{quote(key, safe='')}/?token={visitor_token(world.visitor)}"
+    path = f"/ws/widget/{quote(key, safe='')}/"
+    protocols = protocols_for(visitor_token(world.visitor))
 
     async def run() -> None:
-        communicator = WebsocketCommunicator(application, path, headers=[*SAME_ORIGIN])
+        communicator = WebsocketCommunicator(
+            application, path, headers=[*SAME_ORIGIN], subprotocols=protocols
+        )
         await assert_refused(communicator, code=CLOSE_UNAUTHORIZED)
 
     async_to_sync(run)()
