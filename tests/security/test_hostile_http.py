@@ -7,7 +7,7 @@ Properties, for every example: no 5xx; the widget API's errors have the JSON sha
 other inbox appears in an answer (marker strings planted in their data); nothing stored for them
 changes.
 
-Examples per test, 740 in all (the file takes about 25 s on these 2 cores, 35 s while other
+Examples per test, 860 in all (the file takes about 25 s on these 2 cores, 35 s while other
 work loads them):
 - test_widget_endpoints_take_any_form_body: 100
 - test_widget_endpoints_take_any_raw_body_and_content_type: 80
@@ -19,6 +19,8 @@ work loads them):
 - test_dashboard_actions_on_ids_outside_the_agents_inboxes_are_not_found: 80
 - test_dashboard_posts_without_the_csrf_token_are_refused: 40
 - test_search_finds_only_the_agents_inboxes: 60
+- test_login_forms_take_any_name_and_password: 60
+- test_analytics_take_any_query: 60
 plus test_search_finds_the_agents_own_messages_but_not_the_other_inboxs (one case: the search
 property above is not vacuous).
 """
@@ -34,6 +36,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.core import signing
 from django.http import HttpResponse
 from django.test import Client
@@ -62,6 +65,7 @@ pytestmark = pytest.mark.django_db
 WIDGET_FIELDS = [
     "body", "client_id", "rating", "comment", "email", "name", "current_url", "page_title",
     "referrer", "user_agent", "timezone", "language",
+    "user_id", "timestamp", "signature",  # a signed-in user's identity (widget_session)
 ]  # fmt: skip
 DASHBOARD_FIELDS = ["body", "client_id", "to", "note", "availability", "shortcut", "q"]
 
@@ -567,3 +571,52 @@ def test_search_finds_the_agents_own_messages_but_not_the_other_inboxs(world: Wo
     outsider = Client()
     outsider.force_login(world.outsider.user)
     assert found(outsider) == {world.foreign}
+
+
+# --- The login forms and the analytics' query ---------------------------------------------
+
+# Names as people type them and as attackers spell them: look-alikes that NFKC folds into a
+# real user's name (issue 16), and any text at all.
+LOOK_ALIKES = ["\uff41\uff4c\uff49\uff43\uff45", "ALICE", "alice\u200b", "ᴬlice", "ﬀ", "İ", "alice\x00"]
+
+
+@hostile(60)
+@given(
+    path=st.sampled_from(["/accounts/login/", "/admin/login/"]),
+    username=st.one_of(st.sampled_from(LOOK_ALIKES), hostile_string),
+    password=hostile_string,
+)
+def test_login_forms_take_any_name_and_password(
+    world: World, path: str, username: str, password: str
+) -> None:
+    """The form again (200), a throttle (429 or the form saying so), never a 500; and never a
+    login: none of these is a user's password."""
+    client = Client()
+    response = client.post(path, {"username": username, "password": password})
+    assert response.status_code in (200, 400, 429), response.content[:500]
+    assert "_auth_user_id" not in client.session
+
+
+@hostile(60)
+@given(
+    query=st.dictionaries(
+        st.one_of(st.sampled_from(["period", "start", "end", "inbox", "agent", "rows"]), text),
+        st.one_of(
+            hostile_string,
+            st.dates().map(str),
+            st.sampled_from(["0001-01-01", "9999-12-31", "2024-02-30", "-1", "1e9"]),
+        ),
+        max_size=5,
+    ),
+    csv=st.booleans(),
+)
+def test_analytics_take_any_query(world: World, query: dict[str, str], csv: bool) -> None:
+    """Dates, ids and periods of any shape: the page or the CSV, or the form's own 400 with
+    the reason, never a 500; and never another inbox's figures."""
+    world.agent.user.user_permissions.add(
+        Permission.objects.get(codename="view_analytics", content_type__app_label="chat")
+    )
+    path = "/agents/analytics/export.csv" if csv else "/agents/analytics/"
+    response = agent_client(world).get(path, query)
+    assert response.status_code in (200, 400), response.content[:500]
+    assert_no_leak(response, MARKER_OTHER)
