@@ -45,6 +45,7 @@ from chat.posting import posted
 from chat.selectors import conversation_summary, message_page
 from chat.services import ConversationEnded, conversation_end
 from chat.views import handle_send, json_error
+from supportdesk.bidi import isolated
 
 
 def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -93,11 +94,12 @@ class AnalyticsForm(forms.Form):
     def __init__(self, data: Any, *, inboxes: list[Any], agents: list[Agent]) -> None:
         super().__init__(data)
         self.inboxes = {inbox.pk: inbox for inbox in inboxes}
+        # Option texts hold no elements: names go between isolates (supportdesk.bidi).
         self.fields["inbox"].choices = [("", _("All inboxes"))] + [
-            (inbox.pk, inbox.name) for inbox in inboxes
+            (inbox.pk, isolated(inbox.name)) for inbox in inboxes
         ]
         self.fields["agent"].choices = [("", _("All agents"))] + [
-            (a.pk, a.display_name) for a in agents
+            (a.pk, isolated(a.display_name)) for a in agents
         ]
 
     def clean(self) -> dict[str, Any]:

@@ -74,6 +74,14 @@ from supportdesk.logs import new_id, socket_id
 
 logger = logging.getLogger(__name__)
 
+# What a server raises for a send on a socket that is closing: daphne, autobahn's Disconnected;
+# other ASGI servers, an OSError (the ASGI spec). Caught around sends only (`CursorConsumer.send`).
+try:
+    from autobahn.exception import Disconnected as _Disconnected
+except ImportError:  # pragma: no cover - served by another ASGI server
+    _Disconnected = OSError  # type: ignore[assignment,misc]
+SOCKET_GONE: tuple[type[Exception], ...] = (_Disconnected, OSError)
+
 MAX_FRAME_BYTES = 4096  # control frames (resume, read, typing); `send` frames: send_frame_bytes
 TYPING_MIN_INTERVAL = 1.0  # seconds between relayed "typing" frames of one socket
 TYPING_EXPIRES_SECONDS = 6.0  # the receiver hides "X is typing" this long after the last one
@@ -202,6 +210,19 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             "socket opened",
             extra={"event": "socket.opened", "kind": self.viewer, **self.who()},
         )
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        """Channels' send; a frame for a socket the server already closes is dropped. The
+        client's close frame, or this socket's own close, can cross a frame on its way (a
+        pong, the health probe's answer): the server then refuses the send (daphne raises
+        autobahn's Disconnected; the ASGI spec says an OSError), and the disconnect that
+        follows ends this consumer. It used to fail here, logged as an ERROR (issue 16)."""
+        try:
+            await super().send(text_data, bytes_data, close)
+        except SOCKET_GONE:
+            logger.debug("frame dropped: the socket is closing", extra={"event": "socket.gone"})
 
     async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
         """Channels' accept, naming the desk's subprotocol if the client offered it: a browser

@@ -29,6 +29,7 @@ from chat.groups import inbox_group, visitor_group
 from chat.models import Conversation, Inbox, Message, Visitor
 from chat.queue import queue_changed
 from chat.signals import assignment_needed
+from supportdesk.bidi import isolated
 from supportdesk.logs import log_on_commit
 
 logger = logging.getLogger(__name__)
@@ -439,9 +440,11 @@ def visitor_panel_changed(visitor: Visitor) -> None:
 def system_line(message: str | Promise, **values: object) -> str:
     """A stored system line ("Alice joined the chat."), in the desk's language (LANGUAGE_CODE):
     it is stored once for everyone, whatever the language of the request that caused it.
-    `message` is a `gettext_noop` string, or an `ngettext_lazy` one whose count is in `values`."""
+    `message` is a `gettext_noop` string, or an `ngettext_lazy` one whose count is in `values`.
+    Names in it are bidi-isolated (supportdesk.bidi): the line is shown as text."""
+    shown = {key: isolated(v) if isinstance(v, str) else v for key, v in values.items()}
     with translation.override(settings.LANGUAGE_CODE):
-        return (_(message) if isinstance(message, str) else message) % values
+        return (_(message) if isinstance(message, str) else message) % shown
 
 
 def append_message(

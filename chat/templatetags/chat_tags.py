@@ -1,4 +1,5 @@
-"""Filters for payload dicts, whose datetimes are ISO strings (they crossed the channel layer)."""
+"""Filters for payload dicts, whose datetimes are ISO strings (they crossed the channel layer),
+and for people's text (bidi isolation: supportdesk.bidi)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import datetime
 from django import template
 from django.utils.html import escape, urlize
 from django.utils.safestring import SafeString, mark_safe
+
+from supportdesk import bidi
 
 register = template.Library()
 
@@ -23,6 +26,10 @@ def _parse(value: str | datetime | None) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+register.filter("bdi", bidi.bdi)  # a name in a line of other text: <bdi>{{ name }}</bdi>
+register.filter("isolated", bidi.isolated)  # the same where no element may go (<option>)
 
 
 @register.filter

@@ -304,10 +304,20 @@
     };
   }
 
+  // Right-to-left letters (Hebrew, Arabic, Syriac, Thaana, NKo... and their presentation forms)
+  // and the directional controls: what may reorder the text around a name.
+  const REORDERING = /[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFF\u200F\u202A-\u202E\u2066-\u2069]/u;
+
+  /** `text` between isolates (U+2068, U+2069) if it may reorder the plain text around it, as
+   *  supportdesk/bidi.py `isolated` does for the server's texts. */
+  function isolated(text) {
+    return REORDERING.test(text) ? `\u2068${text}\u2069` : text;
+  }
+
   function notify(row, title) {
     const id = row.dataset.conversation;
     const { name, preview } = rowSummary(row);
-    desktopNotification(`${title}: ${name}`, { body: preview, tag: `conv-${id}` }, () => {
+    desktopNotification(`${title}: ${isolated(name)}`, { body: preview, tag: `conv-${id}` }, () => {
       // The row has been re-rendered since, most likely: find the current one.
       const current = document.getElementById(`conv-row-${id}`);
       if (current) current.querySelector(".row__link").click();
@@ -454,7 +464,7 @@
       const member = document.getElementById(`member-${id}`);
       const presence = member ? member.dataset.presence : option.dataset.presence;
       option.hidden = option.disabled = id === assigned || id === document.body.dataset.agent;
-      option.textContent = `${option.dataset.name} (${presence})`;
+      option.textContent = `${isolated(option.dataset.name)} (${presence})`;
     }
     if (select.selectedOptions[0] && select.selectedOptions[0].disabled) select.value = "";
     const placeholder = select.querySelector('option[value=""]');

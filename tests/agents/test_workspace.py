@@ -346,7 +346,7 @@ def test_the_transfer_view_answers_with_the_new_header_or_a_clear_error(
     assert client.post(url, {"to": "nobody"}).status_code == 422
     done = client.post(url, {"to": second_agent.pk, "note": "over to you"})
     assert done.status_code == 200
-    assert "Active · Bob" in done.content.decode()
+    assert "Active · <bdi>Bob</bdi>" in done.content.decode()
     pane = client.get(reverse("agents:conversation", args=[conversation.pk])).content.decode()
     # Everyone of the inbox: the page leaves out the chat's agent and the viewer when the form
     # opens, as they are by then. Alice may take it back from Bob.
@@ -494,8 +494,8 @@ def test_every_agent_reply_names_its_author_on_the_dashboard(
     agent_reply(conversation=conversation, agent=agent, body="Alice too", client_id=uuid.uuid4())
     html = logged_in(agent).get(reverse("agents:conversation", args=[conversation.pk]))
     authors = re.findall(
-        r'class="msg msg--agent msg--mine".*?<span class="msg__author">(\w+)</span>\s*'
-        r'<p class="msg__bubble">([^<]+)</p>',
+        r'class="msg msg--agent msg--mine".*?<span class="msg__author"><bdi>(\w+)</bdi></span>\s*'
+        r'<p class="msg__bubble" dir="auto">([^<]+)</p>',
         html.content.decode(),
         re.S,
     )

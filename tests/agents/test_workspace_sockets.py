@@ -207,12 +207,12 @@ async def test_typing_is_relayed_both_ways_and_never_to_oneself(
     await widget.send_json_to({"type": "typing", "conversation": conversation_id})
     for socket in (alice, bob):
         frame = await socket.receive_json_from(timeout=5)
-        assert f"{visitor.display_name} is typing…" in frame["html"]
+        assert f"<bdi>{visitor.display_name}</bdi> is typing…" in frame["html"]
         assert 'data-expires-ms="6000"' in frame["html"]
 
     await alice.send_json_to({"type": "typing", "conversation": conversation_id})
-    assert "Alice is typing…" in (await widget.receive_json_from(timeout=5))["html"]
-    assert "Alice is typing…" in (await bob.receive_json_from(timeout=5))["html"]
+    assert "<bdi>Alice</bdi> is typing…" in (await widget.receive_json_from(timeout=5))["html"]
+    assert "<bdi>Alice</bdi> is typing…" in (await bob.receive_json_from(timeout=5))["html"]
     assert await alice.receive_nothing(timeout=0.3)  # not shown to the typist
     # A second "typing" within a second is not relayed; "stopped" always is.
     await alice.send_json_to({"type": "typing", "conversation": conversation_id})

@@ -298,7 +298,7 @@ async def test_the_state_line_goes_along_only_when_it_changed(visitor: Visitor, 
     frame = await communicator.receive_json_from(timeout=5)
     assert message_ids([frame]) == [f"msg-{first.conversation_id}-3"]  # "Alice joined the chat."
     assert f'id="state-{first.conversation_id}"' in frame["html"]
-    assert "You're chatting with Alice." in frame["html"]
+    assert "You're chatting with <bdi>Alice</bdi>." in frame["html"]
     await communicator.disconnect()
 
 
@@ -720,3 +720,43 @@ async def test_resume_never_puts_the_cursor_past_the_database(visitor: Visitor) 
     frame = await communicator.receive_json_from(timeout=5)
     assert message_ids([frame]) == [f"msg-{second.conversation_id}-2"]
     await communicator.disconnect()
+
+
+def closing_like_daphne(app: Any) -> Any:
+    """`app` served as daphne serves it: once the socket is closing (the app sent its close, or
+    the client's close frame crossed a send), a send raises autobahn's Disconnected."""
+    from autobahn.exception import Disconnected
+
+    async def served(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        closing = False
+
+        async def daphne_send(message: dict[str, Any]) -> None:
+            nonlocal closing
+            if closing and message["type"] == "websocket.send":
+                raise Disconnected("Attempt to send on a closed protocol")
+            closing = closing or message["type"] == "websocket.close"
+            await send(message)
+
+        await app(scope, receive, daphne_send)
+
+    return served
+
+
+async def test_a_frame_for_a_socket_already_closing_is_dropped_not_an_error(agent) -> None:
+    """Issue 16: a dashboard socket closing while a frame was on its way (the probe's answer,
+    a pong) made the consumer fail, and daphne logged an ERROR with a traceback."""
+    cookie = await database_sync_to_async(session_cookie)(agent.user)
+    socket = Communicator(
+        closing_like_daphne(application), "/ws/agents/", headers=[*SAME_ORIGIN, cookie]
+    )
+    assert (await socket.connect(timeout=5))[0]
+
+    def change_password() -> None:
+        agent.user.set_password("a new passphrase for alice")
+        agent.user.save()
+
+    await database_sync_to_async(change_password)()
+    assert await close_code(socket) == 4000  # the server closes...
+    await socket.send_json_to({"type": "ping"})  # ...as the client's ping crosses its close
+    await socket.send_input({"type": "websocket.disconnect", "code": 4000})
+    await socket.wait(timeout=5)  # raises what the consumer raised

@@ -64,7 +64,7 @@ def test_a_visitor_leaves_an_email_for_the_reply(visitor: Visitor) -> None:
     assert Client().post(url, {"email": "ann@example.com"}).status_code == 401
     saved = Client().post(url, {"email": " ann@example.com "}, headers=headers)
     assert saved.status_code == 200
-    assert "We'll reply to you at ann@example.com." in saved.content.decode()
+    assert "We'll reply to you at <bdi>ann@example.com</bdi>." in saved.content.decode()
     visitor.refresh_from_db()
     assert visitor.email == "ann@example.com"
 

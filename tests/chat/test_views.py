@@ -213,7 +213,7 @@ def test_a_visitor_reloading_an_active_chat_sees_who_they_are_talking_to(
     result = visitor_message_send(visitor=visitor, body="hi", client_id=uuid.uuid4())
     conversation_claim(conversation=result.message.conversation, agent=agent)
     page = widget_log(client, inbox, visitor)
-    assert "chatting with Alice." in page
+    assert "chatting with <bdi>Alice</bdi>." in page
     assert 'data-version="2"' in page
 
 
@@ -241,7 +241,7 @@ def test_a_visitor_rates_their_ended_chat_and_only_theirs(
     pane = Client()
     pane.force_login(agent.user)
     page = pane.get(reverse("agents:conversation", args=[conversation.pk])).content.decode()
-    assert "4/5 — “Quick and kind”" in page
+    assert "4/5 — “<bdi>Quick and kind</bdi>”" in page
 
 
 def test_the_embed_script_stays_small(client: Client) -> None:

@@ -577,7 +577,15 @@ def test_search_finds_the_agents_own_messages_but_not_the_other_inboxs(world: Wo
 
 # Names as people type them and as attackers spell them: look-alikes that NFKC folds into a
 # real user's name (issue 16), and any text at all.
-LOOK_ALIKES = ["\uff41\uff4c\uff49\uff43\uff45", "ALICE", "alice\u200b", "ᴬlice", "ﬀ", "İ", "alice\x00"]
+LOOK_ALIKES = [
+    "\uff41\uff4c\uff49\uff43\uff45",
+    "ALICE",
+    "alice\u200b",
+    "ᴬlice",
+    "ﬀ",
+    "İ",
+    "alice\x00",
+]
 
 
 @hostile(60)
