@@ -147,3 +147,27 @@ def test_a_system_line_isolates_a_name_that_may_reorder_it() -> None:
     line = system_line("%(name)s joined the chat.", name=f"{RLO}ecilA")
     assert line == f"\u2068{RLO}ecilA\u2069 joined the chat."
     assert system_line("%(name)s joined the chat.", name="Alice") == "Alice joined the chat."
+
+
+@pytest.mark.parametrize(
+    ("name", "letter"),
+    [("alice", "A"), (f"{RLO}ecilA", "E"), ("\u0301ñu", "Ñ"), ("42 Wallaby", "4"), ("…", "?")],
+)
+def test_an_avatar_shows_the_names_first_letter_past_marks_and_controls(
+    name: str, letter: str
+) -> None:
+    html = render_to_string(
+        "chat/_message.html#message",
+        {
+            "viewer": "visitor",
+            "message": {
+                "conversation_id": 1,
+                "seq": 1,
+                "sender_kind": "agent",
+                "author_name": name,
+                "body": "hi",
+                "created_at": "2026-12-05T04:20:00+00:00",
+            },
+        },
+    )
+    assert f'<span class="msg__avatar" aria-hidden="true">{letter}</span>' in html

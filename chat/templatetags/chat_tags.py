@@ -4,6 +4,7 @@ and for people's text (bidi isolation: supportdesk.bidi)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 
 from django import template
@@ -30,6 +31,14 @@ def _parse(value: str | datetime | None) -> datetime | None:
 
 register.filter("bdi", bidi.bdi)  # a name in a line of other text: <bdi>{{ name }}</bdi>
 register.filter("isolated", bidi.isolated)  # the same where no element may go (<option>)
+
+
+@register.filter
+def initial(name: str) -> str:
+    """An avatar's letter: the name's first letter or digit, upper-cased ("?" if it has none).
+    A name may begin with a mark or a directional control (U+202E), which shows as nothing."""
+    first = next((char for char in name if unicodedata.category(char)[0] in "LN"), "?")
+    return first.upper()
 
 
 @register.filter
