@@ -12,8 +12,10 @@ and is fine for flood protection, which is what these limits are for.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -269,7 +271,20 @@ def _window(name: str, key: object) -> tuple[Rate, str, int]:
     """The rate, the current window's counter key, and the seconds left in the window."""
     limit = rate(name)
     window, left = limit.window_at(time.time())
-    return limit, f"rl:{name}:{key}:{window}", left
+    return limit, f"rl:{name}:{_key_part(key)}:{window}", left
+
+
+_PLAIN_KEY = re.compile(r"[!-~]{1,100}")  # printable ASCII without spaces: an address, an id
+
+
+def _key_part(key: object) -> str:
+    """`key` as it goes into a cache key: as is when plain (readable in Redis), else a digest.
+    A login name may be any Unicode, spaces and control characters included, which cache
+    backends warn about (CacheKeyWarning) and some refuse."""
+    text = str(key)
+    if _PLAIN_KEY.fullmatch(text):
+        return text
+    return "h" + hashlib.blake2s(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 class ConnectionWindow:

@@ -327,3 +327,22 @@ def test_a_full_embedded_counter_still_rewrites_a_window_it_holds(settings) -> N
     assert [cache.get(f"key-{i}") for i in range(3)] == [10, 1, 2]
     with pytest.raises(ratelimit.Full):
         cache.set("key-3", 3, timeout=60)
+
+
+@pytest.mark.parametrize("name", ["alice", "bob smith", "\uff41dmin\x00", "😀" * 150, "é\u202e"])
+def test_any_login_name_makes_a_cache_key_every_backend_takes(name: str, settings) -> None:
+    """A login name is any Unicode: the throttle's cache key must not carry it raw (spaces and
+    control characters made CacheKeyWarning; a long name a long key)."""
+    import warnings
+
+    from django.core.cache.backends.base import CacheKeyWarning
+
+    limits(settings, login="5/60")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheKeyWarning)
+        assert ratelimit.hit("login", f"127.0.0.1:{name}", refuses=False) == 0
+        assert ratelimit.waiting("login", f"127.0.0.1:{name}") == 0
+    _, key, _ = ratelimit._window("login", f"127.0.0.1:{name}")
+    assert len(key) < 120
+    assert key.isascii()
+    assert " " not in key
