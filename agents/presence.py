@@ -34,6 +34,7 @@ from chat.events import publish_event
 from chat.groups import inbox_group, inbox_widgets_group
 from chat.hours import AvailabilityData, availability, is_open
 from chat.models import Inbox
+from chat.signals import assignment_needed
 from supportdesk.logs import log_on_commit
 
 logger = logging.getLogger(__name__)
@@ -60,9 +61,14 @@ def _fresh_since() -> timezone.datetime:
     return timezone.now() - timedelta(seconds=settings.SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS)
 
 
+def live_connections() -> QuerySet[AgentConnection]:
+    """The dashboard sockets connected now: seen within SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS."""
+    return AgentConnection.objects.filter(last_seen_at__gte=_fresh_since())
+
+
 def connected_agents() -> QuerySet[Agent]:
     """Agents with at least one live dashboard socket."""
-    live = AgentConnection.objects.filter(agent=OuterRef("pk"), last_seen_at__gte=_fresh_since())
+    live = live_connections().filter(agent=OuterRef("pk"))
     return Agent.objects.filter(Exists(live), user__is_active=True)
 
 
@@ -187,9 +193,9 @@ def _changed(agent: Agent, was: Presence, *, record: bool = True) -> None:
         )
     presence_publish(agent, now_presence)
     if now_presence == "online":
-        from agents.assignment import auto_assign  # assignment imports presence
-
-        auto_assign(inbox_ids=agent.visible_inboxes().values_list("pk", flat=True))
+        # Who takes the waiting chats may have changed: assignment reacts (agents.apps).
+        for inbox_id in agent.visible_inboxes().values_list("pk", flat=True):
+            assignment_needed.send(sender=Agent, inbox_id=inbox_id)
 
 
 def presence_publish(agent: Agent, presence: Presence) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# Sent after commit when the answer to "who should take the waiting chats of this inbox?" may
-# have changed: a chat started, ended, or changed hands. Argument: inbox_id.
+# Sent when the answer to "who should take the waiting chats of this inbox?" may have changed:
+# after commit when a chat started, ended, or changed hands (chat.services); when an agent came
+# online (agents.presence). Argument: inbox_id. Assignment (agents.apps) reacts.
 assignment_needed = Signal()

@@ -4,9 +4,9 @@ Counted where things happen: sockets open and close in the consumers, messages w
 doorbell is published (on commit), delivery latency from that publish to the socket send in each
 consumer that delivers it, errors by a logging handler (every ERROR line), rate-limit refusals
 in `supportdesk.ratelimit`. What the database knows (conversations by status, the queue) is read
-when scraped (`DeskCollector`).
+when scraped (ops.collectors.DeskCollector, registered here by the ops app).
 
-Each process has its own registry and serves it at /metrics (supportdesk.views); Prometheus
+Each process has its own registry and serves it at /metrics (ops.views); Prometheus
 scrapes every process by its own port (docs/OPERATIONS.md). The status page gathers the same
 numbers across processes through Redis (supportdesk.stats).
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.db.backends.signals import connection_created
@@ -31,8 +31,6 @@ from prometheus_client import (
     Gauge,
     Histogram,
 )
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
@@ -183,37 +181,3 @@ def _sum(counter: Counter) -> float:
         for sample in metric.samples
         if sample.name.endswith("_total")
     )
-
-
-class DeskCollector(Collector):
-    """Gauges read from the database at scrape time: the same in every process, so aggregate
-    them with max(), not sum() (docs/OPERATIONS.md)."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from supportdesk.selectors import conversations_by_status, queue_by_inbox
-
-        by_status = GaugeMetricFamily(
-            "supportdesk_conversations", "Conversations by status.", labels=["status"]
-        )
-        for status, count in conversations_by_status().items():
-            by_status.add_metric([status], count)
-        yield by_status
-        length = GaugeMetricFamily(
-            "supportdesk_queue_length", "Conversations waiting for an agent.", labels=["inbox"]
-        )
-        wait = GaugeMetricFamily(
-            "supportdesk_queue_oldest_wait_seconds",
-            "How long the longest-waiting conversation has waited.",
-            labels=["inbox"],
-        )
-        for inbox in queue_by_inbox():
-            length.add_metric([str(inbox["inbox_id"])], inbox["waiting"])
-            wait.add_metric([str(inbox["inbox_id"])], inbox["oldest_wait_seconds"])
-        yield length
-        yield wait
-
-    def describe(self) -> list[GaugeMetricFamily]:
-        return []  # no database query when the collector is registered
-
-
-REGISTRY.register(DeskCollector())

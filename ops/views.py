@@ -20,8 +20,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ops.selectors import agent_statuses, conversations_by_status, queue_by_inbox
 from supportdesk import health, metrics, stats
-from supportdesk.selectors import agent_statuses, conversations_by_status, queue_by_inbox
 
 
 @never_cache

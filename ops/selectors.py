@@ -7,6 +7,10 @@ from typing import TypedDict
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
+from agents.models import Agent
+from agents.presence import live_connections, presence_map
+from chat.models import Conversation, Inbox
+
 
 class QueueData(TypedDict):
     inbox_id: int
@@ -29,8 +33,6 @@ class AgentStatus(TypedDict):
 
 def conversations_by_status() -> dict[str, int]:
     """Every status, with 0 for those no conversation has (one grouped count)."""
-    from chat.models import Conversation
-
     counts = dict.fromkeys(Conversation.Status.values, 0)
     for row in Conversation.objects.order_by().values("status").annotate(n=Count("pk")):
         counts[row["status"]] = row["n"]
@@ -40,8 +42,6 @@ def conversations_by_status() -> dict[str, int]:
 def queue_by_inbox() -> list[QueueData]:
     """Per inbox: how many conversations wait for an agent, and how long the first has waited
     (0 when none). Uses the (inbox, status, created) index."""
-    from chat.models import Conversation, Inbox
-
     now = timezone.now()
     waiting = {
         row["inbox_id"]: row
@@ -66,10 +66,6 @@ def queue_by_inbox() -> list[QueueData]:
 
 def agent_statuses() -> list[AgentStatus]:
     """Every active agent with their presence as the dashboards show it."""
-    from agents.models import Agent, AgentConnection
-    from agents.presence import _fresh_since, presence_map
-    from chat.models import Conversation
-
     agents = list(
         Agent.objects.filter(user__is_active=True)
         .select_related("user")
@@ -85,7 +81,7 @@ def agent_statuses() -> list[AgentStatus]:
     presence = presence_map(agents)
     live = {
         row["agent_id"]: row
-        for row in AgentConnection.objects.filter(last_seen_at__gte=_fresh_since())
+        for row in live_connections()
         .values("agent_id")
         .annotate(n=Count("pk"), seen=Max("last_seen_at"))
     }
