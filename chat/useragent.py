@@ -1,6 +1,10 @@
 """A short, human description of a User-Agent string ("Firefox 132 on Windows"), for agents.
 
 Deliberately small: the families agents need to reproduce a problem, not a full parser.
+Kept rather than ua-parser (issue 17), measured here on 2026-12-05: this takes 0.006 ms a call;
+ua-parser 1.0.2 (pure Python) took 72 ms for its first call (it compiles its regex table) and
+0.5 ms for each new string after, and names things otherwise ("Mobile Safari", "Mac OS X"),
+which would change what agents see. Revisit if agents need devices or rarer browsers.
 """
 
 from __future__ import annotations
