@@ -545,8 +545,8 @@
   // The database: {"type": "database", "state": "down"} while the server's probe of it fails
   // (sends wait in the outbox meanwhile and go when it answers again).
   const banner = document.getElementById("realtime-banner");
-  const heartbeatMs = Number(body.dataset.heartbeatMs) || 20000;
-  const PATH_GRACE_MS = heartbeatMs + Math.min(8000, heartbeatMs * 0.4) + 5000;
+  const heartbeat = window.Realtime.heartbeatTiming();
+  const PATH_GRACE_MS = heartbeat.pingEveryMs + heartbeat.pongTimeoutMs + 5000;
   const SOCKET_GRACE_MS = 2000;
   let socketDown = false;
   let pathDown = false;

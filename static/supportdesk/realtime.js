@@ -45,9 +45,15 @@
   const REFUSED = new Set([4401, 4403]);
   const RATE_LIMITED = 4429; // too many sockets from this address: come back at the slowest pace
 
-  function connect(options) {
+  /** The heartbeat's timing, the one source for every script: a ping every `pingEveryMs`, and
+   *  a socket counts as dead if no answer comes within `pongTimeoutMs`. */
+  function heartbeatTiming() {
     const pingEveryMs = Number(document.body.dataset.heartbeatMs) || HEARTBEAT_MS;
-    const pongTimeoutMs = Math.min(8000, pingEveryMs * 0.4);
+    return { pingEveryMs, pongTimeoutMs: Math.min(8000, pingEveryMs * 0.4) };
+  }
+
+  function connect(options) {
+    const { pingEveryMs, pongTimeoutMs } = heartbeatTiming();
     let ws = null;
     let attempt = 0;
     let retryTimer = null;
@@ -612,7 +618,7 @@
   }
 
   window.Realtime = {
-    connect, apply, lastSeq, localize, onView, scrollToEnd, scrollToMessage, seenSeq, showStatus, socketUrl,
+    connect, apply, heartbeatTiming, lastSeq, localize, onView, scrollToEnd, scrollToMessage, seenSeq, showStatus, socketUrl,
     watchTyping, t,
   };
 })();
