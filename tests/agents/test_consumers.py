@@ -1,5 +1,6 @@
-"""The workspace over real sockets: presence live for the team and the widget, read state shared
-by an agent's tabs, notes kept from visitors, admins hearing every inbox, visitor context live."""
+"""The agents' socket (agents.consumers) over real sockets: presence live for the team and the
+widget, read state shared by an agent's tabs, notes kept from visitors, admins hearing every inbox,
+visitor context live."""
 
 from __future__ import annotations
 
