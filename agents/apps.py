@@ -15,9 +15,14 @@ class AgentsConfig(AppConfig):
         from django.db.models.signals import m2m_changed, post_save
 
         from agents.models import Agent
-        from chat.signals import assignment_needed
+        from agents.presence import inbox_has_agent_online
+        from chat.availability import agent_online_check_set
+        from chat.signals import assignment_needed, conversation_ended
+
+        agent_online_check_set(inbox_has_agent_online)  # what the widget shows (chat.availability)
 
         assignment_needed.connect(_assign, dispatch_uid="agents.auto_assign")
+        conversation_ended.connect(_record_end, dispatch_uid="agents.record_end")
         user_logged_in.connect(_logged_in, dispatch_uid="agents.logged_in")
         user_logged_out.connect(_logged_out, dispatch_uid="agents.logged_out")
         # What a dashboard socket may hear changes: its sockets check again at once (the
@@ -33,6 +38,18 @@ def _assign(sender: Any, inbox_id: int, **kwargs: Any) -> None:
     from agents.assignment import auto_assign
 
     auto_assign(inbox_ids=[inbox_id])
+
+
+def _record_end(sender: Any, conversation: Any, by: Any, reason: str, **kwargs: Any) -> None:
+    """An agent ended a chat, or it ended for a reason of the desk's (inactivity): the activity
+    log says so, in the same transaction. A chat closed because its visitor signed in (no agent,
+    no reason: chat.identity) was nobody's decision, and is not logged."""
+    from agents.models import Activity
+
+    if by is not None or reason:
+        Activity.objects.create(
+            actor=by, verb=Activity.Verb.END, conversation=conversation, detail=reason
+        )
 
 
 def _record_login(user: Any, verb: str) -> int | None:

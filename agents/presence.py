@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal, TypedDict
@@ -30,9 +29,10 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from agents.models import Activity, Agent, AgentConnection
+from chat.availability import availability_event
 from chat.events import publish_event
 from chat.groups import inbox_group, inbox_widgets_group
-from chat.hours import AvailabilityData, availability, is_open
+from chat.hours import is_open
 from chat.models import Inbox
 from chat.signals import assignment_needed
 from supportdesk.logs import log_on_commit
@@ -48,13 +48,6 @@ class PresenceEvent(TypedDict):
     name: str
     presence: Presence
     version: int  # milliseconds; a newer state replaces an older one, never the reverse
-
-
-class AvailabilityEvent(TypedDict):
-    type: Literal["inbox.availability"]
-    inbox_id: int
-    availability: AvailabilityData
-    version: int
 
 
 def _fresh_since() -> timezone.datetime:
@@ -211,25 +204,6 @@ def presence_publish(agent: Agent, presence: Presence) -> None:
     publish_event([inbox_group(inbox.pk) for inbox in inboxes], event)
     for inbox in inboxes:
         publish_event([inbox_widgets_group(inbox.pk)], availability_event(inbox, version))
-
-
-def inbox_availability(inbox: Inbox) -> AvailabilityData:
-    """What the widget says: open, and is anyone online to answer?"""
-    return availability(inbox, agent_online=inbox_has_agent_online(inbox))
-
-
-def availability_event(inbox: Inbox, version: int) -> AvailabilityEvent:
-    return {
-        "type": "inbox.availability",
-        "inbox_id": inbox.pk,
-        "availability": inbox_availability(inbox),
-        "version": version,
-    }
-
-
-def inbox_availability_event(inbox_id: int) -> AvailabilityEvent:
-    """The inbox's availability now, for a widget socket that just connected."""
-    return availability_event(Inbox.objects.get(pk=inbox_id), int(time.time() * 1000))
 
 
 _open_as_published: dict[int, bool] = {}

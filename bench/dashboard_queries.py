@@ -72,8 +72,8 @@ def bench_agents() -> list[int]:
     """A generated agent of the busiest inbox, and the generated admin."""
     from django.db.models import Count
 
+    from agents.generator import USERNAME_PREFIX
     from agents.models import Agent
-    from chat.generator import USERNAME_PREFIX
     from chat.models import Inbox
 
     generated = Agent.objects.filter(user__username__startswith=USERNAME_PREFIX).order_by("pk")

@@ -36,8 +36,8 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from agents.presence import AvailabilityEvent, inbox_availability_event
 from chat import sending
+from chat.availability import AvailabilityEvent, inbox_availability_event
 from chat.events import (
     ChatMessageEvent,
     ConversationData,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -18,6 +19,19 @@ from chat.contrast import accent_on_white, ink_on
 
 DEFAULT_ACCENT = "#3b5bdb"
 ACCENT_RE = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+class AgentRef(Protocol):
+    """An agent (`agents.Agent`) as chat's functions use one. The agents' app sits above chat
+    (docs/ARCHITECTURE.md): chat names it only in foreign keys, and types it by this."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    display_name: str
+
+    @property
+    def is_admin(self) -> bool: ...
 
 
 def new_public_key() -> str:

@@ -30,7 +30,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from agents.models import Agent
 from chat.events import (
     PREVIEW_LENGTH,
     ChatMessageEvent,
@@ -39,7 +38,7 @@ from chat.events import (
     message_data,
     publish,
 )
-from chat.models import Conversation, Inbox, Message, Visitor, visitor_display_name
+from chat.models import AgentRef, Conversation, Inbox, Message, Visitor, visitor_display_name
 
 if TYPE_CHECKING:
     from chat.services import MessageResult
@@ -49,8 +48,9 @@ CONVERSATION = Conversation._meta.db_table
 MESSAGE = Message._meta.db_table
 INBOX = Inbox._meta.db_table
 VISITOR = Visitor._meta.db_table
-AGENT = Agent._meta.db_table
-AGENT_INBOXES = Agent.inboxes.through._meta.db_table
+# The agents' tables, through chat's own relations to them (chat does not import agents).
+AGENT = Conversation._meta.get_field("assigned_agent").related_model._meta.db_table
+AGENT_INBOXES = Inbox._meta.get_field("agents").through._meta.db_table
 ENDED, ACTIVE = Conversation.Status.ENDED.value, Conversation.Status.ACTIVE.value
 
 # SQL text holds only names from the models' meta; every value is a query parameter.
@@ -142,7 +142,7 @@ def visitor_message_post(
 
 
 def agent_reply_post(
-    *, agent: Agent, conversation_id: int, body: str, client_id: uuid.UUID
+    *, agent: AgentRef, conversation_id: int, body: str, client_id: uuid.UUID
 ) -> Posted | None:
     """The agent's reply (`body` already cleaned) in an active conversation they may see, or
     None."""
@@ -165,7 +165,7 @@ def _post(
     kind: str,
     body: str,
     client_id: uuid.UUID,
-    author: Agent | None = None,
+    author: AgentRef | None = None,
 ) -> Posted | None:
     field = Message._meta.get_field("client_id")
     try:

@@ -2,7 +2,7 @@
 
 A visitor's data is their row (name, email, what the widget reported about their browsing) and
 their conversations with every message, internal notes included. Deleting a visitor or a
-conversation lets the database cascade do the rest (see `DELETED_MODELS`); the counts returned
+conversation lets the database cascade do the rest (see `deleted_models`); the counts returned
 are what the database reports it deleted, keyed by model label, so a model added later with a
 cascade shows up in them (and fails the test that compares them with the preview).
 
@@ -28,7 +28,6 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from agents.models import Activity, ReadMark
 from chat.events import publish_deletions_on_commit
 from chat.models import Conversation, Message, Visitor
 from chat.queue import queue_changed
@@ -45,22 +44,40 @@ VISITOR_FIELDS = [
 
 # What erasing a visitor or a conversation deletes, in the order counts are shown:
 # - Conversation, Message: the visitor's chats (Visitor -> Conversation -> Message cascade).
-# - ReadMark: how far each agent read one of those chats (cascade from Conversation).
-# - Activity: the audit rows about those chats ("Alice claimed #12", transfer notes in
+# - agents.ReadMark: how far each agent read one of those chats (cascade from Conversation).
+# - agents.Activity: the audit rows about those chats ("Alice claimed #12", transfer notes in
 #   `detail`): they describe the chat as much as the agent, so they go with it (cascade).
 # - LogEntry: the Django admin's history of those rows; its `object_repr` repeats the
 #   visitor's name or a message's first words. Not a foreign key, so deleted here by hand.
 # Changed, not deleted: a later chat the deletion keeps (retention keeps a visitor's recent
 # ones) loses its `previous` link to a deleted one (SET_NULL). Agents, inboxes and an agent's
 # own audit rows (logins, status) are not the visitor's and stay.
-DELETED_MODELS: list[type[models.Model]] = [
-    Visitor,
-    Conversation,
-    Message,
-    ReadMark,
-    Activity,
-    LogEntry,
-]
+# The cascades are read from the schema (`_cascades`), not listed: the agents' app sits above
+# chat (docs/ARCHITECTURE.md), and a model added later with a cascade is counted without a change
+# here.
+
+
+def _cascades(model: type[models.Model]) -> list[models.ForeignObjectRel]:
+    """The relations along which deleting rows of `model` deletes other rows (CASCADE)."""
+    return [
+        rel
+        for rel in model._meta.related_objects
+        if getattr(rel, "on_delete", None) is models.CASCADE and rel.related_model is not model
+    ]
+
+
+def _cascaded_models(model: type[models.Model]) -> list[type[models.Model]]:
+    """Every model whose rows deleting `model`'s rows deletes, depth first."""
+    found: list[type[models.Model]] = []
+    for rel in _cascades(model):
+        child = rel.related_model
+        found += [child, *_cascaded_models(child)]
+    return found
+
+
+def deleted_models() -> list[type[models.Model]]:
+    """What erasing a visitor or a conversation deletes, in the order counts are shown."""
+    return [Visitor, Conversation, *_cascaded_models(Conversation), LogEntry]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -255,19 +272,28 @@ def _counts(
     *, conversations: QuerySet[Conversation], visitors: QuerySet[Visitor]
 ) -> dict[str, int]:
     """What `_delete` would delete, by count queries (nothing loaded, nothing locked)."""
-    related = {"conversation__in": conversations}
-    return _tally(
+    counts = Counter(
         {
             Visitor._meta.label: visitors.count(),
             Conversation._meta.label: conversations.count(),
-            Message._meta.label: Message.objects.filter(**related).count(),
-            ReadMark._meta.label: ReadMark.objects.filter(**related).count(),
-            Activity._meta.label: Activity.objects.filter(**related).count(),
             LogEntry._meta.label: _admin_log(
                 conversations=conversations, visitors=visitors
             ).count(),
         }
     )
+    counts.update(_cascade_counts(conversations))
+    return _tally(counts)
+
+
+def _cascade_counts(rows: QuerySet[Any]) -> Counter[str]:
+    """How many rows deleting `rows` deletes through the cascades, per model (count queries
+    with subqueries: nothing loaded)."""
+    counts: Counter[str] = Counter()
+    for rel in _cascades(rows.model):
+        children = rel.related_model._base_manager.filter(**{f"{rel.field.name}__in": rows})
+        counts[rel.related_model._meta.label] += children.count()
+        counts.update(_cascade_counts(children))
+    return counts
 
 
 def _admin_log(
@@ -293,9 +319,9 @@ def _admin_log(
 
 
 def _tally(counts: Mapping[str, int]) -> dict[str, int]:
-    """Counts in `DELETED_MODELS` order, zeros included; any other model the database
-    reports (a cascade added later) after them."""
-    ordered = {model._meta.label: counts.get(model._meta.label, 0) for model in DELETED_MODELS}
+    """Counts in `deleted_models()` order, zeros included; any other model the database
+    reports after them."""
+    ordered = {model._meta.label: counts.get(model._meta.label, 0) for model in deleted_models()}
     return ordered | {label: n for label, n in counts.items() if label not in ordered}
 
 

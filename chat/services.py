@@ -23,12 +23,11 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext_lazy
 
-from agents.models import Activity, Agent
 from chat.events import publish_event, publish_on_commit, visitor_signed_out_event
 from chat.groups import inbox_group, visitor_group
-from chat.models import Conversation, Inbox, Message, Visitor
+from chat.models import AgentRef, Conversation, Inbox, Message, Visitor
 from chat.queue import queue_changed
-from chat.signals import assignment_needed
+from chat.signals import assignment_needed, conversation_ended
 from supportdesk.bidi import isolated
 from supportdesk.logs import log_on_commit
 
@@ -166,7 +165,7 @@ def message_create(
     sender_kind: str,
     body: str,
     client_id: uuid.UUID | None,
-    author_agent: Agent | None = None,
+    author_agent: AgentRef | None = None,
 ) -> MessageResult:
     """Append a message to an open conversation. Idempotent on `client_id`.
 
@@ -188,19 +187,20 @@ def message_create(
 
 
 @transaction.atomic
-def conversation_end(*, conversation: Conversation, by: Agent) -> Conversation:
+def conversation_end(*, conversation: Conversation, by: AgentRef) -> Conversation:
     """An agent ends an open conversation."""
     locked = conversation_lock(conversation)
     if locked.status == Conversation.Status.ENDED:
         raise ConversationEnded(_("This chat has already ended."))
-    Activity.objects.create(actor=by, verb=Activity.Verb.END, conversation=locked)
-    return end_locked(
-        locked, system_line(gettext_noop("%(name)s ended the chat."), name=by.display_name)
-    )
+    line = system_line(gettext_noop("%(name)s ended the chat."), name=by.display_name)
+    return end_locked(locked, line, by=by)
 
 
-def end_locked(locked: Conversation, line: str) -> Conversation:
-    """End the locked, open conversation with a closing line for both sides."""
+def end_locked(
+    locked: Conversation, line: str, *, by: AgentRef | None = None, reason: str = ""
+) -> Conversation:
+    """End the locked, open conversation with a closing line for both sides; `by` the agent who
+    ended it, or None when it ended by itself for `reason` (signals.conversation_ended)."""
     if locked.status == Conversation.Status.WAITING:
         queue_changed(locked.inbox_id)  # those behind it move up
     was = locked.status
@@ -216,6 +216,7 @@ def end_locked(locked: Conversation, line: str) -> Conversation:
         agent_id=locked.assigned_agent_id,
         was=was,
     )
+    conversation_ended.send(sender=Conversation, conversation=locked, by=by, reason=reason)
     append_message(locked, sender_kind=Message.SenderKind.SYSTEM, body=line)
     if locked.assigned_agent_id is not None:
         request_assignment(locked.inbox_id)  # the agent has room for the next chat
@@ -263,7 +264,6 @@ def _auto_end(pk: int, *, cutoff: datetime, minutes: int) -> int:
     if not still_quiet.exists():
         return 0
     locked = conversation_lock(Conversation(pk=pk))
-    Activity.objects.create(verb=Activity.Verb.END, conversation=locked, detail="inactivity")
     line = system_line(
         ngettext_lazy(
             "This chat was closed after %(minutes)d minute of inactivity.",
@@ -272,7 +272,7 @@ def _auto_end(pk: int, *, cutoff: datetime, minutes: int) -> int:
         ),
         minutes=minutes,
     )
-    end_locked(locked, line)
+    end_locked(locked, line, reason="inactivity")
     return 1
 
 
@@ -453,7 +453,7 @@ def append_message(
     sender_kind: str,
     body: str,
     client_id: uuid.UUID | None = None,
-    author_agent: Agent | None = None,
+    author_agent: AgentRef | None = None,
 ) -> Message:
     """Give the next `seq` to a new message and publish it on commit.
 

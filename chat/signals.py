@@ -8,3 +8,9 @@ from django.dispatch import Signal
 # after commit when a chat started, ended, or changed hands (chat.services); when an agent came
 # online (agents.presence). Argument: inbox_id. Assignment (agents.apps) reacts.
 assignment_needed = Signal()
+
+# Sent inside the transaction that ends a conversation, before it commits, so what a receiver
+# writes commits or rolls back with the end. Arguments: conversation (locked, now ended), by (the
+# agent who ended it, or None when it ended by itself) and reason ("" or "inactivity"). The
+# agents' activity log (agents.apps) records it.
+conversation_ended = Signal()

@@ -30,8 +30,8 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from agents.presence import inbox_availability
 from chat import selectors, sending, services
+from chat.availability import inbox_availability
 from chat.events import conversation_data
 from chat.identity import IdentityRejected, identity_claimed, identity_verify, visitor_identify
 from chat.models import Conversation, Inbox, Visitor

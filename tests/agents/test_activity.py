@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -50,3 +51,26 @@ def test_every_agent_action_is_in_the_activity_log_and_the_admin(
     page = staff.get(reverse("admin:agents_activity_changelist"))
     assert page.status_code == 200
     assert "transferred" in page.content.decode()
+
+
+def test_an_end_that_rolls_back_leaves_nothing_in_the_activity_log(
+    visitor: Visitor, agent: Agent
+) -> None:
+    """The log is written by the agents' app on chat's conversation_ended signal, inside the
+    transaction that ends the chat: it commits or rolls back with it."""
+    conversation = chat(visitor)
+
+    class Undo(Exception):
+        pass
+
+    def end_then_undo() -> None:
+        with transaction.atomic():
+            conversation_end(conversation=conversation, by=agent)
+            assert Activity.objects.filter(verb="end", conversation=conversation).count() == 1
+            raise Undo
+
+    with pytest.raises(Undo):
+        end_then_undo()
+    assert not Activity.objects.filter(verb="end").exists()
+    conversation.refresh_from_db()
+    assert conversation.status != "ended"

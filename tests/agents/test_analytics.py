@@ -43,9 +43,9 @@ from agents.analytics import (
     analytics_report,
     percentile_cont,
 )
+from agents.generator import USERNAME_PREFIX
 from agents.models import Agent
 from agents.services import agent_reply, conversation_claim, conversation_transfer, note_create
-from chat.generator import USERNAME_PREFIX
 from chat.models import Conversation, Inbox
 from chat.services import conversation_end, conversation_rate, visitor_create, visitor_message_send
 from tests.conftest import make_agent

@@ -1,7 +1,7 @@
 """The dashboard's pages cost the same number of queries however much the desk holds.
 
 A small desk (3 chats of 3 messages) is measured, ten times the chats with ten times the messages
-each are added to the same inboxes (chat.generator), and every page is measured again: a query per
+each are added to the same inboxes (agents.generator), and every page is measured again: a query per
 row or per message would show as a difference. The exact counts are pinned too, so that a new
 query on these pages is a decision, not an accident.
 """
@@ -18,10 +18,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from agents.generator import USERNAME_PREFIX
 from agents.models import Agent, ReadMark
 from agents.selectors import conversations_for_agent
 from chat.events import CONVERSATION_VALUES, conversation_data, conversation_row
-from chat.generator import USERNAME_PREFIX
 from chat.models import Conversation, Inbox, Message, Visitor
 from chat.selectors import with_preview
 from chat.services import visitor_create

@@ -1,5 +1,5 @@
 """`python manage.py generate_data --conversations N --messages M [--inboxes K] [--agents A]
-[--seed S] [--append]`: made-up history at scale, for benchmarks (see chat.generator).
+[--seed S] [--append]`: made-up history at scale, for benchmarks (see agents.generator).
 
 It refuses a database that already holds conversations, visitors or messages unless `--append`
 (which adds to the inboxes and agents an earlier run made). 100,000 conversations with 1,000,000
@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat.generator import Generator, analyze, default_open, message_counts, staff
+from agents.generator import Generator, analyze, default_open, message_counts, staff
 from chat.models import Conversation, Message, Visitor
 
 

@@ -1,0 +1,61 @@
+"""Whether an inbox answers now, as the widget shows it: open by its hours (`chat.hours`), and
+an agent online to answer.
+
+Who is online is the agents' domain (`agents.presence`), a layer above this one
+(docs/ARCHITECTURE.md): the agents' app hands its answer in when it starts (`agents.apps`), so
+the widget asks without chat importing agents.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Literal, TypedDict
+
+from chat.hours import AvailabilityData, availability
+from chat.models import Inbox
+
+# "Is an agent online for this inbox?", given the inbox's id.
+AgentOnline = Callable[[int], bool]
+
+
+class AvailabilityEvent(TypedDict):
+    type: Literal["inbox.availability"]
+    inbox_id: int
+    availability: AvailabilityData
+    version: int  # milliseconds; a newer state replaces an older one, never the reverse
+
+
+def _not_set(inbox_id: int) -> bool:
+    raise RuntimeError(
+        "No agent-online check is set: agents.apps sets it when Django starts "
+        "(is 'agents' in INSTALLED_APPS?)."
+    )
+
+
+_agent_online: AgentOnline = _not_set
+
+
+def agent_online_check_set(check: AgentOnline) -> None:
+    """Called once by the agents' app at start-up with presence's answer."""
+    global _agent_online
+    _agent_online = check
+
+
+def inbox_availability(inbox: Inbox) -> AvailabilityData:
+    """What the widget says: open, and is anyone online to answer?"""
+    return availability(inbox, agent_online=_agent_online(inbox.pk))
+
+
+def availability_event(inbox: Inbox, version: int) -> AvailabilityEvent:
+    return {
+        "type": "inbox.availability",
+        "inbox_id": inbox.pk,
+        "availability": inbox_availability(inbox),
+        "version": version,
+    }
+
+
+def inbox_availability_event(inbox_id: int) -> AvailabilityEvent:
+    """The inbox's availability now, for a widget socket that just connected."""
+    return availability_event(Inbox.objects.get(pk=inbox_id), int(time.time() * 1000))
