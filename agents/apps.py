@@ -70,27 +70,25 @@ def _logged_out(sender: Any, user: Any, request: Any = None, **kwargs: Any) -> N
     """The agent's dashboard sockets of this session close at once (agents.consumers), not at
     their next resync: the session key is named, since the session is only flushed after this
     signal."""
-    from chat.events import publish_event
+    from chat.events import publish_now
     from chat.groups import agent_group
+    from chat.payloads import AgentLoggedOutEvent
 
     agent_id = _record_login(user, "logout")
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if agent_id is not None and session_key:
-        publish_event(
-            [agent_group(agent_id)], {"type": "agent.logged_out", "session_key": session_key}
-        )
+        event: AgentLoggedOutEvent = {"type": "agent.logged_out", "session_key": session_key}
+        publish_now([agent_group(agent_id)], event)
 
 
 def _changed(agent_ids: Any) -> None:
     """Once the change commits, the agents' dashboard sockets check their rights again."""
-    from django.db import transaction
-
-    from chat.events import publish_event
+    from chat.events import publish_on_commit
     from chat.groups import agent_group
 
     groups = [agent_group(pk) for pk in agent_ids]
     if groups:
-        transaction.on_commit(lambda: publish_event(groups, {"type": "agent.changed"}))
+        publish_on_commit(groups, {"type": "agent.changed"})
 
 
 def _agent_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:

@@ -43,14 +43,15 @@ from agents.selectors import (
 from agents.services import read_mark, reply_post
 from chat import sending
 from chat.consumers import CLOSE_RECHECK, CursorConsumer, is_count
-from chat.events import (
+from chat.events import publish_now
+from chat.groups import agent_group, inbox_group, visitor_group
+from chat.models import Conversation, Message
+from chat.payloads import (
+    AgentReadEvent,
     ChatMessageEvent,
     ConversationData,
     ConversationsDeletedEvent,
-    publish_event,
 )
-from chat.groups import agent_group, inbox_group, visitor_group
-from chat.models import Conversation, Message
 from chat.posting import Posted
 from chat.rendering import render_receipt
 from supportdesk.asyncdb import database
@@ -179,10 +180,12 @@ class AgentConsumer(CursorConsumer):
     async def mark_read(self, conversation_id: int, seq: int) -> None:
         """The agent has seen the conversation up to `seq` (the pane is open, the tab visible)."""
         mark = await database(read_mark)(agent=self.agent, conversation_id=conversation_id, seq=seq)
-        publish_event(
-            [agent_group(self.agent.pk)],
-            {"type": "agent.read", "conversation_id": conversation_id, "seq": mark},
-        )
+        read: AgentReadEvent = {
+            "type": "agent.read",
+            "conversation_id": conversation_id,
+            "seq": mark,
+        }
+        publish_now([agent_group(self.agent.pk)], read)
 
     async def agent_read(self, event: dict[str, Any]) -> None:
         """This agent read a conversation, in this tab or another: recount its unread."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Literal, TypedDict
 
 from django.conf import settings
 from django.db import transaction
@@ -30,24 +29,15 @@ from django.utils import timezone
 
 from agents.models import Activity, Agent, AgentConnection
 from chat.availability import availability_event
-from chat.events import publish_event
+from chat.events import publish_now
 from chat.groups import inbox_group, inbox_widgets_group
 from chat.hours import is_open
 from chat.models import Inbox
+from chat.payloads import Presence, PresenceEvent
 from chat.signals import assignment_needed
 from supportdesk.logs import log_on_commit
 
 logger = logging.getLogger(__name__)
-
-Presence = Literal["online", "away", "offline"]
-
-
-class PresenceEvent(TypedDict):
-    type: Literal["agent.presence"]
-    agent_id: int
-    name: str
-    presence: Presence
-    version: int  # milliseconds; a newer state replaces an older one, never the reverse
 
 
 def _fresh_since() -> timezone.datetime:
@@ -201,9 +191,9 @@ def presence_publish(agent: Agent, presence: Presence) -> None:
         "presence": presence,
         "version": version,
     }
-    publish_event([inbox_group(inbox.pk) for inbox in inboxes], event)
+    publish_now([inbox_group(inbox.pk) for inbox in inboxes], event)
     for inbox in inboxes:
-        publish_event([inbox_widgets_group(inbox.pk)], availability_event(inbox, version))
+        publish_now([inbox_widgets_group(inbox.pk)], availability_event(inbox, version))
 
 
 _open_as_published: dict[int, bool] = {}
@@ -217,7 +207,7 @@ def publish_opening_changes(now: datetime | None = None) -> list[int]:
     for inbox in Inbox.objects.filter(opens_at__isnull=False, closes_at__isnull=False):
         open_now = is_open(inbox, now)
         if _open_as_published.get(inbox.pk) not in (None, open_now):
-            publish_event([inbox_widgets_group(inbox.pk)], availability_event(inbox, version))
+            publish_now([inbox_widgets_group(inbox.pk)], availability_event(inbox, version))
             changed.append(inbox.pk)
         _open_as_published[inbox.pk] = open_now
     return changed

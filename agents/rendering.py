@@ -11,8 +11,8 @@ from django.utils.safestring import mark_safe
 from agents import selectors
 from agents.models import Agent
 from agents.selectors import ConversationLists, TeamMember
-from chat.events import PREVIEW_KINDS, ConversationData, conversation_data
 from chat.models import Conversation, Visitor
+from chat.payloads import PREVIEW_KINDS, ConversationData, conversation_data
 from chat.rendering import render_shared
 from chat.selectors import conversation_summary, message_page
 from chat.useragent import describe_user_agent

@@ -20,14 +20,14 @@ from django.utils.crypto import constant_time_compare
 
 from agents.models import Agent, CannedResponse, ReadMark
 from agents.presence import presence_map
-from chat.events import (
+from chat.groups import agent_group, inbox_group
+from chat.models import Conversation, Inbox, Message
+from chat.payloads import (
     CONVERSATION_VALUES,
     ConversationData,
     conversation_data,
     conversation_row,
 )
-from chat.groups import agent_group, inbox_group
-from chat.models import Conversation, Inbox, Message
 from chat.selectors import with_preview
 
 LIST_LIMIT = 200

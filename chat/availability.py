@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Literal, TypedDict
 
 from chat.hours import AvailabilityData, availability
 from chat.models import Inbox
+from chat.payloads import AvailabilityEvent
 
 # "Is an agent online for this inbox?", given the inbox's id.
 AgentOnline = Callable[[int], bool]
-
-
-class AvailabilityEvent(TypedDict):
-    type: Literal["inbox.availability"]
-    inbox_id: int
-    availability: AvailabilityData
-    version: int  # milliseconds; a newer state replaces an older one, never the reverse
 
 
 def _not_set(inbox_id: int) -> bool:

@@ -37,18 +37,21 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from chat import sending
-from chat.availability import AvailabilityEvent, inbox_availability_event
-from chat.events import (
+from chat.availability import inbox_availability_event
+from chat.events import publish_now
+from chat.groups import inbox_group, inbox_widgets_group, visitor_group
+from chat.models import Conversation, Visitor
+from chat.payloads import (
+    AvailabilityEvent,
     ChatMessageEvent,
     ConversationData,
     MessageData,
+    QueueEvent,
+    TypingEvent,
     VisitorSignedOutEvent,
-    publish_event,
 )
-from chat.groups import inbox_group, inbox_widgets_group, visitor_group
-from chat.models import Conversation, Visitor
 from chat.posting import Posted
-from chat.queue import QueueEvent, queue_event, queue_place
+from chat.queue import queue_event, queue_place
 from chat.rendering import (
     SameObjects,
     Viewer,
@@ -546,14 +549,14 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         if not await self.followable(conversation_id):
             return
         groups = await self.typing_groups(conversation_id)
-        event = {
+        event: TypingEvent = {
             "type": "chat.typing",
             "conversation_id": conversation_id,
             "sender": self.typing_sender(),
             "name": self.typing_name(),
             "state": state,
         }
-        publish_event(groups, event)  # ephemeral: the socket does not wait for Redis
+        publish_now(groups, event)  # ephemeral: the socket does not wait for Redis
 
     async def typing_groups(self, conversation_id: int) -> list[str]:
         """Hook: who hears this socket's typing."""

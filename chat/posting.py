@@ -23,22 +23,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from chat.events import (
-    PREVIEW_LENGTH,
+from chat.events import publish_message_on_commit
+from chat.models import AgentRef, Conversation, Inbox, Message, Visitor
+from chat.payloads import (
     ChatMessageEvent,
     ConversationData,
     MessageData,
+    conversation_row,
     message_data,
-    publish,
 )
-from chat.models import AgentRef, Conversation, Inbox, Message, Visitor, visitor_display_name
 
 if TYPE_CHECKING:
     from chat.services import MessageResult
@@ -56,7 +55,13 @@ ENDED, ACTIVE = Conversation.Status.ENDED.value, Conversation.Status.ACTIVE.valu
 # SQL text holds only names from the models' meta; every value is a query parameter.
 
 # What the event needs of the conversation after the update: its columns, and the names of its
-# inbox, visitor and agent (scalar subqueries: both databases allow them in RETURNING).
+# inbox, visitor and agent (scalar subqueries: both databases allow them in RETURNING); named as
+# `chat.payloads.conversation_row` reads them.
+RETURNED = (
+    "id", "inbox_id", "visitor_id", "status", "assigned_agent_id", "created_at", "last_seq",
+    "visitor_read_seq", "agent_read_seq", "rating",
+    "inbox__name", "visitor__name", "visitor__email", "assigned_agent__display_name",
+)  # fmt: skip
 RETURNING = f"""
     RETURNING id, inbox_id, visitor_id, status, assigned_agent_id, created_at, last_seq,
         visitor_read_seq, agent_read_seq, rating,
@@ -174,9 +179,8 @@ def _post(
             row = cursor.fetchone()
             if row is None:
                 return None
-            conversation = _conversation(row)
-            conversation["last_message_at"] = params["now"].isoformat()
-            conversation["preview"] = body[:PREVIEW_LENGTH]  # a visitor's or agent's message
+            # The preview is the message: a visitor's or an agent's.
+            conversation = _conversation(row, last_message_at=params["now"], preview=body)
             message: MessageData = {
                 "id": 0,
                 "conversation_id": conversation["id"],
@@ -208,7 +212,7 @@ def _post(
                 "message": message,
                 "conversation": conversation,
             }
-            transaction.on_commit(partial(publish, event))
+            publish_message_on_commit(event)
     except _Stored:
         return None
     return Posted(message, created=True)
@@ -224,26 +228,13 @@ def _prepared(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _conversation(row: tuple[Any, ...]) -> ConversationData:
-    (pk, inbox_id, visitor_id, status, agent_id, created_at, last_seq, visitor_read_seq,
-     agent_read_seq, rating, inbox_name, visitor_name, visitor_email, agent_name) = row  # fmt: skip
-    return {
-        "id": pk,
-        "inbox_id": inbox_id,
-        "inbox_name": inbox_name,
-        "visitor_id": visitor_id,
-        "visitor_name": visitor_display_name(visitor_id, visitor_name, visitor_email),
-        "status": status,
-        "assigned_agent_id": agent_id,
-        "assigned_agent_name": agent_name or "",
-        "created_at": _aware(created_at).isoformat(),
-        "last_seq": last_seq,
-        "last_message_at": None,  # the message's own time: set by `_post`
-        "preview": "",  # the message's text: set by `_post`
-        "visitor_read_seq": visitor_read_seq,
-        "agent_read_seq": agent_read_seq,
-        "rating": rating,
-    }
+def _conversation(
+    row: tuple[Any, ...], *, last_message_at: datetime, preview: str
+) -> ConversationData:
+    """The RETURNING row as `conversation_row` serializes every conversation."""
+    values = dict(zip(RETURNED, row, strict=True))
+    values["created_at"] = _aware(values["created_at"])
+    return conversation_row({**values, "last_message_at": last_message_at, "preview": preview})
 
 
 def _aware(value: datetime | str) -> datetime:

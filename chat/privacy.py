@@ -28,8 +28,10 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from chat.events import publish_deletions_on_commit
+from chat.events import publish_on_commit
+from chat.groups import inbox_group, visitor_group
 from chat.models import Conversation, Message, Visitor
+from chat.payloads import conversations_deleted_event, visitor_signed_out_event
 from chat.queue import queue_changed
 from chat.services import VISITOR_CONTEXT_FIELDS
 
@@ -264,8 +266,22 @@ def _delete(
     counts.update(visitors.delete()[1])
     for inbox_id in {inbox for _, inbox, status in gone if status == Conversation.Status.WAITING}:
         queue_changed(inbox_id)  # those behind it move up
-    publish_deletions_on_commit([(pk, inbox) for pk, inbox, _ in gone], visitor_ids)
+    _publish_deletions_on_commit([(pk, inbox) for pk, inbox, _ in gone], visitor_ids)
     return _tally(counts)
+
+
+def _publish_deletions_on_commit(
+    conversations: list[tuple[int, int]], visitor_ids: list[int]
+) -> None:
+    """Once the deletion commits, tell each inbox's dashboards which of its conversations
+    (`(id, inbox_id)` pairs) are gone, and each erased visitor's sockets that they are."""
+    by_inbox: dict[int, list[int]] = {}
+    for conversation_id, inbox_id in conversations:
+        by_inbox.setdefault(inbox_id, []).append(conversation_id)
+    for inbox_id, ids in by_inbox.items():
+        publish_on_commit([inbox_group(inbox_id)], conversations_deleted_event(ids))
+    for visitor_id in visitor_ids:
+        publish_on_commit([visitor_group(visitor_id)], visitor_signed_out_event(visitor_id))
 
 
 def _counts(

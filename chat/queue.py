@@ -13,26 +13,19 @@ from __future__ import annotations
 import statistics
 import time
 from datetime import timedelta
-from typing import Literal, TypedDict
+from functools import partial
+from typing import TypedDict
 
-from django.db import transaction
 from django.utils import timezone
 
-from chat.events import publish_event
+from chat.events import publish_on_commit
 from chat.groups import inbox_widgets_group
 from chat.models import Conversation
+from chat.payloads import QueueEvent
 
 QUEUE_SAMPLE = 20
 QUEUE_WINDOW = timedelta(days=7)
 QUEUE_LIMIT = 500  # places beyond this are shown as "500+"
-
-
-class QueueEvent(TypedDict):
-    type: Literal["inbox.queue"]
-    inbox_id: int
-    waiting: list[int]  # conversation ids, first in line first
-    typical_wait_seconds: float | None
-    version: int
 
 
 def waiting_line(inbox_id: int) -> list[int]:
@@ -69,10 +62,8 @@ def queue_event(inbox_id: int) -> QueueEvent:
 
 
 def queue_changed(inbox_id: int) -> None:
-    """After commit, tell the inbox's widgets the line moved."""
-    transaction.on_commit(
-        lambda: publish_event([inbox_widgets_group(inbox_id)], queue_event(inbox_id))
-    )
+    """After commit, tell the inbox's widgets the line moved (the line read once committed)."""
+    publish_on_commit([inbox_widgets_group(inbox_id)], partial(queue_event, inbox_id))
 
 
 class QueuePlace(TypedDict):

@@ -11,8 +11,8 @@ from typing import Any, Literal
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from chat.events import MessageData
 from chat.hours import AvailabilityData
+from chat.payloads import MessageData
 from chat.queue import QueuePlace
 
 Viewer = Literal["visitor", "agent"]

@@ -7,7 +7,8 @@ from typing import TypedDict
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.functions import Substr
 
-from chat.events import (
+from chat.models import Conversation, Inbox, Message, Visitor
+from chat.payloads import (
     PREVIEW_LENGTH,
     ConversationData,
     MessageData,
@@ -15,7 +16,6 @@ from chat.events import (
     message_data,
     previewable,
 )
-from chat.models import Conversation, Inbox, Message, Visitor
 
 HISTORY_LIMIT = 100
 RESUME_BATCH = 200

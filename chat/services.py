@@ -1,7 +1,7 @@
 """Every write to visitors, conversations and messages.
 
 Each service runs in a transaction, takes the conversation's row lock before it hands out a `seq`,
-and publishes on commit (`chat.events.publish_on_commit`), so a rolled-back write publishes nothing
+and publishes on commit (`chat.events`), so a rolled-back write publishes nothing
 and no client ever sees a message that was not stored.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Literal, NamedTuple, TypedDict
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -23,9 +23,15 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext_lazy
 
-from chat.events import publish_event, publish_on_commit, visitor_signed_out_event
+from chat.events import publish_message_on_commit, publish_on_commit
 from chat.groups import inbox_group, visitor_group
 from chat.models import AgentRef, Conversation, Inbox, Message, Visitor
+from chat.payloads import (
+    ReadEvent,
+    VisitorContextEvent,
+    chat_message_event,
+    visitor_signed_out_event,
+)
 from chat.queue import queue_changed
 from chat.signals import assignment_needed, conversation_ended
 from supportdesk.bidi import isolated
@@ -55,8 +61,7 @@ def visitor_sessions_revoke(*, visitor: Visitor) -> None:
     conversations stay; a verified user (chat.identity) is linked back to them on next load."""
     Visitor.objects.filter(pk=visitor.pk).update(token_generation=F("token_generation") + 1)
     visitor.refresh_from_db(fields=["token_generation"])
-    signed_out = visitor_signed_out_event(visitor.pk)
-    transaction.on_commit(lambda: publish_event([visitor_group(visitor.pk)], signed_out))
+    publish_on_commit([visitor_group(visitor.pk)], visitor_signed_out_event(visitor.pk))
 
 
 def clean_body(body: str) -> str:
@@ -357,13 +362,6 @@ def conversation_rate(
     return conversation
 
 
-class ReadEvent(TypedDict):
-    type: Literal["chat.read"]
-    conversation_id: int
-    reader: Literal["visitor", "agent"]
-    seq: int
-
-
 @transaction.atomic
 def conversation_read(
     *, conversation_id: int, reader: Literal["visitor", "agent"], seq: int
@@ -392,7 +390,7 @@ def conversation_read(
         "seq": seq,
     }
     groups = [inbox_group(row["inbox_id"]), visitor_group(row["visitor_id"])]
-    transaction.on_commit(lambda: publish_event(groups, event))
+    publish_on_commit(groups, event)
     return seq
 
 
@@ -433,8 +431,12 @@ def visitor_context_update(*, visitor: Visitor, context: dict[str, str]) -> Visi
 def visitor_panel_changed(visitor: Visitor) -> None:
     """After commit, dashboards showing this visitor's chat refresh the panel beside it (their
     page, their rating...)."""
-    event = {"type": "visitor.context", "visitor_id": visitor.pk, "inbox_id": visitor.inbox_id}
-    transaction.on_commit(lambda: publish_event([inbox_group(visitor.inbox_id)], event))
+    event: VisitorContextEvent = {
+        "type": "visitor.context",
+        "visitor_id": visitor.pk,
+        "inbox_id": visitor.inbox_id,
+    }
+    publish_on_commit([inbox_group(visitor.inbox_id)], event)
 
 
 def system_line(message: str | Promise, **values: object) -> str:
@@ -483,7 +485,7 @@ def append_message(
             locked.first_response_at = now  # the first answer: analytics' first response time
             fields.append("first_response_at")
     locked.save(update_fields=fields)
-    publish_on_commit(message)
+    publish_message_on_commit(chat_message_event(message))
     return message
 
 

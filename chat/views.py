@@ -32,9 +32,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat import selectors, sending, services
 from chat.availability import inbox_availability
-from chat.events import conversation_data
 from chat.identity import IdentityRejected, identity_claimed, identity_verify, visitor_identify
 from chat.models import Conversation, Inbox, Visitor
+from chat.payloads import conversation_data
 from chat.posting import Posted
 from chat.rendering import Viewer, render_availability, render_messages
 from chat.selectors import inbox_by_public_key

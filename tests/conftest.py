@@ -16,11 +16,27 @@ from django.test import override_settings
 
 from agents.models import Agent
 from agents.services import agent_create
+from chat.events import publish_now
+from chat.groups import inbox_group
 from chat.models import Inbox, Visitor
 from chat.services import visitor_create
 from supportdesk.asyncdb import drain
 
 PASSWORD = "correct horse battery staple"
+
+
+def published_messages(callbacks: list[Any]) -> list[dict[str, Any]]:
+    """The chat.message events rung to the agents' side among on-commit callbacks: one per
+    message published (`partial(publish_now, groups, event)`, chat.events.publish_on_commit;
+    the visitor's redacted copy goes to their own group)."""
+    return [
+        event
+        for c in callbacks
+        if getattr(c, "func", None) is publish_now
+        and isinstance(event := c.args[1], dict)  # not an event made after commit (the queue)
+        and event["type"] == "chat.message"
+        and c.args[0] == [inbox_group(event["conversation"]["inbox_id"])]
+    ]
 
 
 def make_agent(*, username: str, display_name: str, inbox: Inbox) -> Agent:

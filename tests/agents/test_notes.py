@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from agents.models import Activity, Agent
 from agents.services import note_create
-from chat.events import chat_message_event, for_visitor
 from chat.models import Visitor
+from chat.payloads import chat_message_event, for_visitor
 from chat.tokens import visitor_token
 from tests.agents.helpers import chat, logged_in
 

@@ -9,8 +9,8 @@ import pytest
 from agents.models import Agent
 from agents.selectors import conversation_lists
 from agents.services import agent_reply, conversation_claim, note_create
-from chat.events import chat_message_event
 from chat.models import Visitor
+from chat.payloads import chat_message_event
 from chat.services import conversation_end
 from tests.agents.helpers import chat
 

@@ -21,8 +21,8 @@ from django.urls import reverse
 from agents.generator import USERNAME_PREFIX
 from agents.models import Agent, ReadMark
 from agents.selectors import conversations_for_agent
-from chat.events import CONVERSATION_VALUES, conversation_data, conversation_row
 from chat.models import Conversation, Inbox, Message, Visitor
+from chat.payloads import CONVERSATION_VALUES, conversation_data, conversation_row
 from chat.selectors import with_preview
 from chat.services import visitor_create
 
@@ -98,7 +98,7 @@ def test_dashboard_and_opening_a_chat_cost_the_same_queries_with_ten_times_the_d
 
 
 def test_list_rows_read_as_values_serialize_like_the_model() -> None:
-    """The lists build rows from `.values()` (chat.events.conversation_row) for speed; the
+    """The lists build rows from `.values()` (chat.payloads.conversation_row) for speed; the
     single-conversation path uses the model (conversation_data). They must agree."""
     generate(40, 400)
     rated = Conversation.objects.filter(rating__isnull=False).first()

@@ -18,9 +18,10 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from agents.services import conversation_claim
-from chat.events import chat_message_event, publish
+from chat.events import publish_now
 from chat.groups import visitor_group
 from chat.models import Message, Visitor
+from chat.payloads import chat_message_event
 from chat.services import visitor_message_send
 from chat.tokens import protocols_for, visitor_token
 from supportdesk import metrics
@@ -524,7 +525,7 @@ async def test_a_ring_still_on_its_way_is_not_taken_for_a_lost_one(
     event = await database_sync_to_async(store_holding_the_ring)()
     await hub().run("cursors")
     assert await communicator.receive_nothing(timeout=0.2)
-    await database_sync_to_async(publish)(event)
+    await database_sync_to_async(publish_now)([visitor_group(visitor.pk)], event)
     frame = await communicator.receive_json_from(timeout=5)
     assert message_ids([frame]) == [f"msg-{first.conversation_id}-2"]
     await hub().run("cursors")

@@ -15,10 +15,11 @@ from django.urls import reverse
 
 from agents.models import Agent
 from agents.services import conversation_claim
-from chat.events import chat_message_event, publish
 from chat.models import Conversation, Inbox, Message, Visitor
+from chat.payloads import chat_message_event
 from chat.services import conversation_end, visitor_message_send
 from chat.tokens import visitor_token
+from tests.conftest import published_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -48,11 +49,6 @@ def logged_in(agent: Agent) -> Client:
     client = Client()
     client.force_login(agent.user)
     return client
-
-
-def published(callbacks: list[Any]) -> list[dict[str, Any]]:
-    """The chat.message events among on-commit callbacks (`partial(publish, event)`)."""
-    return [c.args[0] for c in callbacks if getattr(c, "func", None) is publish]
 
 
 def event_from_the_database(message_id: int) -> dict[str, Any]:
@@ -113,7 +109,7 @@ def test_the_fast_paths_rows_and_event_are_what_the_full_path_makes(
         with django_capture_on_commit_callbacks() as callbacks:
             response = send()
         assert response.status_code == 201
-        (event,) = published(callbacks)
+        (event,) = published_messages(callbacks)
         message = Message.objects.get(conversation=open_chat, seq=int(response["X-Seq"]))
         assert without_publish_time(event) == event_from_the_database(message.pk)
     conversation = Conversation.objects.get(pk=open_chat.pk)

@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from agents.services import AlreadyAssigned, conversation_claim
-from chat.events import chat_message_event
 from chat.models import Conversation, Message
+from chat.payloads import chat_message_event
 from chat.services import ConversationEnded, conversation_end, message_create, visitor_message_send
+from tests.conftest import published_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -155,18 +156,13 @@ def test_every_service_write_registers_exactly_one_publish(
 ) -> None:
     with django_capture_on_commit_callbacks() as sent:
         conversation = send(visitor).message.conversation
-    assert len(publishes(sent)) == 1
+    assert len(published_messages(sent)) == 1
     with django_capture_on_commit_callbacks() as claimed:
         conversation_claim(conversation=conversation, agent=agent)
-    assert len(publishes(claimed)) == 1
+    assert len(published_messages(claimed)) == 1
     with django_capture_on_commit_callbacks() as ended:
         conversation_end(conversation=conversation, by=agent)
-    assert len(publishes(ended)) == 1
-
-
-def publishes(callbacks: list) -> list:
-    """The on-commit callbacks that publish a message (others ask for assignment)."""
-    return [c for c in callbacks if c.__qualname__.startswith("publish_on_commit")]
+    assert len(published_messages(ended)) == 1
 
 
 def test_a_rolled_back_write_registers_no_publish(

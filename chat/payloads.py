@@ -1,0 +1,281 @@
+"""What travels between processes: every event on the channel layer, as TypedDicts, and the
+serializers that make them. The transport is `chat.events`; the protocol is docs/PROTOCOL.md.
+
+Every change a client must see is a message with a per-conversation `seq` (a visitor's text, an
+agent's reply, or a system line such as "Alice joined the chat"), so one event type carries all of
+them, with the conversation's new state. Payloads are plain JSON types, so they survive the
+channel layer and the consumers render them with the same partials the HTTP views use.
+
+The agents' events (`agent.*`) are typed here too, so the publishing seam takes one `Event`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict
+
+from django.db.models import Model, OuterRef, QuerySet
+
+from chat.hours import AvailabilityData
+from chat.models import Conversation, Message, visitor_display_name
+
+PREVIEW_LENGTH = 120
+
+Presence = Literal["online", "away", "offline"]
+
+
+class MessageData(TypedDict):
+    id: int
+    conversation_id: int
+    seq: int
+    sender_kind: str
+    author_name: str
+    body: str
+    client_id: str | None
+    created_at: str
+
+
+class ConversationData(TypedDict):
+    id: int
+    inbox_id: int
+    inbox_name: str
+    visitor_id: int
+    visitor_name: str
+    status: str
+    assigned_agent_id: int | None
+    assigned_agent_name: str
+    created_at: str
+    last_seq: int
+    last_message_at: str | None
+    preview: str
+    visitor_read_seq: int
+    agent_read_seq: int
+    rating: int | None
+
+
+class ChatMessageEvent(TypedDict):
+    # Channels maps "chat.message" to the consumer method `chat_message`.
+    type: Literal["chat.message"]
+    message: MessageData
+    conversation: ConversationData
+    # Wall-clock time of the publish (on commit): consumers measure delivery latency from it.
+    published_at: NotRequired[float]
+
+
+class ReadEvent(TypedDict):
+    type: Literal["chat.read"]
+    conversation_id: int
+    reader: Literal["visitor", "agent"]
+    seq: int
+
+
+class TypingEvent(TypedDict):
+    """Relayed by a socket at once; never stored."""
+
+    type: Literal["chat.typing"]
+    conversation_id: int
+    sender: str  # "visitor.<id>" or "agent.<id>": the typist's own sockets ignore it
+    name: str
+    state: str  # "typing" or "idle"
+
+
+class VisitorContextEvent(TypedDict):
+    """The visitor's page, browser or rating changed: dashboards refresh the panel."""
+
+    type: Literal["visitor.context"]
+    visitor_id: int
+    inbox_id: int
+
+
+class QueueEvent(TypedDict):
+    type: Literal["inbox.queue"]
+    inbox_id: int
+    waiting: list[int]  # conversation ids, first in line first
+    typical_wait_seconds: float | None
+    version: int
+
+
+class AvailabilityEvent(TypedDict):
+    type: Literal["inbox.availability"]
+    inbox_id: int
+    availability: AvailabilityData
+    version: int  # milliseconds; a newer state replaces an older one, never the reverse
+
+
+class ConversationsDeletedEvent(TypedDict):
+    """Conversations erased with their visitor, or purged by retention: dashboards drop them."""
+
+    type: Literal["conversations.deleted"]
+    conversation_ids: list[int]
+
+
+class VisitorSignedOutEvent(TypedDict):
+    """The visitor's tokens no longer hold (erased, or signed out everywhere by an admin): their
+    open widgets close, drop the token and start afresh."""
+
+    type: Literal["visitor.signed_out"]
+    visitor_id: int
+
+
+class PresenceEvent(TypedDict):
+    type: Literal["agent.presence"]
+    agent_id: int
+    name: str
+    presence: Presence
+    version: int  # milliseconds; a newer state replaces an older one, never the reverse
+
+
+class AgentReadEvent(TypedDict):
+    """An agent read a conversation in one tab: their other tabs recount its unread."""
+
+    type: Literal["agent.read"]
+    conversation_id: int
+    seq: int
+
+
+class AgentChangedEvent(TypedDict):
+    """An agent's account, role or inboxes changed: their sockets check their rights again."""
+
+    type: Literal["agent.changed"]
+
+
+class AgentLoggedOutEvent(TypedDict):
+    """An agent logged out: the sockets of that session close."""
+
+    type: Literal["agent.logged_out"]
+    session_key: str
+
+
+Event = (
+    ChatMessageEvent
+    | ReadEvent
+    | TypingEvent
+    | VisitorContextEvent
+    | QueueEvent
+    | AvailabilityEvent
+    | ConversationsDeletedEvent
+    | VisitorSignedOutEvent
+    | PresenceEvent
+    | AgentReadEvent
+    | AgentChangedEvent
+    | AgentLoggedOutEvent
+)
+
+
+def message_data(message: Message) -> MessageData:
+    """Serialize a message; needs `author_agent` and `conversation.visitor` (select_related)."""
+    if message.author_agent is not None:  # a reply or an internal note
+        author_name = message.author_agent.display_name
+    elif message.sender_kind == Message.SenderKind.VISITOR:
+        author_name = message.conversation.visitor.display_name
+    else:
+        author_name = ""
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "sender_kind": message.sender_kind,
+        "author_name": author_name,
+        "body": message.body,
+        "client_id": str(message.client_id) if message.client_id else None,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+# A conversation's columns, as `.values()` names them: what `conversation_row` reads. The lists
+# read them straight from a queryset annotated with `preview`; `conversation_data` reads the same
+# names off a loaded conversation; the message fast path (chat.posting) off its RETURNING row.
+CONVERSATION_VALUES = (
+    "id", "inbox_id", "inbox__name", "visitor_id", "visitor__name", "visitor__email", "status",
+    "assigned_agent_id", "assigned_agent__display_name", "created_at", "last_seq",
+    "last_message_at", "preview", "visitor_read_seq", "agent_read_seq", "rating",
+)  # fmt: skip
+
+
+def conversation_row(row: Mapping[str, Any]) -> ConversationData:
+    """The one serializer of a conversation, from its CONVERSATION_VALUES: the dashboard's lists
+    serialize hundreds of `.values()` rows, and four model instances a row cost more than the
+    query."""
+    last_message_at = row["last_message_at"]
+    return {
+        "id": row["id"],
+        "inbox_id": row["inbox_id"],
+        "inbox_name": row["inbox__name"],
+        "visitor_id": row["visitor_id"],
+        "visitor_name": visitor_display_name(
+            row["visitor_id"], row["visitor__name"], row["visitor__email"]
+        ),
+        "status": row["status"],
+        "assigned_agent_id": row["assigned_agent_id"],
+        "assigned_agent_name": row["assigned_agent__display_name"] or "",
+        "created_at": row["created_at"].isoformat(),
+        "last_seq": row["last_seq"],
+        "last_message_at": last_message_at.isoformat() if last_message_at else None,
+        "preview": (row["preview"] or "")[:PREVIEW_LENGTH],
+        "visitor_read_seq": row["visitor_read_seq"],
+        "agent_read_seq": row["agent_read_seq"],
+        "rating": row["rating"],
+    }
+
+
+def _follow(instance: Model, path: str) -> Any:
+    """`inbox__name` read off a loaded model, as `.values()` reads it (None past a null)."""
+    value: Any = instance
+    for name in path.split("__"):
+        if value is None:
+            return None
+        value = getattr(value, name)
+    return value
+
+
+def conversation_data(conversation: Conversation, *, preview: str | None) -> ConversationData:
+    """`conversation_row` of a loaded conversation; needs `inbox`, `visitor` and
+    `assigned_agent` loaded."""
+    row = {name: _follow(conversation, name) for name in CONVERSATION_VALUES if name != "preview"}
+    return conversation_row({**row, "preview": preview})
+
+
+# A list row's preview is what the visitor or an agent last wrote: a system line ("Alice joined
+# the chat.") or an internal note says nothing about what the chat is about.
+PREVIEW_KINDS = (Message.SenderKind.VISITOR, Message.SenderKind.AGENT)
+
+
+def previewable(conversation: Conversation | OuterRef) -> QuerySet[Message]:
+    """A conversation's PREVIEW_KINDS messages, newest first (the (conversation, seq) index);
+    `conversation` may be an OuterRef, for a subquery per row."""
+    return Message.objects.filter(
+        conversation=conversation, sender_kind__in=PREVIEW_KINDS
+    ).order_by("-seq")
+
+
+def chat_message_event(message: Message) -> ChatMessageEvent:
+    conversation = message.conversation
+    if message.sender_kind in PREVIEW_KINDS:
+        preview = message.body
+    else:  # one query, for the (rare) system lines and notes
+        preview = previewable(conversation).values_list("body", flat=True).first()
+    return {
+        "type": "chat.message",
+        "message": message_data(message),
+        "conversation": conversation_data(conversation, preview=preview),
+    }
+
+
+def for_visitor(event: ChatMessageEvent) -> ChatMessageEvent:
+    """The event as the visitor's sockets may see it: an internal note keeps its seq (their
+    cursor stays gap-free) but its text and author never leave the agents' side."""
+    if event["message"]["sender_kind"] != Message.SenderKind.NOTE:
+        return event
+    return {
+        **event,
+        "message": {**event["message"], "body": "", "author_name": ""},
+        "conversation": {**event["conversation"], "preview": ""},
+    }
+
+
+def visitor_signed_out_event(visitor_id: int) -> VisitorSignedOutEvent:
+    return {"type": "visitor.signed_out", "visitor_id": visitor_id}
+
+
+def conversations_deleted_event(conversation_ids: list[int]) -> ConversationsDeletedEvent:
+    return {"type": "conversations.deleted", "conversation_ids": conversation_ids}
