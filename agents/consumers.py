@@ -98,16 +98,14 @@ class AgentConsumer(CursorConsumer):
         assert agent is not None  # a socket without an agent was refused at connect
         try:
             try:
-                text, client_id = sending.parse(content.get("body"), content.get("client_id"))
+                draft = sending.parse(
+                    content.get("body"), content.get("client_id"), content.get("attachments")
+                )
             except sending.Refused:
                 conversation_for_agent(agent=agent, pk=conversation_id)  # 404 first, if not theirs
                 raise
             return sending.store(
-                lambda body, key: reply_post(
-                    agent=agent, conversation_id=conversation_id, body=body, client_id=key
-                ),
-                text,
-                client_id,
+                lambda d: reply_post(agent=agent, conversation_id=conversation_id, draft=d), draft
             )
         except Http404:
             raise sending.Refused(404, "not_found", "No such conversation.") from None

@@ -1,5 +1,5 @@
 """Periodic work no single request triggers: stale presence, inboxes opening or closing,
-auto-end, the assignment queue.
+auto-end, the assignment queue, uploads never sent.
 
 Dashboard sockets run it on their heartbeats, at most every SUPPORTDESK_HOUSEKEEPING_SECONDS per
 server process, so a desk with anyone at work needs no scheduler. `manage.py housekeeping` runs
@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from agents.assignment import auto_assign
 from agents.presence import presence_sweep, publish_opening_changes
+from chat.attachments import orphans_purge
 from chat.models import Conversation, Inbox, UsedSignature
 from chat.privacy import conversations_purge
 from chat.services import conversations_auto_end
@@ -47,9 +48,15 @@ def housekeeping() -> dict[str, int]:
     assigned = auto_assign(inbox_ids=list(queued))
     # Used identity signatures past the time they could be accepted anyway (chat.identity).
     swept, _ = UsedSignature.objects.filter(expires_at__lt=timezone.now()).delete()
+    orphans = orphans_purge()  # uploads never sent, after a day (chat.attachments)
     if ended or assigned:
         logger.info("housekeeping: %s chats auto-ended, %s assigned", ended, len(assigned))
-    return {"ended": ended, "assigned": len(assigned), "signatures_swept": swept}
+    return {
+        "ended": ended,
+        "assigned": len(assigned),
+        "signatures_swept": swept,
+        "orphan_files": orphans,
+    }
 
 
 def retention_purge_if_due() -> dict[str, int] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +20,7 @@ from agents.selectors import conversation_for_agent
 from chat.models import Conversation, Inbox, Message
 from chat.posting import Posted, agent_reply_post, posted
 from chat.queue import queue_changed
+from chat.sending import Draft
 from chat.services import (
     ConversationEnded,
     MessageResult,
@@ -178,15 +179,22 @@ def conversation_transfer(
 
 @transaction.atomic
 def note_create(
-    *, conversation: Conversation, agent: Agent, body: str, client_id: uuid.UUID
+    *,
+    conversation: Conversation,
+    agent: Agent,
+    body: str,
+    client_id: uuid.UUID,
+    attachments: Sequence[str] = (),
 ) -> MessageResult:
-    """An internal note: in the conversation's timeline for agents, never shown to the visitor."""
+    """An internal note (with the agent's uploads `attachments`): in the conversation's
+    timeline for agents, never shown to the visitor, nor its files."""
     result = message_create(
         conversation=conversation,
         sender_kind=Message.SenderKind.NOTE,
         body=body,
         client_id=client_id,
         author_agent=agent,
+        attachments=attachments,
     )
     if result.created:
         Activity.objects.create(actor=agent, verb=Activity.Verb.NOTE, conversation=conversation)
@@ -210,12 +218,19 @@ def read_mark(*, agent: Agent, conversation_id: int, seq: int) -> int:
 
 @transaction.atomic
 def agent_reply(
-    *, conversation: Conversation, agent: Agent, body: str, client_id: uuid.UUID
+    *,
+    conversation: Conversation,
+    agent: Agent,
+    body: str,
+    client_id: uuid.UUID,
+    attachments: Sequence[str] = (),
 ) -> MessageResult:
-    """An agent's reply. Replying to a waiting chat claims it first, as in every desk agents know;
-    replying to a colleague's active chat is allowed and leaves the assignment alone."""
+    """An agent's reply (with the agent's uploads `attachments`). Replying to a waiting chat
+    claims it first, as in every desk agents know; replying to a colleague's active chat is
+    allowed and leaves the assignment alone."""
     if conversation.status == Conversation.Status.WAITING:
-        clean_body(body)  # Refuse an empty reply before it claims anything.
+        # Refuse an empty reply before it claims anything.
+        clean_body(body, allow_empty=bool(attachments))
         with contextlib.suppress(AlreadyAssigned):
             conversation_claim(conversation=conversation, agent=agent)
     return message_create(
@@ -224,21 +239,29 @@ def agent_reply(
         body=body,
         client_id=client_id,
         author_agent=agent,
+        attachments=attachments,
     )
 
 
-def reply_post(*, agent: Agent, conversation_id: int, body: str, client_id: uuid.UUID) -> Posted:
-    """The agent's reply (`body` already cleaned), however it came (HTTP or the socket): the
-    fast path's two statements check the agent may write there (chat.posting); anything else
-    takes the full path, which looks the conversation up as every view does (404)."""
-    fast = agent_reply_post(
-        agent=agent, conversation_id=conversation_id, body=body, client_id=client_id
-    )
-    if fast is not None:
-        return fast
+def reply_post(*, agent: Agent, conversation_id: int, draft: Draft) -> Posted:
+    """The agent's reply, however it came (HTTP or the socket): the fast path's two statements
+    check the agent may write there (chat.posting); anything else (files, a waiting chat, a
+    retry) takes the full path, which looks the conversation up as every view does (404)."""
+    if not draft.attachments:
+        fast = agent_reply_post(
+            agent=agent, conversation_id=conversation_id, body=draft.text, client_id=draft.client_id
+        )
+        if fast is not None:
+            return fast
     conversation = conversation_for_agent(agent=agent, pk=conversation_id)
     return posted(
-        agent_reply(conversation=conversation, agent=agent, body=body, client_id=client_id)
+        agent_reply(
+            conversation=conversation,
+            agent=agent,
+            body=draft.text,
+            client_id=draft.client_id,
+            attachments=draft.attachments,
+        )
     )
 
 

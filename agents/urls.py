@@ -21,4 +21,13 @@ urlpatterns = [
     path("conversations/<int:pk>/claim", views.conversation_claim, name="claim"),
     path("conversations/<int:pk>/transfer", views.conversation_transfer, name="transfer"),
     path("conversations/<int:pk>/end", views.conversation_end_view, name="end"),
+    path("conversations/<int:pk>/files", views.conversation_file_upload, name="file_upload"),
+    path("files/<str:key>/discard", views.file_discard, name="file_discard"),
+    path(
+        "files/<str:key>/thumbnail/<path:name>",
+        views.file_download,
+        {"thumbnail": True},
+        name="file_thumbnail",
+    ),
+    path("files/<str:key>/<path:name>", views.file_download, name="file_download"),
 ]

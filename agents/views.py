@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -40,11 +40,12 @@ from agents.models import Agent, CannedResponse
 from agents.presence import availability_set
 from agents.rendering import PANE_HISTORY, pane_context
 from agents.search import message_search
-from chat.models import Conversation
+from chat import attachments
+from chat.models import Attachment, Conversation
 from chat.posting import posted
 from chat.selectors import conversation_summary, message_page
 from chat.services import ConversationEnded, conversation_end
-from chat.views import handle_send, json_error
+from chat.views import handle_send, json_error, uploaded
 from supportdesk.bidi import isolated
 
 
@@ -326,9 +327,13 @@ def conversation_note(request: HttpRequest, agent: Agent, pk: int) -> HttpRespon
     return handle_send(
         request,
         viewer="agent",
-        send=lambda body, client_id: posted(
+        send=lambda draft: posted(
             services.note_create(
-                conversation=conversation, agent=agent, body=body, client_id=client_id
+                conversation=conversation,
+                agent=agent,
+                body=draft.text,
+                client_id=draft.client_id,
+                attachments=draft.attachments,
             )
         ),
         authorize=lambda: None,  # looked up above
@@ -361,9 +366,7 @@ def conversation_reply(request: HttpRequest, agent: Agent, pk: int) -> HttpRespo
     return handle_send(
         request,
         viewer="agent",
-        send=lambda body, client_id: services.reply_post(
-            agent=agent, conversation_id=pk, body=body, client_id=client_id
-        ),
+        send=lambda draft: services.reply_post(agent=agent, conversation_id=pk, draft=draft),
         authorize=lambda: selectors.conversation_for_agent(agent=agent, pk=pk),
     )
 
@@ -467,3 +470,49 @@ def _page_context(
     if conversation is not None:
         context.update(pane_context(conversation, agent=agent, at=at))
     return context
+
+
+# Files (chat.attachments) ----------------------------------------------------------------------
+
+
+@require_POST
+@agent_required
+def conversation_file_upload(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+    """The agent uploads one file for a reply or a note in a conversation they may see."""
+    conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
+    return uploaded(
+        request,
+        lambda upload: attachments.attachment_upload(
+            inbox=conversation.inbox, upload=upload, agent=agent
+        ),
+        viewer="agent",
+    )
+
+
+@require_POST
+@agent_required
+def file_discard(request: HttpRequest, agent: Agent, key: str) -> HttpResponse:
+    """The agent removes an upload they have not sent."""
+    if not attachments.attachment_discard(key=key, agent=agent):
+        return json_error(404, "not_found", _("No such file waiting to be sent."))
+    return HttpResponse(status=204)
+
+
+@require_GET
+@agent_required
+def file_download(
+    request: HttpRequest, agent: Agent, key: str, name: str, thumbnail: bool = False
+) -> HttpResponse:
+    """A file for an agent: their own upload not yet sent, or a file of a conversation of one
+    of their inboxes (any, for an admin). Anything else is a 404."""
+    attachment = Attachment.objects.select_related("message").filter(key=key).first()
+    if attachment is None:
+        raise Http404("No such file.")
+    if attachment.message is None:
+        allowed = attachment.agent_id == agent.pk
+    else:
+        visible = selectors.conversations_for_agent(agent)
+        allowed = visible.filter(pk=attachment.message.conversation_id).exists()
+    if not allowed:
+        raise Http404("No such file.")
+    return attachments.file_response(attachment, thumbnail=thumbnail)

@@ -37,6 +37,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from chat import sending
+from chat.attachments import file_pass
 from chat.availability import inbox_availability_event
 from chat.events import publish_now
 from chat.groups import inbox_group, inbox_widgets_group, visitor_group
@@ -123,6 +124,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
     """What the visitor and agent sockets share: groups, cursors, catch-up and frames."""
 
     viewer: Viewer
+    file_pass = ""  # what this viewer's file links carry (a visitor's: chat.attachments)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Channels' consumer loop, with one queue. Channels waits for the next client frame and
@@ -424,7 +426,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
                 "conversation": message["conversation_id"],
                 "seq": message["seq"],
                 "created": stored.created,
-                "html": render_messages([message], viewer=self.viewer),
+                "html": render_messages([message], viewer=self.viewer, file_pass=self.file_pass),
             }
         )
         metrics.SOCKET_SENDS.labels(kind=self.viewer, result="stored").inc()
@@ -632,7 +634,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
     async def send_messages(
         self, conversation_id: int, messages: list[MessageData], extra: str = ""
     ) -> None:
-        html = render_messages(messages, viewer=self.viewer) + extra
+        html = render_messages(messages, viewer=self.viewer, file_pass=self.file_pass) + extra
         self.cursors[conversation_id] = messages[-1]["seq"]
         await self.send_json(
             {
@@ -669,6 +671,7 @@ class VisitorConsumer(CursorConsumer):
         except InvalidVisitorToken:
             return None
         self.public_key, self.token = public_key, token
+        self.file_pass = file_pass(self.visitor.pk, self.visitor.token_generation)
         self.rotated = claims.due_for_rotation()
         if self.rotated:
             self.token = visitor_token(self.visitor)
@@ -709,13 +712,12 @@ class VisitorConsumer(CursorConsumer):
             sending.visitor_limits(
                 ratelimit.scope_ip(self.scope), claims.visitor_id, sending.MESSAGE_LIMIT
             )
-            text, client_id = sending.parse(content.get("body"), content.get("client_id"))
+            draft = sending.parse(
+                content.get("body"), content.get("client_id"), content.get("attachments")
+            )
             return sending.store(
-                lambda body, key: sending.visitor_post(
-                    claims=claims, public_key=self.public_key, body=body, client_id=key
-                ),
-                text,
-                client_id,
+                lambda d: sending.visitor_post(claims=claims, public_key=self.public_key, draft=d),
+                draft,
             )
         except InvalidVisitorToken as exc:
             raise sending.invalid_token(exc) from None

@@ -412,3 +412,65 @@ class UsedSignature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.inbox_id}:{self.signature[:12]}…"
+
+
+def new_attachment_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def attachment_path(attachment: Attachment, filename: str) -> str:
+    """Where a file lies in the storage: under its random key, never a name a visitor chose
+    alone (`filename` is the cleaned name: chat.files.clean_name)."""
+    return f"attachments/{attachment.key}/{filename}"
+
+
+def thumbnail_path(attachment: Attachment, filename: str) -> str:
+    return f"attachments/{attachment.key}/thumbnail/{filename}"
+
+
+class Attachment(models.Model):
+    """A file sent in a conversation: uploaded first (`message` is empty: pending, seen only by
+    who uploaded it), then sent as part of a message, which shows it to whoever sees the
+    message. A pending upload older than a day is removed by housekeeping.
+
+    The file is never served from a public URL: downloads go through `chat.views.file_download`,
+    which checks the viewer (chat.attachments). An image is stored re-encoded (chat.files)."""
+
+    key = models.CharField(max_length=32, unique=True, default=new_attachment_key, editable=False)
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+")
+    # Who uploaded it: a visitor, or an agent (empty again if that agent is deleted).
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    position = models.PositiveSmallIntegerField(default=0)  # order within its message
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    thumbnail = models.FileField(upload_to=thumbnail_path, max_length=255, blank=True)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visitor__isnull=True) | Q(agent__isnull=True),
+                name="attachment_one_uploader",
+            ),
+        ]
+        indexes = [models.Index(fields=["message", "position"], name="attachment_message_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return bool(self.thumbnail)

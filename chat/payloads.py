@@ -11,17 +11,38 @@ The agents' events (`agent.*`) are typed here too, so the publishing seam takes 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
-from django.db.models import Model, OuterRef, QuerySet
+from django.db.models import (
+    Case,
+    F,
+    Model,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Concat
 
 from chat.hours import AvailabilityData
-from chat.models import Conversation, Message, visitor_display_name
+from chat.models import Attachment, Conversation, Message, visitor_display_name
 
 PREVIEW_LENGTH = 120
 
 Presence = Literal["online", "away", "offline"]
+
+
+class AttachmentData(TypedDict):
+    key: str
+    name: str
+    content_type: str
+    size: int
+    image: bool  # shown inline, with its thumbnail (width and height of the stored image)
+    width: int | None
+    height: int | None
 
 
 class MessageData(TypedDict):
@@ -30,9 +51,10 @@ class MessageData(TypedDict):
     seq: int
     sender_kind: str
     author_name: str
-    body: str
+    body: str  # empty for a message of files alone
     client_id: str | None
     created_at: str
+    attachments: list[AttachmentData]
 
 
 class ConversationData(TypedDict):
@@ -162,8 +184,23 @@ Event = (
 )
 
 
-def message_data(message: Message) -> MessageData:
-    """Serialize a message; needs `author_agent` and `conversation.visitor` (select_related)."""
+def attachment_data(attachment: Attachment) -> AttachmentData:
+    return {
+        "key": attachment.key,
+        "name": attachment.name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "image": attachment.is_image,
+        "width": attachment.width,
+        "height": attachment.height,
+    }
+
+
+def message_data(message: Message, attachments: Iterable[Attachment] | None = None) -> MessageData:
+    """Serialize a message; needs `author_agent` and `conversation.visitor` (select_related),
+    and its `attachments` (given, or prefetched: else one query)."""
+    if attachments is None:
+        attachments = message.attachments.all()
     if message.author_agent is not None:  # a reply or an internal note
         author_name = message.author_agent.display_name
     elif message.sender_kind == Message.SenderKind.VISITOR:
@@ -179,6 +216,7 @@ def message_data(message: Message) -> MessageData:
         "body": message.body,
         "client_id": str(message.client_id) if message.client_id else None,
         "created_at": message.created_at.isoformat(),
+        "attachments": [attachment_data(a) for a in attachments],
     }
 
 
@@ -240,23 +278,55 @@ def conversation_data(conversation: Conversation, *, preview: str | None) -> Con
 PREVIEW_KINDS = (Message.SenderKind.VISITOR, Message.SenderKind.AGENT)
 
 
+def message_preview(body: str, attachments: list[AttachmentData]) -> str:
+    """A list row's preview of a message: its text, or for files alone the first one's name,
+    "📎 invoice.pdf" (as `previewable` reads it in SQL)."""
+    if body or not attachments:
+        return body
+    return FILE_MARK + attachments[0]["name"]
+
+
+FILE_MARK = "📎 "
+
+
 def previewable(conversation: Conversation | OuterRef) -> QuerySet[Message]:
-    """A conversation's PREVIEW_KINDS messages, newest first (the (conversation, seq) index);
-    `conversation` may be an OuterRef, for a subquery per row."""
-    return Message.objects.filter(
-        conversation=conversation, sender_kind__in=PREVIEW_KINDS
-    ).order_by("-seq")
+    """A conversation's PREVIEW_KINDS messages, newest first (the (conversation, seq) index),
+    each with its `preview_text` (`message_preview`); `conversation` may be an OuterRef, for a
+    subquery per row."""
+    first_file = Attachment.objects.filter(message=OuterRef("pk")).order_by("position")
+    return (
+        Message.objects.filter(conversation=conversation, sender_kind__in=PREVIEW_KINDS)
+        .annotate(
+            preview_text=Case(
+                When(
+                    body="",
+                    then=Concat(
+                        Value(FILE_MARK),
+                        Subquery(first_file.values("name")[:1]),
+                        output_field=TextField(),
+                    ),
+                ),
+                default=F("body"),
+                output_field=TextField(),
+            )
+        )
+        .order_by("-seq")
+    )
 
 
-def chat_message_event(message: Message) -> ChatMessageEvent:
+def chat_message_event(
+    message: Message, attachments: Iterable[Attachment] | None = None
+) -> ChatMessageEvent:
+    """The event of a stored message (`attachments` as for `message_data`)."""
     conversation = message.conversation
+    data = message_data(message, attachments)
     if message.sender_kind in PREVIEW_KINDS:
-        preview = message.body
+        preview = message_preview(data["body"], data["attachments"])
     else:  # one query, for the (rare) system lines and notes
-        preview = previewable(conversation).values_list("body", flat=True).first()
+        preview = previewable(conversation).values_list("preview_text", flat=True).first()
     return {
         "type": "chat.message",
-        "message": message_data(message),
+        "message": data,
         "conversation": conversation_data(conversation, preview=preview),
     }
 
@@ -268,7 +338,7 @@ def for_visitor(event: ChatMessageEvent) -> ChatMessageEvent:
         return event
     return {
         **event,
-        "message": {**event["message"], "body": "", "author_name": ""},
+        "message": {**event["message"], "body": "", "author_name": "", "attachments": []},
         "conversation": {**event["conversation"], "preview": ""},
     }
 

@@ -192,6 +192,7 @@ def _post(
                 "body": body,
                 "client_id": str(client_id),
                 "created_at": params["now"].isoformat(),
+                "attachments": [],  # a message with files takes the full path
             }
             values = {
                 **params,

@@ -78,9 +78,13 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def render_messages(messages: list[MessageData], *, viewer: Viewer) -> str:
+def render_messages(messages: list[MessageData], *, viewer: Viewer, file_pass: str = "") -> str:
+    """Messages as `viewer` sees them; a visitor's file links carry their `file_pass`
+    (chat.attachments)."""
     return "".join(
-        render_shared("chat/_message.html#message", {"message": m, "viewer": viewer})
+        render_shared(
+            "chat/_message.html#message", {"message": m, "viewer": viewer, "file_pass": file_pass}
+        )
         for m in messages
     )
 

@@ -37,8 +37,10 @@ def visitor_latest_conversation(visitor: Visitor) -> Conversation | None:
 
 
 def _messages(conversation_id: int) -> QuerySet[Message]:
-    return Message.objects.select_related("author_agent", "conversation__visitor").filter(
-        conversation_id=conversation_id
+    return (
+        Message.objects.select_related("author_agent", "conversation__visitor")
+        .prefetch_related("attachments")
+        .filter(conversation_id=conversation_id)
     )
 
 
@@ -76,7 +78,7 @@ def message_page(
 def with_preview(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """Annotate `preview`: the start of the newest visitor or agent message (PREVIEW_KINDS), via
     the (conversation, seq) index."""
-    newest = previewable(OuterRef("pk")).values("body")[:1]
+    newest = previewable(OuterRef("pk")).values("preview_text")[:1]
     return queryset.select_related("inbox", "visitor", "assigned_agent").annotate(
         preview=Substr(Subquery(newest), 1, PREVIEW_LENGTH)
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -36,46 +37,68 @@ class Refused(Exception):
         self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
 
-def parse(body: object, client_id: object) -> tuple[str, uuid.UUID]:
-    """The cleaned text and the client's UUID, or `Refused` (400 for the id, 422 for the text)."""
+class Draft(NamedTuple):
+    """A message as parsed, before it is stored: its cleaned text (empty if it carries files
+    alone), the client's UUID, and the keys of the uploads it carries (chat.attachments)."""
+
+    text: str
+    client_id: uuid.UUID
+    attachments: tuple[str, ...] = ()
+
+
+def parse(body: object, client_id: object, attachments: object = None) -> Draft:
+    """The draft, or `Refused` (400 for the id or the file keys, 422 for the text)."""
     try:
         if not isinstance(client_id, str):
             raise ValueError(client_id)
         key = uuid.UUID(client_id)
     except ValueError:
         raise Refused(400, "bad_client_id", "client_id must be a UUID.") from None
+    keys = attachments if attachments is not None else []
+    if not (isinstance(keys, list | tuple) and all(_is_key(k) for k in keys)):
+        raise Refused(400, "bad_attachments", "attachments must be a list of file keys.")
     try:
-        text = services.clean_body(body if isinstance(body, str) else "")
+        text = services.clean_body(body if isinstance(body, str) else "", allow_empty=bool(keys))
     except ValidationError as exc:
         raise Refused(422, exc.code or "invalid", " ".join(exc.messages)) from None
-    return text, key
+    return Draft(text, key, tuple(keys))
 
 
-def store(send: Callable[[str, uuid.UUID], Posted], text: str, client_id: uuid.UUID) -> Posted:
-    """`send(text, client_id)`, its refusals as `Refused` (422 a rule, 409 an ended chat)."""
+def _is_key(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable()
+
+
+def store(send: Callable[[Draft], Posted], draft: Draft) -> Posted:
+    """`send(draft)`, its refusals as `Refused` (422 a rule, 409 an ended chat)."""
     try:
-        return send(text, client_id)
+        return send(draft)
     except ValidationError as exc:
         raise Refused(422, exc.code or "invalid", " ".join(exc.messages)) from None
     except services.ConversationEnded as exc:
         raise Refused(409, "conversation_ended", str(exc)) from None
 
 
-def visitor_post(
-    *, claims: TokenClaims, public_key: str, body: str, client_id: uuid.UUID
-) -> Posted:
-    """The visitor's message (`body` already cleaned), however it came: the fast path's two
-    statements check the visitor, the token's generation and the inbox themselves
-    (chat.posting); anything else (a first message, a new chat after an ended one, a retry)
-    takes the full path. `InvalidVisitorToken` if the claims name no visitor of that inbox
-    (deleted since) or the visitor was signed out since the token was issued."""
-    fast = posting.visitor_message_post(
-        claims=claims, public_key=public_key, body=body, client_id=client_id
-    )
-    if fast is not None:
-        return fast
+def visitor_post(*, claims: TokenClaims, public_key: str, draft: Draft) -> Posted:
+    """The visitor's message, however it came: the fast path's two statements check the
+    visitor, the token's generation and the inbox themselves (chat.posting); anything else (a
+    first message, a new chat after an ended one, a retry, files) takes the full path.
+    `InvalidVisitorToken` if the claims name no visitor of that inbox (deleted since) or the
+    visitor was signed out since the token was issued."""
+    if not draft.attachments:
+        fast = posting.visitor_message_post(
+            claims=claims, public_key=public_key, body=draft.text, client_id=draft.client_id
+        )
+        if fast is not None:
+            return fast
     visitor = visitor_for_claims(claims, public_key=public_key)
-    return posted(services.visitor_message_send(visitor=visitor, body=body, client_id=client_id))
+    return posted(
+        services.visitor_message_send(
+            visitor=visitor,
+            body=draft.text,
+            client_id=draft.client_id,
+            attachments=draft.attachments,
+        )
+    )
 
 
 def invalid_token(exc: InvalidVisitorToken) -> Refused:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext_lazy
 
+from chat.attachments import attachments_claim, known_attachments
 from chat.events import publish_message_on_commit, publish_on_commit
 from chat.groups import inbox_group, visitor_group
 from chat.models import AgentRef, Conversation, Inbox, Message, Visitor
@@ -64,10 +66,11 @@ def visitor_sessions_revoke(*, visitor: Visitor) -> None:
     publish_on_commit([visitor_group(visitor.pk)], visitor_signed_out_event(visitor.pk))
 
 
-def clean_body(body: str) -> str:
-    """The text as it will be stored, or a ValidationError a person can act on."""
+def clean_body(body: str, *, allow_empty: bool = False) -> str:
+    """The text as it will be stored, or a ValidationError a person can act on. Empty only
+    with `allow_empty` (a message of files alone)."""
     text = body.strip()
-    if not text:
+    if not text and not allow_empty:
         raise ValidationError(_("Write a message first."), code="empty")
     if "\x00" in text:
         # PostgreSQL text cannot hold NUL; refusing it clearly beats a 500 that a client retries.
@@ -125,10 +128,13 @@ def request_assignment(inbox_id: int) -> None:
 
 
 @transaction.atomic
-def visitor_message_send(*, visitor: Visitor, body: str, client_id: uuid.UUID) -> MessageResult:
-    """A visitor's message, in their open conversation (started if need be). Idempotent on
-    `client_id`: a retry returns the stored message, even if its conversation has since ended."""
-    text = clean_body(body)
+def visitor_message_send(
+    *, visitor: Visitor, body: str, client_id: uuid.UUID, attachments: Sequence[str] = ()
+) -> MessageResult:
+    """A visitor's message, in their open conversation (started if need be), with the uploads
+    `attachments` names (chat.attachments). Idempotent on `client_id`: a retry returns the
+    stored message, even if its conversation has since ended."""
+    text = clean_body(body, allow_empty=bool(attachments))
     stored = Message.objects.filter(conversation__visitor=visitor)
     existing = _message_by_client_id(stored, client_id=client_id)
     if existing is not None:  # a retry: answer without starting anything
@@ -145,6 +151,7 @@ def visitor_message_send(*, visitor: Visitor, body: str, client_id: uuid.UUID) -
             sender_kind=Message.SenderKind.VISITOR,
             body=text,
             client_id=client_id,
+            attachments=attachments,
         )
     except ConversationEnded:
         # An agent ended the chat between our two statements: the visitor's message starts
@@ -154,6 +161,7 @@ def visitor_message_send(*, visitor: Visitor, body: str, client_id: uuid.UUID) -
             sender_kind=Message.SenderKind.VISITOR,
             body=text,
             client_id=client_id,
+            attachments=attachments,
         )
     if result.created and result.message.seq == 1:
         # A new chat joins the queue. Registered after the message's publish, so on commit
@@ -171,13 +179,16 @@ def message_create(
     body: str,
     client_id: uuid.UUID | None,
     author_agent: AgentRef | None = None,
+    attachments: Sequence[str] = (),
 ) -> MessageResult:
-    """Append a message to an open conversation. Idempotent on `client_id`.
+    """Append a message to an open conversation, with the sender's uploads `attachments`
+    (chat.attachments.attachments_claim). Idempotent on `client_id`.
 
-    Raises ValidationError for an empty or oversized body and ConversationEnded for an ended
-    conversation (unless the message with this `client_id` is already stored).
+    Raises ValidationError for an empty (without files) or oversized body, or files that are
+    not the sender's pending uploads, and ConversationEnded for an ended conversation (unless
+    the message with this `client_id` is already stored).
     """
-    text = clean_body(body)
+    text = clean_body(body, allow_empty=bool(attachments))
     locked = conversation_lock(conversation)
     if client_id is not None:
         existing = _message_by_client_id(locked.messages.all(), client_id=client_id)
@@ -186,7 +197,12 @@ def message_create(
     if locked.status == Conversation.Status.ENDED:
         raise ConversationEnded(_("This chat has ended."))
     message = append_message(
-        locked, sender_kind=sender_kind, body=text, client_id=client_id, author_agent=author_agent
+        locked,
+        sender_kind=sender_kind,
+        body=text,
+        client_id=client_id,
+        author_agent=author_agent,
+        attachments=attachments,
     )
     return MessageResult(message, created=True)
 
@@ -456,8 +472,10 @@ def append_message(
     body: str,
     client_id: uuid.UUID | None = None,
     author_agent: AgentRef | None = None,
+    attachments: Sequence[str] = (),
 ) -> Message:
-    """Give the next `seq` to a new message and publish it on commit.
+    """Give the next `seq` to a new message, attach the sender's uploads `attachments` (a
+    visitor's for a visitor message, else the author's), and publish it on commit.
 
     Precondition: inside a transaction, holding `locked`'s row lock (see `conversation_lock`);
     that lock is what makes `seq` gap-free and strictly increasing per conversation.
@@ -485,7 +503,12 @@ def append_message(
             locked.first_response_at = now  # the first answer: analytics' first response time
             fields.append("first_response_at")
     locked.save(update_fields=fields)
-    publish_message_on_commit(chat_message_event(message))
+    if sender_kind == Message.SenderKind.VISITOR:
+        claimed = attachments_claim(message, attachments, visitor=locked.visitor)
+    else:
+        claimed = attachments_claim(message, attachments, agent=author_agent)
+    publish_message_on_commit(chat_message_event(message, claimed))
+    known_attachments(message, claimed)
     return message
 
 

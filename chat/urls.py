@@ -24,5 +24,19 @@ urlpatterns = [
         views.widget_rate,
         name="widget_rate",
     ),
+    path("widget/<str:public_key>/files", views.widget_file_upload, name="widget_file_upload"),
+    path(
+        "widget/<str:public_key>/files/<str:key>/discard",
+        views.widget_file_discard,
+        name="widget_file_discard",
+    ),
+    # A visitor's downloads carry their file pass (chat.attachments), not the widget's key.
+    path(
+        "files/<str:key>/thumbnail/<path:name>",
+        views.file_download,
+        {"thumbnail": True},
+        name="file_thumbnail",
+    ),
+    path("files/<str:key>/<path:name>", views.file_download, name="file_download"),
     path("demo/", views.demo_page, name="demo"),
 ]

@@ -8,7 +8,6 @@ a forged cross-site request cannot carry the header without the desk's CORS cons
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -21,20 +20,23 @@ from django.core.exceptions import (
     TooManyFilesSent,
     ValidationError,
 )
+from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import selectors, sending, services
+from chat import attachments, files, selectors, sending, services
 from chat.availability import inbox_availability
 from chat.identity import IdentityRejected, identity_claimed, identity_verify, visitor_identify
-from chat.models import Conversation, Inbox, Visitor
-from chat.payloads import conversation_data
+from chat.models import Attachment, Conversation, Inbox, Visitor
+from chat.payloads import attachment_data, conversation_data
 from chat.posting import Posted
 from chat.rendering import Viewer, render_availability, render_messages
 from chat.selectors import inbox_by_public_key
@@ -154,6 +156,7 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
                 "send": reverse("chat:widget_send", args=[public_key]),
                 "context": reverse("chat:widget_context", args=[public_key]),
                 "profile": reverse("chat:widget_profile", args=[public_key]),
+                "files": reverse("chat:widget_file_upload", args=[public_key]),
                 "socket": f"/ws/widget/{public_key}/",
             },
             "availability_html": render_availability(status, version=0),
@@ -222,6 +225,7 @@ def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
             "messages": messages,
             "earlier": earlier,
             "viewer": "visitor",
+            "file_pass": attachments.file_pass(visitor.pk, visitor.token_generation),
             "visitor_email": visitor.email,
         },
     )
@@ -240,10 +244,8 @@ def widget_send(request: HttpRequest, public_key: str) -> HttpResponse:
     if unreadable := unreadable_body(request):
         return unreadable
 
-    def send(body: str, client_id: uuid.UUID) -> Posted:
-        return sending.visitor_post(
-            claims=claims, public_key=public_key, body=body, client_id=client_id
-        )
+    def send(draft: sending.Draft) -> Posted:
+        return sending.visitor_post(claims=claims, public_key=public_key, draft=draft)
 
     def authorize() -> HttpResponse | None:
         try:
@@ -253,7 +255,13 @@ def widget_send(request: HttpRequest, public_key: str) -> HttpResponse:
         return None
 
     try:
-        return handle_send(request, viewer="visitor", send=send, authorize=authorize)
+        return handle_send(
+            request,
+            viewer="visitor",
+            send=send,
+            authorize=authorize,
+            file_pass=attachments.file_pass(claims.visitor_id, claims.generation),
+        )
     except InvalidVisitorToken as exc:  # unknown: a deleted visitor, or another inbox's token
         return token_refused(exc)
 
@@ -328,28 +336,34 @@ def handle_send(
     request: HttpRequest,
     *,
     viewer: Viewer,
-    send: Callable[[str, uuid.UUID], Posted],
+    send: Callable[[sending.Draft], Posted],
     authorize: Callable[[], object],
+    file_pass: str = "",
 ) -> HttpResponse:
-    """What the visitor's and the agent's send views share: parse `body` and `client_id`, store
-    through `send` (given the cleaned text), answer with the message's HTML (201 new, 200
-    repeat) or a JSON error.
+    """What the visitor's and the agent's send views share: parse `body`, `client_id` and the
+    `attachments` (file keys, repeated), store through `send` (given the draft), answer with
+    the message's HTML (201 new, 200 repeat) or a JSON error.
 
     `send` checks the caller's right to write there itself, in its first statement
     (chat.posting). A request whose body is refused never gets that far, so `authorize` (which
     raises, or answers, the refusal a caller without that right gets) runs first on that path:
     a caller who may not write there learns nothing from the body's errors."""
     try:
-        text, client_id = sending.parse(request.POST.get("body", ""), request.POST.get("client_id"))
+        draft = sending.parse(
+            request.POST.get("body", ""),
+            request.POST.get("client_id"),
+            request.POST.getlist("attachments"),
+        )
     except sending.Refused as refused:
         return authorize_first(authorize) or refused_response(refused)
     try:
-        result = sending.store(send, text, client_id)
+        result = sending.store(send, draft)
     except sending.Refused as refused:
         return refused_response(refused)
     message = result.message
     response = HttpResponse(
-        render_messages([message], viewer=viewer), status=201 if result.created else 200
+        render_messages([message], viewer=viewer, file_pass=file_pass),
+        status=201 if result.created else 200,
     )
     response["X-Conversation-Id"] = str(message["conversation_id"])
     response["X-Seq"] = str(message["seq"])
@@ -379,3 +393,113 @@ def demo_page(request: HttpRequest) -> HttpResponse:
         raise Http404("the demo page is off (SUPPORTDESK_DEMO_PAGE)")
     inbox = Inbox.objects.order_by("pk").first()
     return render(request, "chat/demo.html", {"inbox": inbox})
+
+
+# Files (chat.attachments) ----------------------------------------------------------------------
+
+UPLOAD_LIMIT = ("visitor_uploads", _("You are sending files too fast; wait a moment."))
+
+
+def upload_too_large(request: HttpRequest) -> JsonResponse | None:
+    """413 at once for a body longer than a file may be (plus room for the form around it),
+    before Django reads any of it."""
+    limit = settings.SUPPORTDESK_UPLOAD_MAX_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length <= limit + 64 * 1024:
+        return None
+    text = gettext("A file can be at most %(limit)s.") % {"limit": attachments.human_size(limit)}
+    return json_error(413, "file_too_large", text)
+
+
+def uploaded(
+    request: HttpRequest,
+    store: Callable[[UploadedFile], Attachment],
+    *,
+    viewer: Viewer,
+    file_pass: str = "",
+) -> JsonResponse:
+    """What the visitor's and the agent's upload views share: read the one file of the form
+    (field `file`), store it through `store`, and answer 201 with what the client shows of
+    it, or the refusal (413 too large, 422 any other reason) with the file's name in it."""
+    if rejected := upload_too_large(request):
+        return rejected
+    if unreadable := unreadable_body(request):
+        return unreadable
+    upload = request.FILES.get("file")
+    if upload is None:
+        return json_error(400, "no_file", gettext("Send the file in the form field 'file'."))
+    try:
+        attachment = store(upload)
+    except files.Refused as refused:
+        status = 413 if refused.code == "file_too_large" else 422
+        return json_error(status, refused.code, refused.message)
+    data = attachment_data(attachment)
+    return JsonResponse(
+        {
+            **data,
+            "size_text": attachments.human_size(attachment.size),
+            "url": attachments.file_url(data, viewer=viewer, file_pass=file_pass),
+            "thumbnail": (
+                attachments.file_url(data, viewer=viewer, thumbnail=True, file_pass=file_pass)
+                if data["image"]
+                else None
+            ),
+        },
+        status=201,
+    )
+
+
+@csrf_exempt
+@require_POST
+def widget_file_upload(request: HttpRequest, public_key: str) -> HttpResponse:
+    """A visitor uploads one file (multipart, field `file`): a pending upload, sent later by
+    naming its key in a message's `attachments`."""
+    claims, refusal = visitor_claims(request, UPLOAD_LIMIT)
+    if claims is None:
+        return refusal  # type: ignore[return-value]
+    try:
+        visitor = visitor_for_claims(claims, public_key=public_key)
+    except InvalidVisitorToken as exc:
+        return token_refused(exc)
+    return uploaded(
+        request,
+        lambda upload: attachments.attachment_upload(
+            inbox=visitor.inbox, upload=upload, visitor=visitor
+        ),
+        viewer="visitor",
+        file_pass=attachments.file_pass(visitor.pk, visitor.token_generation),
+    )
+
+
+@csrf_exempt
+@require_POST
+@visitor_required
+def widget_file_discard(request: HttpRequest, visitor: Visitor, key: str) -> HttpResponse:
+    """The visitor removes an upload they have not sent (cancelled, or taken off the message)."""
+    if not attachments.attachment_discard(key=key, visitor=visitor):
+        return json_error(404, "not_found", gettext("No such file waiting to be sent."))
+    return HttpResponse(status=204)
+
+
+@require_GET
+def file_download(
+    request: HttpRequest, key: str, name: str, thumbnail: bool = False
+) -> HttpResponse:
+    """A file for a visitor: the link's file pass names them (chat.attachments); the file must
+    be theirs to see. Anything else is a 404, which confirms nothing about the key."""
+    visitor = attachments.visitor_of_pass(request.GET.get("pass", ""))
+    attachment = (
+        Attachment.objects.select_related("message__conversation").filter(key=key).first()
+        if visitor is not None
+        else None
+    )
+    if (
+        visitor is None
+        or attachment is None
+        or not attachments.visitor_may_see(visitor, attachment)
+    ):
+        raise Http404("No such file.")
+    return attachments.file_response(attachment, thumbnail=thumbnail)

@@ -244,6 +244,14 @@ SUPPORTDESK_DEMO_PAGE = env_bool("SUPPORTDESK_DEMO_PAGE", default=DEBUG)
 
 # Limits (see docs/PROTOCOL.md).
 SUPPORTDESK_MAX_MESSAGE_LENGTH = int(os.environ.get("SUPPORTDESK_MAX_MESSAGE_LENGTH", "5000"))
+# Attachments (chat.files, chat.attachments): at most this many bytes a file and files a
+# message. Files lie under MEDIA_ROOT (the embedded default) and are never served from a public
+# URL: every download goes through a view that checks the viewer (docs/SECURITY.md).
+SUPPORTDESK_UPLOAD_MAX_BYTES = int(
+    os.environ.get("SUPPORTDESK_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))
+)
+SUPPORTDESK_UPLOAD_MAX_FILES = int(os.environ.get("SUPPORTDESK_UPLOAD_MAX_FILES", "5"))
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # How often clients ping their socket; a socket silent for 40% of that (at most 8 s) is dead.
 SUPPORTDESK_HEARTBEAT_SECONDS = float(os.environ.get("SUPPORTDESK_HEARTBEAT_SECONDS", "20"))
 # How often (at most) a socket checks, on a client's heartbeat, that it missed nothing.
@@ -283,6 +291,7 @@ SUPPORTDESK_RATE_LIMITS = {
         "widget_ip": "600/60",  # widget API requests per IP address (many visitors behind a NAT)
         "visitor": "120/60",  # widget API requests per visitor
         "visitor_messages": "30/60",  # messages per visitor
+        "visitor_uploads": "20/60",  # files uploaded per visitor
         "login": "5/300",  # failed logins per user name and IP address
         "login_ip": "30/300",  # failed logins per IP address, whatever the name
         "socket_ip": "120/60",  # socket connections opened per IP address

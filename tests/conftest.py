@@ -118,6 +118,14 @@ def rate_limit_counters_of_our_own(settings: Any) -> None:
     settings.CACHES = caches
 
 
+@pytest.fixture(scope="session", autouse=True)
+def media_of_our_own(tmp_path_factory: Any) -> Iterator[None]:
+    """Uploaded files (chat.attachments) go to a folder of the run's own, never the checkout
+    (keys are random: the tests of a run can share it)."""
+    with override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("media"))):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def demo_page_on(settings: Any) -> None:
     """Tests run with DEBUG off, as production; the demo page (off there) stands in for a

@@ -30,6 +30,7 @@ success answer. A refused request must leave the database exactly as it was.
 from __future__ import annotations
 
 import copy
+import io
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -47,15 +48,18 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.db.models import Model
 from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import URLResolver, get_resolver, resolve
+from PIL import Image
 
 from agents.models import Agent, CannedResponse
 from agents.services import agent_create, conversation_claim, saved_reply_create
-from chat.models import Conversation, Inbox, Visitor
+from chat.attachments import attachment_upload, attachments_claim
+from chat.models import Attachment, Conversation, Inbox, Visitor
 from chat.services import conversation_end, visitor_create
 from chat.tokens import protocols_for, visitor_token
 from supportdesk.asgi import application
@@ -217,6 +221,34 @@ EXPECTED: dict[str, dict[str, Row]] = {
         "GET": every(NOT_ALLOWED),
         "POST": (TOKEN, OK, NOT_FOUND, TOKEN, TOKEN, TOKEN, TOKEN),
     },
+    # Files (chat.attachments): conversation A's image, sent by visitor A. A visitor's links
+    # carry their file pass; without one (as here) nobody gets a file by the widget's route.
+    "chat:widget_file_upload": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (TOKEN, CREATED, CREATED, TOKEN, TOKEN, TOKEN, TOKEN),
+    },
+    "chat:widget_file_discard": {  # visitor A's own upload, not yet sent
+        "GET": every(NOT_ALLOWED),
+        "POST": (TOKEN, NO_CONTENT, NOT_FOUND, TOKEN, TOKEN, TOKEN, TOKEN),
+    },
+    "chat:file_download": {"GET": every(NOT_FOUND), "POST": every(NOT_ALLOWED)},
+    "chat:file_thumbnail": {"GET": every(NOT_FOUND), "POST": every(NOT_ALLOWED)},
+    "agents:file_upload": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (LOGIN, LOGIN, LOGIN, CREATED, NOT_FOUND, CREATED, FORBIDDEN),
+    },
+    "agents:file_discard": {  # the agent's own upload, not yet sent
+        "GET": every(NOT_ALLOWED),
+        "POST": (LOGIN, LOGIN, LOGIN, NO_CONTENT, NOT_FOUND, NOT_FOUND, FORBIDDEN),
+    },
+    "agents:file_download": {
+        "GET": (LOGIN, LOGIN, LOGIN, OK, NOT_FOUND, OK, FORBIDDEN),
+        "POST": every(NOT_ALLOWED),
+    },
+    "agents:file_thumbnail": {
+        "GET": (LOGIN, LOGIN, LOGIN, OK, NOT_FOUND, OK, FORBIDDEN),
+        "POST": every(NOT_ALLOWED),
+    },
     "chat:demo": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
     # Operations: probes for load balancers (no login, nothing secret), metrics (404 while
     # SUPPORTDESK_METRICS_TOKEN is unset, as here), the status page (the admin's: staff only).
@@ -374,6 +406,9 @@ class World:
     superuser: AbstractBaseUser
     saved_reply: CannedResponse  # the agent's own
     group: Group
+    file_a: Attachment  # an image in conversation A, sent by visitor A
+    pending_a: Attachment  # visitor A's upload, not sent
+    pending_agent: Attachment  # the agent's upload, not sent
     sessions: dict[str, str] = field(default_factory=dict)  # role: session key, logged in once
 
     def user(self, role: str) -> AbstractBaseUser | None:
@@ -405,6 +440,12 @@ class World:
         return objects[label]
 
 
+def image_upload(name: str) -> SimpleUploadedFile:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "orange").save(out, "PNG")
+    return SimpleUploadedFile(name, out.getvalue(), content_type="image/png")
+
+
 def build_world() -> World:
     User = get_user_model()
     inbox = Inbox.objects.create(name="Acme support")
@@ -427,7 +468,12 @@ def build_world() -> World:
     boss.role = Agent.Role.ADMIN
     boss.save(update_fields=["role"])
     alice = agent("alice", [inbox])
+    file_a = attachment_upload(inbox=inbox, upload=image_upload("parcel.png"), visitor=visitor_a)
+    attachments_claim(conversation_a.messages.get(seq=1), [file_a.key], visitor=visitor_a)
     return World(
+        file_a=file_a,
+        pending_a=attachment_upload(inbox=inbox, upload=image_upload("a.png"), visitor=visitor_a),
+        pending_agent=attachment_upload(inbox=inbox, upload=image_upload("b.png"), agent=alice),
         inbox=inbox,
         other_inbox=other_inbox,
         visitor_a=visitor_a,
@@ -466,6 +512,17 @@ def kwargs_for(key: str, route: str, world: World) -> dict[str, Any]:
 
 KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "agents:reply_delete": lambda w: {"pk": w.saved_reply.pk},
+    **{
+        route: (lambda w: {"key": w.file_a.key, "name": w.file_a.name})
+        for route in (
+            "chat:file_download",
+            "chat:file_thumbnail",
+            "agents:file_download",
+            "agents:file_thumbnail",
+        )
+    },
+    "chat:widget_file_discard": lambda w: {"key": w.pending_a.key},
+    "agents:file_discard": lambda w: {"key": w.pending_agent.key},
     "admin:view_on_site": lambda w: {
         "content_type_id": ContentType.objects.get_for_model(Conversation).pk,
         "object_id": w.conversation_a.pk,
@@ -504,6 +561,8 @@ BODIES: dict[str, Callable[[World], dict[str, dict[str, Any]]]] = {
     "chat:widget_email": lambda w: {"POST": {"email": "ann@example.com"}},
     "chat:widget_profile": lambda w: {"POST": {"name": "Ann", "email": "ann@example.com"}},
     "chat:widget_rate": lambda w: {"POST": {"rating": "5", "comment": "Quick and kind."}},
+    "chat:widget_file_upload": lambda w: {"POST": {"file": image_upload("shot.png")}},
+    "agents:file_upload": lambda w: {"POST": {"file": image_upload("shot.png")}},
     "admin:autocomplete": lambda w: {
         "GET": {"app_label": "agents", "model_name": "agent", "field_name": "user", "term": "a"}
     },
@@ -551,7 +610,8 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
 
 
 def check(outcome: Outcome, response: HttpResponse, kwargs: dict[str, Any], what: str) -> None:
-    body = response.content.decode(errors="replace")
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    body = content.decode(errors="replace")
     said = response.get("Location") or body[:300]
     assert response.status_code == outcome.status, (
         f"{what}: expected {outcome}, got {response.status_code}: {said}"

@@ -11,6 +11,8 @@ from django import template
 from django.utils.html import escape, urlize
 from django.utils.safestring import SafeString, mark_safe
 
+from chat import attachments, files
+from chat.payloads import AttachmentData
 from supportdesk import bidi
 
 register = template.Library()
@@ -73,3 +75,29 @@ def linkify(text: str, autoescape: bool = True) -> SafeString:
     return mark_safe(  # noqa: S308 - urlize escaped the text; we only add attributes
         html.replace('rel="nofollow"', 'rel="nofollow noopener noreferrer" target="_blank"')
     )
+
+
+@register.simple_tag
+def file_url(attachment: AttachmentData, viewer: str, file_pass: str = "") -> str:
+    """Where `viewer` downloads an attachment (chat.attachments.file_url)."""
+    return attachments.file_url(attachment, viewer=viewer, file_pass=file_pass)
+
+
+@register.simple_tag
+def thumbnail_url(attachment: AttachmentData, viewer: str, file_pass: str = "") -> str:
+    return attachments.file_url(attachment, viewer=viewer, thumbnail=True, file_pass=file_pass)
+
+
+@register.filter
+def file_size(size: int) -> str:
+    """1.2 MB, 340 KB, 12 bytes."""
+    return attachments.human_size(size)
+
+
+@register.filter
+def thumbnail_box(attachment: AttachmentData) -> tuple[int, int]:
+    """The thumbnail's width and height (the stored image's, fitted in THUMB_SIDE), so the log
+    does not jump when it loads."""
+    width, height = attachment["width"] or 1, attachment["height"] or 1
+    scale = min(1.0, files.THUMB_SIDE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
