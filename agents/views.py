@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -505,14 +505,11 @@ def file_download(
 ) -> HttpResponse:
     """A file for an agent: their own upload not yet sent, or a file of a conversation of one
     of their inboxes (any, for an admin). Anything else is a 404."""
-    attachment = Attachment.objects.select_related("message").filter(key=key).first()
-    if attachment is None:
-        raise Http404("No such file.")
-    if attachment.message is None:
-        allowed = attachment.agent_id == agent.pk
-    else:
+
+    def may_see(attachment: Attachment) -> bool:
+        if attachment.message is None:
+            return attachment.agent_id == agent.pk
         visible = selectors.conversations_for_agent(agent)
-        allowed = visible.filter(pk=attachment.message.conversation_id).exists()
-    if not allowed:
-        raise Http404("No such file.")
-    return attachments.file_response(attachment, thumbnail=thumbnail)
+        return visible.filter(pk=attachment.message.conversation_id).exists()
+
+    return attachments.served(key, may_see, thumbnail=thumbnail)

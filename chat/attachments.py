@@ -16,7 +16,7 @@ and void once they are signed out everywhere (chat.tokens) or erased.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -214,6 +214,17 @@ def file_url(
 # Served so that nothing in it can run: a download unless it is an image the desk re-encoded
 # itself, never sniffed into another type, and sandboxed if a browser opens it anyway.
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def served(
+    key: str, may_see: Callable[[Attachment], bool], *, thumbnail: bool = False
+) -> FileResponse:
+    """The file `key` names (or its thumbnail) if the viewer `may_see` it; else Http404, which
+    confirms nothing about the key."""
+    attachment = Attachment.objects.select_related("message__conversation").filter(key=key).first()
+    if attachment is None or not may_see(attachment):
+        raise Http404("No such file.")
+    return file_response(attachment, thumbnail=thumbnail)
 
 
 def file_response(attachment: Attachment, *, thumbnail: bool = False) -> FileResponse:

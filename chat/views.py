@@ -105,6 +105,20 @@ def token_refused(exc: InvalidVisitorToken) -> JsonResponse:
     return refused_response(sending.invalid_token(exc))
 
 
+def visitor_of(
+    request: HttpRequest, public_key: str, *limits: tuple[str, object]
+) -> tuple[Visitor | None, HttpResponse | None]:
+    """The visitor of the token, for this inbox only, after the rate limits (`visitor_claims`):
+    `(visitor, None)`, or `(None, the 401 or 429 to answer)`."""
+    claims, refusal = visitor_claims(request, *limits)
+    if claims is None:
+        return None, refusal
+    try:
+        return visitor_for_claims(claims, public_key=public_key), None
+    except InvalidVisitorToken as exc:
+        return None, token_refused(exc)
+
+
 def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Resolve the visitor from the token header, for this inbox only; 401 otherwise.
 
@@ -113,13 +127,9 @@ def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 
     @wraps(view)
     def wrapper(request: HttpRequest, public_key: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        claims, refusal = visitor_claims(request)
-        if claims is None:
+        visitor, refusal = visitor_of(request, public_key)
+        if visitor is None:
             return refusal  # type: ignore[return-value]
-        try:
-            visitor = visitor_for_claims(claims, public_key=public_key)
-        except InvalidVisitorToken as exc:
-            return token_refused(exc)
         if unreadable := unreadable_body(request):
             return unreadable
         return view(request, visitor, *args, **kwargs)
@@ -457,13 +467,9 @@ def uploaded(
 def widget_file_upload(request: HttpRequest, public_key: str) -> HttpResponse:
     """A visitor uploads one file (multipart, field `file`): a pending upload, sent later by
     naming its key in a message's `attachments`."""
-    claims, refusal = visitor_claims(request, UPLOAD_LIMIT)
-    if claims is None:
+    visitor, refusal = visitor_of(request, public_key, UPLOAD_LIMIT)
+    if visitor is None:
         return refusal  # type: ignore[return-value]
-    try:
-        visitor = visitor_for_claims(claims, public_key=public_key)
-    except InvalidVisitorToken as exc:
-        return token_refused(exc)
     return uploaded(
         request,
         lambda upload: attachments.attachment_upload(
@@ -491,15 +497,8 @@ def file_download(
     """A file for a visitor: the link's file pass names them (chat.attachments); the file must
     be theirs to see. Anything else is a 404, which confirms nothing about the key."""
     visitor = attachments.visitor_of_pass(request.GET.get("pass", ""))
-    attachment = (
-        Attachment.objects.select_related("message__conversation").filter(key=key).first()
-        if visitor is not None
-        else None
-    )
-    if (
-        visitor is None
-        or attachment is None
-        or not attachments.visitor_may_see(visitor, attachment)
-    ):
+    if visitor is None:
         raise Http404("No such file.")
-    return attachments.file_response(attachment, thumbnail=thumbnail)
+    return attachments.served(
+        key, lambda a: attachments.visitor_may_see(visitor, a), thumbnail=thumbnail
+    )
