@@ -4,6 +4,8 @@ PostgreSQL: full-text search (`websearch_to_tsquery`: words, "quoted phrases", -
 ranked by `ts_rank` and highlighted by `ts_headline`, over the GIN index of migration
 chat.0005 (the expression here must stay identical to the index's for the planner to use it).
 SQLite: every word as a case-insensitive substring, newest first, highlighted in Python.
+Both: a message whose file names hold every word is found too ("📎 invoice.pdf"), after the
+text hits (names are short and not language: substrings, not the text search).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from agents.models import Agent
 from agents.selectors import conversations_for_agent
-from chat.models import Message
+from chat.models import Attachment, Message
+from chat.payloads import FILE_MARK
 
 RESULT_LIMIT = 30
 MAX_QUERY_LENGTH = 200
@@ -56,6 +59,8 @@ def message_search(*, agent: Agent, query: str) -> list[SearchHit]:
         rows = _postgres(messages, query)
     else:
         rows = _fallback(messages, query)
+    found = {m.pk for m, _ in rows}
+    rows += [hit for hit in _file_names(messages, query) if hit[0].pk not in found]
     return [
         SearchHit(
             message_id=m.pk,
@@ -87,14 +92,39 @@ def _postgres(messages: QuerySet[Message], query: str) -> list[tuple[Message, st
 
 
 def _fallback(messages: QuerySet[Message], query: str) -> list[tuple[Message, str]]:
-    words = [w for w in re.findall(r"\w+", query) if w][:8]
+    words = _words(query)
     if not words:
         return []
     for word in words:
         messages = messages.filter(body__icontains=word)
-    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    pattern = _pattern(words)
     found = messages.order_by("-created_at")[:RESULT_LIMIT]
     return [(m, _highlight(m.body, pattern)) for m in found]
+
+
+def _file_names(messages: QuerySet[Message], query: str) -> list[tuple[Message, str]]:
+    """Messages with a file whose name holds every word, newest first, the name as snippet."""
+    words = _words(query)
+    if not words:
+        return []
+    files = Attachment.objects.filter(message__in=messages)
+    for word in words:
+        files = files.filter(name__icontains=word)
+    pattern = _pattern(words)
+    hits = files.select_related("message__conversation__visitor").order_by("-created_at")
+    return [
+        (a.message, FILE_MARK + _highlight(a.name, pattern))
+        for a in hits[:RESULT_LIMIT]
+        if a.message is not None
+    ]
+
+
+def _words(query: str) -> list[str]:
+    return [w for w in re.findall(r"\w+", query) if w][:8]
+
+
+def _pattern(words: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
 
 
 def _highlight(body: str, pattern: re.Pattern[str]) -> str:

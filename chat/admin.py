@@ -18,7 +18,13 @@ from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -32,7 +38,7 @@ from chat.privacy import (
     describe_counts,
     visitor_delete,
     visitor_deletion_preview,
-    visitor_export,
+    visitor_export_archive,
 )
 from chat.services import visitor_sessions_revoke
 
@@ -192,13 +198,15 @@ class VisitorAdmin(admin.ModelAdmin):
         return visitor
 
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Everything about the visitor as a JSON download (needs the view permission)."""
+        """Everything about the visitor as a zip download: their data as JSON, and their files
+        (needs the view permission)."""
         visitor = self.visitor_or_refuse(request, object_id, self.has_view_permission)
-        response = JsonResponse(
-            visitor_export(visitor=visitor), json_dumps_params={"indent": 2, "ensure_ascii": False}
+        return FileResponse(
+            visitor_export_archive(visitor=visitor),
+            as_attachment=True,
+            filename=f"visitor-{visitor.pk}.zip",
+            content_type="application/zip",
         )
-        response["Content-Disposition"] = f'attachment; filename="visitor-{visitor.pk}.json"'
-        return response
 
     def sign_out_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: sign the visitor out everywhere (`visitor_sessions_revoke`), log it, back to

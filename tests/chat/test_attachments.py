@@ -4,8 +4,10 @@ who may download, and what a refusal loses (nothing)."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
+import zipfile
 from datetime import timedelta
 from typing import Any
 
@@ -349,3 +351,37 @@ def test_files_go_with_their_visitor_and_orphans_after_a_day(
         assert attachments.orphans_purge() == 1
     assert not default_storage.exists(names[orphan])
     assert not Attachment.objects.exists()
+
+
+def test_message_search_finds_file_names(
+    visitor: Visitor, agent: Agent, outsider_agent: Agent
+) -> None:
+    from agents.search import message_search
+
+    key = upload(visitor, "Invoice_March-2026.pdf", PDF).json()["key"]
+    send(visitor, "see attached", [key])
+    (hit,) = message_search(agent=agent, query="march invoice")
+    assert hit.snippet.startswith("📎 ")
+    assert "<mark>Invoice</mark>_<mark>March</mark>-2026.pdf" in hit.snippet
+    assert message_search(agent=outsider_agent, query="invoice") == []
+
+
+def test_a_visitors_export_holds_their_files_in_the_zip(
+    visitor: Visitor, visitor_b: Visitor
+) -> None:
+    from chat.privacy import visitor_export_archive
+
+    sent = upload(visitor, "receipt.pdf", PDF).json()["key"]
+    send(visitor, "here", [sent])
+    upload(visitor, "draft.txt", b"not sent yet\n")
+    upload(visitor_b, "other.pdf", PDF)  # someone else's: not in it
+    with zipfile.ZipFile(visitor_export_archive(visitor=visitor)) as zipped:
+        names = zipped.namelist()
+        data = json.loads(zipped.read(f"visitor-{visitor.pk}.json"))
+        (message,) = data["conversations"][0]["messages"]
+        (file,) = message["files"]
+        assert file["name"] == "receipt.pdf"
+        assert zipped.read(file["path"]) == PDF
+        (pending,) = data["files_not_sent"]
+        assert zipped.read(pending["path"]) == b"not sent yet\n"
+    assert sorted(names) == sorted([f"visitor-{visitor.pk}.json", file["path"], pending["path"]])

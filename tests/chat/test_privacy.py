@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+import zipfile
 from datetime import timedelta
 from typing import Any
 
@@ -407,18 +408,21 @@ def superuser_client(db: None) -> Client:
     return client
 
 
-def test_superuser_downloads_a_visitors_data_as_json(
+def test_superuser_downloads_a_visitors_data_as_json_in_a_zip(
     superuser_client: Client, two_visitors: tuple[Visitor, Visitor]
 ) -> None:
     visitor, _ = two_visitors
     response = superuser_client.get(export_url(visitor))
     assert response.status_code == 200
-    assert response["Content-Type"] == "application/json"
-    assert response["Content-Disposition"] == f'attachment; filename="visitor-{visitor.pk}.json"'
-    data = json.loads(response.content)
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"] == f'attachment; filename="visitor-{visitor.pk}.zip"'
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zipped:
+        assert zipped.namelist() == [f"visitor-{visitor.pk}.json"]  # no files: the JSON alone
+        text = zipped.read(f"visitor-{visitor.pk}.json").decode()
+    data = json.loads(text)
     assert data["visitor"]["email"] == "alpha@example.com"
     assert len(data["conversations"]) == 2
-    assert "bravo" not in response.content.decode()
+    assert "bravo" not in text
 
 
 def test_superuser_sees_the_counts_then_a_post_erases_the_visitor(
