@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.utils import timezone
@@ -32,6 +33,12 @@ logger = logging.getLogger(__name__)
 _last_run = 0.0
 PURGE_INTERVAL_SECONDS = 3600.0
 _last_purge: float | None = None  # None: not yet in this process
+
+# Periodic work of the apps above this one, which agents may not import (docs/ARCHITECTURE.md):
+# an app appends a function here from its AppConfig.ready (`mail.apps`: the email notices and
+# their queue). Each runs at the end of every housekeeping, on its own: one that fails is logged
+# and the others still run. It returns counts, added to housekeeping's.
+periodic_tasks: list[Callable[[], dict[str, int]]] = []
 
 
 def housekeeping() -> dict[str, int]:
@@ -51,12 +58,18 @@ def housekeeping() -> dict[str, int]:
     orphans = orphans_purge()  # uploads never sent, after a day (chat.attachments)
     if ended or assigned:
         logger.info("housekeeping: %s chats auto-ended, %s assigned", ended, len(assigned))
-    return {
+    counts = {
         "ended": ended,
         "assigned": len(assigned),
         "signatures_swept": swept,
         "orphan_files": orphans,
     }
+    for task in periodic_tasks:
+        try:
+            counts |= task()
+        except Exception:
+            logger.exception("housekeeping task %s failed", task.__qualname__)
+    return counts
 
 
 def retention_purge_if_due() -> dict[str, int] | None:

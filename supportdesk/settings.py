@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "chat",
     "agents",
     "ops",
+    "mail",
 ]
 
 MIDDLEWARE = [
@@ -317,6 +318,38 @@ SUPPORTDESK_VISITOR_TOKEN_ROTATE_SECONDS = int(
 # Retention: ended conversations older than this many days are deleted (with visitors left
 # with none), hourly by housekeeping or by `manage.py purge_conversations`. Unset: keep forever.
 SUPPORTDESK_RETENTION_DAYS = env_days("SUPPORTDESK_RETENTION_DAYS")
+
+# Email (mail: notices, transcripts, visitors' replies; README "Email"). Django's SMTP settings
+# from the environment; with DEBUG and no EMAIL_HOST, emails are printed on the console. They
+# are sent from a queue in the database (mail.outbox), never from a request.
+EMAIL_BACKEND = (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG and not os.environ.get("EMAIL_HOST")
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS, port 587) or EMAIL_USE_SSL, not both")
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))  # a dead server must not hang a run
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+# The desk's public address, for the links in emails (made where there is no request).
+SUPPORTDESK_SITE_URL = os.environ.get(
+    "SUPPORTDESK_SITE_URL", "http://127.0.0.1:8000" if DEBUG else ""
+)
+# Visitors' replies: LOCAL@DOMAIN, where the mail server takes LOCAL+anything@DOMAIN to the desk
+# (docs/OPERATIONS.md, "Inbound email"); empty: emails have no reply address. The secret the
+# mail server's requests carry; empty: inbound email is off.
+SUPPORTDESK_MAIL_REPLY_ADDRESS = os.environ.get("SUPPORTDESK_MAIL_REPLY_ADDRESS", "")
+SUPPORTDESK_MAIL_INBOUND_SECRET = os.environ.get("SUPPORTDESK_MAIL_INBOUND_SECRET", "")
+# How long the link in a missed-replies email opens the chat.
+SUPPORTDESK_MAIL_LINK_MAX_AGE = int(
+    os.environ.get("SUPPORTDESK_MAIL_LINK_MAX_AGE", str(7 * 24 * 3600))
+)
 
 # Operations (docs/OPERATIONS.md). Each readiness check (/readyz, the status page) gets this long.
 SUPPORTDESK_HEALTH_TIMEOUT_SECONDS = float(

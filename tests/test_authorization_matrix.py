@@ -60,8 +60,10 @@ from agents.models import Agent, CannedResponse
 from agents.services import agent_create, conversation_claim, saved_reply_create
 from chat.attachments import attachment_upload, attachments_claim
 from chat.models import Attachment, Conversation, Inbox, Visitor
-from chat.services import conversation_end, visitor_create
+from chat.services import conversation_end, visitor_create, visitor_profile_set
 from chat.tokens import protocols_for, visitor_token
+from mail.models import AgentMailSettings, InboxMailSettings, OutboundEmail, Unsubscribe
+from mail.tokens import continue_token, unsubscribe_token
 from supportdesk.asgi import application
 from tests.chat.test_consumers import (
     SAME_ORIGIN,
@@ -250,6 +252,28 @@ EXPECTED: dict[str, dict[str, Row]] = {
         "POST": every(NOT_ALLOWED),
     },
     "chat:demo": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
+    # Email (mail.views). A link from an email is its own authority: whoever holds conversation
+    # A's link gets its page, and its button hands A's session to the widget page (tests/mail).
+    "mail:continue": {"GET": every(OK), "POST": every(Outcome(303, to="/widget/"))},
+    "mail:unsubscribe": {"GET": every(OK), "POST": every(OK)},  # RFC 8058: no session, no CSRF
+    # The mail server's route: no role carries its secret (unset here: the route is off).
+    "mail:inbound": {
+        "GET": every(NOT_ALLOWED),
+        "POST": every(Outcome(404, error="inbound_off", refused=True)),
+    },
+    "mail:settings": {
+        "GET": (LOGIN, LOGIN, LOGIN, OK, OK, OK, FORBIDDEN),
+        "POST": (LOGIN, LOGIN, LOGIN, *(to("/mail/settings/"),) * 3, FORBIDDEN),
+    },
+    # Conversation A has ended (SETUP): its owner may have its transcript; visitor B may not.
+    "mail:widget_transcript": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (TOKEN, Outcome(202), NOT_FOUND, TOKEN, TOKEN, TOKEN, TOKEN),
+    },
+    "mail:agent_transcript": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (LOGIN, LOGIN, LOGIN, Outcome(202), NOT_FOUND, Outcome(202), FORBIDDEN),
+    },
     # Operations: probes for load balancers (no login, nothing secret), metrics (404 while
     # SUPPORTDESK_METRICS_TOKEN is unset, as here), the status page (the admin's: staff only).
     "healthz": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
@@ -277,6 +301,9 @@ EXPECTED: dict[str, dict[str, Row]] = {
 # Model admins that refuse adding or deleting to everyone (the audit log, conversation history).
 ADMIN_NO_ADD = {"chat.conversation", "chat.message", "agents.activity"}
 ADMIN_NO_DELETE = {"agents.activity"}
+# Model admins that only show and delete (mail's queue and unsubscribe list): no adding, and with
+# no change permission Django goes back to the admin's index after a deletion.
+ADMIN_READ_ONLY = {"mail.outboundemail", "mail.unsubscribe"}
 
 
 def admin_rule() -> dict[str, dict[str, Row]]:
@@ -286,15 +313,17 @@ def admin_rule() -> dict[str, dict[str, Row]]:
         app, name = model._meta.app_label, model._meta.model_name
         base, label = f"admin:{app}_{name}", f"{app}.{name}"
         can_delete = label not in ADMIN_NO_DELETE
+        after_delete = "/admin/" if label in ADMIN_READ_ONLY else f"/admin/{app}/{name}/"
+        no_add = label in ADMIN_NO_ADD | ADMIN_READ_ONLY
         entries.update(
             {
                 f"{base}_changelist": {"GET": staff_only(OK)},
-                f"{base}_add": {"GET": staff_only(FORBIDDEN if label in ADMIN_NO_ADD else OK)},
+                f"{base}_add": {"GET": staff_only(FORBIDDEN if no_add else OK)},
                 f"{base}_history": {"GET": staff_only(OK)},
                 f"{base}_change": {"GET": staff_only(OK)},
                 f"{base}_delete": {
                     "GET": staff_only(OK if can_delete else FORBIDDEN),
-                    "POST": staff_only(to(f"/admin/{app}/{name}/") if can_delete else FORBIDDEN),
+                    "POST": staff_only(to(after_delete) if can_delete else FORBIDDEN),
                 },
                 # The pre-1.9 change URL, kept by Django as a redirect.
                 f"/admin/{app}/{name}/<path:object_id>/": {
@@ -434,6 +463,10 @@ class World:
             "agents.agent": self.agent,
             "agents.cannedresponse": self.saved_reply,
             "agents.activity": activity,
+            "mail.inboxmailsettings": InboxMailSettings.objects.get(inbox=self.inbox),
+            "mail.agentmailsettings": AgentMailSettings.objects.get(agent=self.agent),
+            "mail.outboundemail": OutboundEmail.objects.get(conversation=self.conversation_a),
+            "mail.unsubscribe": Unsubscribe.objects.get(inbox=self.inbox),
         }
         if label not in objects:
             pytest.fail(f"the admin shows {label}: give World.admin_object one of them")
@@ -468,6 +501,22 @@ def build_world() -> World:
     boss.role = Agent.Role.ADMIN
     boss.save(update_fields=["role"])
     alice = agent("alice", [inbox])
+    # The mail app's rows, for its admin pages.
+    InboxMailSettings.objects.create(inbox=inbox)
+    AgentMailSettings.objects.create(agent=alice, missed_chats=True)
+    Unsubscribe.objects.create(inbox=inbox, address_key="0" * 64)
+    OutboundEmail.objects.create(
+        kind="transcript",
+        dedupe_key="matrix",
+        inbox=inbox,
+        conversation=conversation_a,
+        to="ann@example.com",
+        subject="Your chat",
+        text="…",
+        html="…",
+        message_id="<matrix@desk.example>",
+        next_attempt_at=conversation_a.created_at,
+    )
     file_a = attachment_upload(inbox=inbox, upload=image_upload("parcel.png"), visitor=visitor_a)
     attachments_claim(conversation_a.messages.get(seq=1), [file_a.key], visitor=visitor_a)
     return World(
@@ -528,6 +577,10 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
         "object_id": w.conversation_a.pk,
     },
     "admin:auth_user_password_change": lambda w: {"id": w.agent.user.pk},
+    "mail:continue": lambda w: {"token": continue_token(w.conversation_a)},
+    "mail:unsubscribe": lambda w: {
+        "token": unsubscribe_token(inbox_id=w.inbox.pk, address="ann@example.com")
+    },
 }
 
 
@@ -561,6 +614,8 @@ BODIES: dict[str, Callable[[World], dict[str, dict[str, Any]]]] = {
     "chat:widget_email": lambda w: {"POST": {"email": "ann@example.com"}},
     "chat:widget_profile": lambda w: {"POST": {"name": "Ann", "email": "ann@example.com"}},
     "chat:widget_rate": lambda w: {"POST": {"rating": "5", "comment": "Quick and kind."}},
+    "mail:settings": lambda w: {"POST": {"missed_chats": "on"}},
+    "mail:widget_transcript": lambda w: {"POST": {"email": "ann@example.com"}},
     "chat:widget_file_upload": lambda w: {"POST": {"file": image_upload("shot.png")}},
     "agents:file_upload": lambda w: {"POST": {"file": image_upload("shot.png")}},
     "admin:autocomplete": lambda w: {
@@ -576,6 +631,10 @@ BODIES: dict[str, Callable[[World], dict[str, dict[str, Any]]]] = {
 
 SETUP: dict[str, Callable[[World], object]] = {
     "chat:widget_rate": lambda w: conversation_end(conversation=w.conversation_a, by=w.agent),
+    "mail:widget_transcript": lambda w: conversation_end(conversation=w.conversation_a, by=w.agent),
+    "mail:agent_transcript": lambda w: visitor_profile_set(
+        visitor=w.visitor_a, email="ann@example.com"
+    ),
 }
 
 
@@ -599,7 +658,7 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
     tables = {
         model._meta.db_table
         for model in apps.get_models(include_auto_created=True)
-        if model._meta.app_label in ("chat", "agents", "auth", "admin")
+        if model._meta.app_label in ("chat", "agents", "mail", "auth", "admin")
     }
     with connection.cursor() as cursor:
         rows = {}
@@ -632,6 +691,13 @@ def check(outcome: Outcome, response: HttpResponse, kwargs: dict[str, Any], what
 @pytest.fixture(scope="module", autouse=True)
 def fast_passwords() -> Iterator[None]:
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def email_set_up() -> Iterator[None]:
+    """Email links have an address to point at, so the transcript routes can succeed."""
+    with override_settings(SUPPORTDESK_SITE_URL="http://testserver"):
         yield
 
 
