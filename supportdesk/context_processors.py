@@ -27,12 +27,28 @@ JS_STRINGS = [
     gettext_noop("Not sent:"),
     gettext_noop("Retry"),
     gettext_noop("Read"),
+    # Files (static/supportdesk/uploads.js); %s: a file's name, or a number or size.
+    gettext_noop("Attach files"),
+    gettext_noop("Uploading %s"),
+    gettext_noop("Remove %s"),
+    gettext_noop("Upload failed."),
+    gettext_noop("Upload interrupted."),
+    gettext_noop("At most %s files a message."),
+    gettext_noop("%s is empty."),
+    gettext_noop("%s is larger than %s."),
+    gettext_noop("Wait until the files have uploaded."),
+    gettext_noop("file"),
 ]
 
 
 def realtime(request: HttpRequest) -> dict[str, int]:
-    """How often the pages' sockets send a heartbeat (static/supportdesk/realtime.js)."""
-    return {"heartbeat_ms": int(settings.SUPPORTDESK_HEARTBEAT_SECONDS * 1000)}
+    """How often the pages' sockets send a heartbeat (static/supportdesk/realtime.js), and the
+    limits the composers' file uploads check before sending (static/supportdesk/uploads.js)."""
+    return {
+        "heartbeat_ms": int(settings.SUPPORTDESK_HEARTBEAT_SECONDS * 1000),
+        "upload_max_bytes": settings.SUPPORTDESK_UPLOAD_MAX_BYTES,
+        "upload_max_files": settings.SUPPORTDESK_UPLOAD_MAX_FILES,
+    }
 
 
 def js_text(request: HttpRequest) -> dict[str, dict[str, str]]:

@@ -11,7 +11,11 @@
  *     onStored({ conversation, seq }) {},    // stored (or stored before), before its HTML is applied
  *     onUnauthorized: async () => {},        // 401 or a login redirect: get new credentials;
  *                                            // the entry stays queued and is sent again
+ *     uploads: { url, discardUrl, dropZone }, // files (uploads.js), if the form has a paperclip
  *   }) -> { flush(), restore() }
+ *
+ * An entry may carry files: the keys of finished uploads (`attachments`), kept in the outbox
+ * like its text, so a reload sends them too.
  *
  * 1. Send (or Enter; Shift+Enter is a new line) writes {client_id, body, url} to the outbox in
  *    localStorage at once, one key per entry, and shows the text in a "Sending…" bubble.
@@ -168,6 +172,7 @@
       const extra = conn && hooks.socketFrame && hooks.socketFrame(entry);
       if (!extra) return null;
       const frame = { type: "send", client_id: entry.client_id, body: entry.body, ...extra };
+      if (entry.attachments && entry.attachments.length) frame.attachments = entry.attachments;
       // At most 3 bytes of UTF-8 per UTF-16 unit: an upper bound without encoding it.
       return JSON.stringify(frame).length * 3 <= SOCKET_FRAME_BYTES ? { conn, frame } : null;
     }
@@ -201,7 +206,7 @@
         response = await fetch(entry.url, {
           method: "POST",
           headers: { ...(await hooks.headers()), "Content-Type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ body: entry.body, client_id: entry.client_id }),
+          body: formBody(entry),
           credentials: "same-origin",
         });
       } catch (_) {
@@ -370,8 +375,19 @@
     return api;
   }
 
+  /** An entry as the send view reads it: body, client_id, and each file key as `attachments`. */
+  function formBody(entry) {
+    const body = new URLSearchParams({ body: entry.body, client_id: entry.client_id });
+    for (const key of entry.attachments || []) body.append("attachments", key);
+    return body;
+  }
+
   function attach(form, options) {
     const input = form.querySelector("textarea");
+    const uploads =
+      options.uploads && window.Uploads && form.querySelector(".composer__attach")
+        ? window.Uploads.attach(form, { headers: options.headers, ...options.uploads })
+        : null;
     const errorBox = form.querySelector(".composer__error");
     const outbox = sender(options.outboxKey, options);
 
@@ -406,13 +422,29 @@
       const bubble = document.createElement("p");
       bubble.className = "msg__bubble";
       bubble.textContent = entry.body; // never parsed as HTML
+      bubble.hidden = !entry.body;
       const meta = document.createElement("span");
       meta.className = "msg__meta";
       const state = document.createElement("span");
       state.className = "msg__state";
       state.setAttribute("role", "status");
       meta.append(state);
-      content.append(bubble, meta);
+      content.append(bubble);
+      if (entry.files && entry.files.length) {
+        const list = document.createElement("ul");
+        list.className = "msg__files";
+        for (const file of entry.files) {
+          const item = document.createElement("li");
+          item.className = "file";
+          const name = document.createElement("span");
+          name.className = "file__name";
+          name.textContent = `📎 ${file.name}`;
+          item.append(name);
+          list.append(item);
+        }
+        content.append(list);
+      }
+      content.append(meta);
       li.append(content);
       log.append(li);
       log.scrollTop = log.scrollHeight;
@@ -451,10 +483,20 @@
 
     function submit() {
       const text = input.value.trim();
-      if (!text) return;
+      if (uploads && uploads.busy()) {
+        showError(window.Realtime.t("Wait until the files have uploaded."));
+        return;
+      }
+      const files = uploads ? uploads.done() : [];
+      if (!text && !files.length) return;
       showError("");
       const entry = { client_id: uuid4(), body: text, url: form.action, at: Date.now() };
+      if (files.length) {
+        entry.attachments = files.map((file) => file.key);
+        entry.files = files; // what the optimistic copy shows
+      }
       outbox.store.add(entry);
+      if (uploads) uploads.clearDone();
       // Sent first (over an open socket the frame leaves in this very call), then shown: the
       // bubble and the emptied box make the browser lay the page out, which need not wait.
       outbox.flush();

@@ -99,6 +99,11 @@
       // Per user: replies queued by one agent are never sent under another's login.
       outboxKey: `${agentKey}:outbox`,
       log: openLog,
+      uploads: {
+        url: () => form.dataset.uploadUrl,
+        discardUrl: (key) => form.dataset.discardUrl.replace("FILEKEY", encodeURIComponent(key)),
+        dropZone: form.closest("section") || form, // the conversation pane
+      },
       headers: async () => ({ "X-CSRFToken": csrfToken() }),
       socket: () => conn,
       // A reply names its conversation; a note goes over HTTP (its own URL).

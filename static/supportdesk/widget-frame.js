@@ -21,9 +21,15 @@
   const TOKEN_KEY = `${KEY}:token`;
   const IDENTITY_KEY = `${KEY}:identity`; // the host site's user id the stored token belongs to
   const statusEl = document.getElementById("connection-status");
+  const fragment = readFragment();
   const identity = readIdentity();
   forgetAnotherUser();
   let token = readToken();
+  if (typeof fragment.visitor_token === "string" && fragment.visitor_token !== token) {
+    // The link in an email: that visitor's chat, whoever used this browser before.
+    forgetStored();
+    saveToken(fragment.visitor_token);
+  }
   let conn = null;
   let sessionPromise = null;
   let identityTried = false;
@@ -52,17 +58,23 @@
     store(TOKEN_KEY, value);
   }
 
-  /** The signed-in user the host page vouches for (embed.js puts it in our URL's fragment). */
-  function readIdentity() {
+  /** What our URL's fragment hands over, read once and cleared: the signed-in user the host
+   *  page vouches for (embed.js), or a visitor's own token from the link in an email that
+   *  reopens their chat (mail.views.continue_chat). A fragment never reaches a server. */
+  function readFragment() {
     const raw = location.hash.slice(1);
-    if (!raw) return null;
+    if (!raw) return {};
     history.replaceState(null, "", location.pathname + location.search);
     try {
       const value = JSON.parse(decodeURIComponent(raw));
-      return value && typeof value.user_id === "string" ? value : null;
+      return value && typeof value === "object" ? value : {};
     } catch (_) {
-      return null;
+      return {};
     }
+  }
+
+  function readIdentity() {
+    return typeof fragment.user_id === "string" ? fragment : null;
   }
 
   /** This browser's chat belongs to a signed-in user, and the page now shows nobody or someone
@@ -71,7 +83,12 @@
   function forgetAnotherUser() {
     const linked = stored(IDENTITY_KEY);
     if (!linked || (identity && identity.user_id === linked)) return;
-    // Their unsent messages too: sent now, they would go out in the next person's name.
+    forgetStored();
+  }
+
+  /** Everything this browser keeps of the person before: their unsent messages too (sent now,
+   *  they would go out in the next person's name), their token, identity and profile. */
+  function forgetStored() {
     try {
       const names = Object.keys(localStorage).filter((name) => name.startsWith(`${KEY}:outbox:`));
       for (const name of names) localStorage.removeItem(name);
@@ -217,8 +234,14 @@
     }
   });
 
-  const composer = window.Composer.attach(document.getElementById("composer"), {
+  const composerForm = document.getElementById("composer");
+  const composer = window.Composer.attach(composerForm, {
     outboxKey: `${KEY}:outbox`,
+    uploads: {
+      url: () => composerForm.dataset.uploadUrl,
+      discardUrl: (key) => composerForm.dataset.discardUrl.replace("FILEKEY", encodeURIComponent(key)),
+      dropZone: document.body, // the whole widget
+    },
     log,
     headers: async () => ({ "X-Visitor-Token": await ensureSession() }),
     socket: () => conn,

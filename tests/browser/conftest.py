@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
 from playwright.sync_api import Browser, expect, sync_playwright
 
@@ -114,6 +115,7 @@ def desk_env(prefix: str, **overrides: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "HTTPS": "0",  # the test desk serves plain http on 127.0.0.1
         "SUPPORTDESK_DEMO_PAGE": "1",  # the visitor's side of most tests is /demo/
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # uploaded files: the run's own folder
         # A closed tab counts for a second, not ten: presence tests need not wait.
         "SUPPORTDESK_PRESENCE_GRACE_SECONDS": "1",
         # Every test browser is 127.0.0.1: per-address limits would count the whole run as one

@@ -1,0 +1,54 @@
+"""The link in a missed-replies email (mail.views.continue_chat), followed in a real browser:
+the widget page opens on that visitor's chat, whoever used the browser before."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import Browser, expect
+
+from agents.models import Agent
+from agents.services import agent_reply, conversation_claim
+from chat.models import Inbox
+from chat.services import visitor_create, visitor_message_send
+from mail.tokens import continue_token
+from tests.browser.conftest import Desk
+from tests.browser.pages import new_page, open_widget, send_as_visitor
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_emailed_link_reopens_the_visitors_chat_in_a_browser_that_had_another(
+    desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    visitor = visitor_create(inbox=inbox)
+    visitor.email = "ann@example.com"
+    visitor.save(update_fields=["email"])
+    sent = visitor_message_send(visitor=visitor, body="Is my order late?", client_id=uuid.uuid4())
+    conversation = sent.message.conversation
+    conversation_claim(conversation=conversation, agent=agent)
+    agent_reply(
+        conversation=conversation, agent=agent, body="It ships Monday.", client_id=uuid.uuid4()
+    )
+
+    # This browser had a chat of someone else's (a shared computer).
+    page = new_page(browser)
+    chat = open_widget(page, desk.url)
+    send_as_visitor(chat, "Someone else's question")
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+
+    page.goto(desk.url + reverse("mail:continue", args=[continue_token(conversation)]))
+    expect(page.get_by_text("ann@example.com")).to_have_count(0)  # the address is masked
+    page.get_by_role("button", name="Continue the conversation").click()
+    log = page.get_by_role("log")
+    expect(log).to_contain_text("It ships Monday.")
+    expect(log).to_contain_text("Is my order late?")
+    expect(log).not_to_contain_text("Someone else's question")
+    assert "#" not in page.url  # the handed-over token does not stay in the address bar
+    # And the visitor writes on in the same conversation.
+    page.get_by_role("textbox", name="Message").fill("Thanks!")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(log.locator("li.msg[data-seq]").filter(has_text="Thanks!")).to_have_count(1)
+    assert conversation.messages.filter(body="Thanks!").exists()
