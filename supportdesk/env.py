@@ -1,12 +1,15 @@
-"""Reading configuration from the environment (12-factor), with no extra dependency."""
+"""Reading configuration from the environment (12-factor). DATABASE_URL is read by dj-database-url;
+REDIS_URL and REDIS_SENTINELS here (dj-database-url knows no Redis, and the Sentinel setup is
+the desk's own: both the channel layer and the cache need it)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -51,36 +54,48 @@ def env_days(name: str) -> int | None:
 def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:
     """DATABASES["default"] from `postgres://user:pass@host:port/name?opt=val` or `sqlite:///path`.
 
-    PostgreSQL gets Django's psycopg 3 connection pool (supportdesk.postgres); SQLite gets WAL
-    and IMMEDIATE transactions, so the embedded default copes with daphne's threads and a
-    second process.
+    dj-database-url reads the URL (schemes, percent-encoding, IPv6 hosts, query options); the
+    desk's own settings go on top. PostgreSQL gets Django's psycopg 3 connection pool
+    (supportdesk.postgres: `pool=false` turns it off, `pool_max_size` sizes it) and a connect
+    timeout; SQLite gets WAL and IMMEDIATE transactions, so the embedded default copes with
+    daphne's threads and a second process. Anything else is refused.
     """
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        path = unquote(parts.path)
+    try:
+        parsed = dj_database_url.parse(url)
+    except (dj_database_url.UnknownSchemeError, ValueError):
+        parsed = {"ENGINE": ""}
+    engine = parsed["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
         # sqlite:///relative.sqlite3 -> relative to the project; sqlite:////abs/path -> absolute.
-        name = Path(path[1:])
-        if not name.is_absolute():
-            name = base_dir / name
-        return sqlite_database(name)
-    if parts.scheme in {"postgres", "postgresql", "pgsql"}:
-        options: dict[str, Any] = dict(parse_qsl(parts.query))
+        name = Path(parsed["NAME"])
+        return sqlite_database(name if name.is_absolute() else base_dir / name)
+    if engine == "django.db.backends.postgresql":
+        options: dict[str, Any] = dict(parsed.get("OPTIONS") or {})
         # A host that drops packets must not hold a connect for the system's minutes.
-        options.setdefault("connect_timeout", "5")
-        pool = options.pop("pool", "true").lower() in TRUE_WORDS
+        options.setdefault("connect_timeout", 5)
+        pool = _flag(options.pop("pool", True))
+        max_size = int(options.pop("pool_max_size", 20))
         if pool:
-            options["pool"] = {"min_size": 2, "max_size": int(options.pop("pool_max_size", 20))}
+            options["pool"] = {"min_size": 2, "max_size": max_size}
         return {
             "ENGINE": "supportdesk.postgres",  # Django's, with a pool that recovers on time
-            "NAME": unquote(parts.path.lstrip("/")) or "postgres",
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
+            "NAME": parsed["NAME"] or "postgres",
+            "USER": parsed["USER"],
+            "PASSWORD": parsed["PASSWORD"],
+            "HOST": parsed["HOST"],
+            "PORT": str(parsed["PORT"] or ""),
             "OPTIONS": options,
             "CONN_HEALTH_CHECKS": not pool,
         }
-    raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
+    scheme = urlsplit(url).scheme
+    raise ImproperlyConfigured(
+        f"DATABASE_URL scheme {scheme!r} is not supported: use postgres:// or sqlite:///"
+    )
+
+
+def _flag(value: object) -> bool:
+    """A query option as dj-database-url leaves it (True/False, or the text as given)."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in TRUE_WORDS
 
 
 SENTINEL_PORT = 26379

@@ -15,16 +15,16 @@ text lines append them as key=value.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import re
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+import pythonjsonlogger.json
 
 if TYPE_CHECKING:  # the settings import this module: nothing of Django's at import time
     from django.http import HttpRequest, HttpResponse
@@ -131,29 +131,32 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line: time, level, logger, message, the ids, extra fields, and the
-    traceback of an exception (as one string; the line stays one line)."""
+class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
+    """One JSON object a line (python-json-logger): time (UTC, milliseconds), level, logger,
+    message, the request or socket id when there is one, the extra fields as keys, and the
+    traceback of an exception as one string (the line stays one line)."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key in ("request_id", "socket_id"):
-            if value := getattr(record, key, None):
-                entry[key] = value
-        for key, value in extra_fields(record).items():
-            entry.setdefault(key, value)
-        if record.exc_info:
-            entry["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        elif record.exc_text:
-            entry["exception"] = record.exc_text
-        if record.stack_info:
-            entry["stack"] = record.stack_info
-        return json.dumps(entry, default=str, ensure_ascii=False)
+    def __init__(self) -> None:
+        super().__init__(
+            "{asctime}{levelname}{name}{message}",
+            style="{",
+            rename_fields={
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "exception",
+                "stack_info": "stack",
+            },
+            json_default=str,
+            json_ensure_ascii=False,
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # An id that is not set and an extra field given as None say nothing: left out.
+        return {key: value for key, value in log_data.items() if value is not None}
 
 
 class TextFormatter(logging.Formatter):
