@@ -135,6 +135,11 @@ def bubbles(log: Any) -> list[str]:
     ).all_inner_texts()
 
 
+def member(dashboard: Page, name: str) -> Locator:
+    """A colleague in the dashboard's Team list (its data-presence: online, away, offline)."""
+    return dashboard.locator(".member", has_text=name)
+
+
 def tab_count(dashboard: Page, view: str) -> Locator:
     """The count on a list tab of the dashboard: waiting, mine, open or ended."""
     return dashboard.locator(f"[data-view-button={view}] .count")

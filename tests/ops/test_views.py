@@ -1,35 +1,32 @@
-"""Operations: /healthz, /readyz, /metrics, the admins' status page and structured logs.
+"""The operations face (ops.views, ops.collectors): /healthz, /readyz, /metrics and the admins'
+status page.
 
 Each readiness check is made to fail the way it fails in production: the cache's Redis and the
 channel layer's Redis at a port where nothing listens (or a Redis of the test's own, killed).
-The database's failure needs a process with another DATABASE_URL: tests/test_operations_processes.py.
+The database's failure needs a process with another DATABASE_URL: tests/ops/test_processes.py.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from agents.models import Agent
-from chat.models import Conversation, Inbox, Visitor
+from chat.models import Visitor
 from chat.tokens import protocols_for, visitor_token
 from supportdesk import ratelimit
 from supportdesk.asgi import application
-from supportdesk.logs import ContextFilter, JsonFormatter, Repeats, TextFormatter
-from tests.chat.test_consumers import SAME_ORIGIN, Communicator, send_sync, session_cookie
+from tests.chat.test_consumers import SAME_ORIGIN, Communicator, send_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -293,144 +290,3 @@ def test_status_page_with_redis_down_says_so_and_shows_this_process(
 
 
 # --- Logs ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def json_lines() -> Iterator[io.StringIO]:
-    """What the root logger writes in production, as JSON lines, into a buffer."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(ContextFilter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-
-
-def parsed(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
-
-
-def test_a_request_honours_x_request_id_and_every_line_carries_it(
-    json_lines: io.StringIO, inbox: Inbox
-) -> None:
-    client = Client()
-    session = client.post(f"/widget/{inbox.public_key}/session", HTTP_X_REQUEST_ID="lb-1234.abc")
-    assert session["X-Request-ID"] == "lb-1234.abc"
-    token = session.json()["token"]
-    response = client.post(
-        f"/widget/{inbox.public_key}/messages",
-        {"body": "Hello?", "client_id": str(uuid.uuid4())},
-        HTTP_X_VISITOR_TOKEN=token,
-        HTTP_X_REQUEST_ID="lb-5678",
-    )
-    assert response.status_code == 201
-    lines = parsed(json_lines)
-    created = [line for line in lines if line.get("event") == "conversation.created"]
-    assert len(created) == 1, lines
-    assert created[0]["request_id"] == "lb-5678"
-    assert created[0]["conversation_id"] == Conversation.objects.get().pk
-    assert created[0]["level"] == "INFO"
-    assert created[0]["logger"] == "chat.services"
-
-
-def test_a_malformed_request_id_is_replaced_by_one_of_ours(inbox: Inbox) -> None:
-    response = Client().get("/healthz", HTTP_X_REQUEST_ID="a b\tc" + "x" * 200)
-    given = response["X-Request-ID"]
-    assert len(given) == 32
-    int(given, 16)
-    assert Client().get("/healthz")["X-Request-ID"] != given
-
-
-async def test_socket_lines_carry_the_socket_id_open_to_close(
-    json_lines: io.StringIO, agent: Agent
-) -> None:
-    user = await sync_to_async(lambda: agent.user)()
-    cookie = await sync_to_async(session_cookie)(user)
-    socket = WebsocketCommunicator(application, "/ws/agents/", headers=[*SAME_ORIGIN, cookie])
-    connected, _ = await socket.connect()
-    assert connected
-    # The lists, Alice's own presence, then the probe of the real-time path came back (and the
-    # database's, in either order).
-    while (frame := await socket.receive_json_from(timeout=5))["type"] != "realtime":
-        assert frame["type"] == "html" or frame == {"type": "database", "state": "up"}
-    assert frame == {"type": "realtime", "state": "up"}
-    await socket.disconnect()
-    lines = parsed(json_lines)
-    opened = next(line for line in lines if line.get("event") == "socket.opened")
-    closed = next(line for line in lines if line.get("event") == "socket.closed")
-    assert opened["socket_id"] == closed["socket_id"]
-    assert opened["agent_id"] == agent.pk
-    assert opened["kind"] == "agent"
-    assert "code" in closed
-    status = [line for line in lines if line.get("event") == "agent.status"]
-    assert status, "connecting made Alice online"
-    assert status[0]["socket_id"] == opened["socket_id"]
-    assert (status[0]["was"], status[0]["now"]) == ("offline", "online")
-
-
-def test_a_rate_limit_refusal_and_an_error_are_one_json_line_each(
-    json_lines: io.StringIO, settings: Any
-) -> None:
-    settings.SUPPORTDESK_RATE_LIMITS = {**settings.SUPPORTDESK_RATE_LIMITS, "session_ip": "1/60"}
-    try:
-        raise ValueError("boom")
-    except ValueError:
-        logging.getLogger("chat.events").exception("publish failed")
-    key = uuid.uuid4().hex
-    ratelimit.hit("session_ip", key)
-    ratelimit.hit("session_ip", key)
-    lines = parsed(json_lines)
-    error = next(line for line in lines if line["message"] == "publish failed")
-    assert error["level"] == "ERROR"
-    assert "ValueError: boom" in error["exception"]
-    refusals = [line for line in lines if line.get("event") == "ratelimit.refused"]
-    assert len(refusals) == 1
-    assert refusals[0]["limit"] == "session_ip"
-    assert key not in json.dumps(refusals)  # who was refused stays out of the logs
-
-
-def test_text_lines_are_readable_and_carry_the_id() -> None:
-    record = logging.LogRecord(
-        "chat.services", logging.INFO, __file__, 1, "conversation created", (), None
-    )
-    record.request_id = "abc123"
-    record.conversation_id = 7
-    line = TextFormatter().format(record)
-    assert " INFO chat.services [request_id=abc123] conversation created conversation_id=7" in line
-
-
-def test_production_logging_is_json(settings: Any) -> None:
-    """The settings' own choice: DEBUG off means JSON, unless SUPPORTDESK_LOG_FORMAT says."""
-    assert settings.DEBUG is False
-    assert settings.SUPPORTDESK_LOG_FORMAT == "json"
-    assert settings.LOGGING["handlers"]["console"]["formatter"] == "json"
-
-
-def test_psycopg_pools_reconnect_warnings_come_once_a_while(json_lines: io.StringIO) -> None:
-    """A database outage made psycopg's pool log every failed reconnect: four lines a second.
-    The configured logging lets one a window through, the next saying how many it held back."""
-    logger = logging.getLogger("psycopg.pool")
-    # One per configuration of logging (Django's, and any a test made again).
-    filters = [f for f in logger.filters if isinstance(f, Repeats)]
-    assert filters
-    for repeats in filters:
-        repeats.seen.clear()
-    for _ in range(5):
-        logger.warning("error connecting in %r: %s", "pool-1", "connection refused")
-    lines = [line for line in parsed(json_lines) if line["logger"] == "psycopg.pool"]
-    assert len(lines) == 1
-    for repeats in filters:
-        repeats.seconds = 0.05
-    try:
-        time.sleep(0.1)
-        logger.warning("error connecting in %r: %s", "pool-1", "connection refused")
-    finally:
-        for repeats in filters:
-            repeats.seconds = 10.0
-    lines = [line for line in parsed(json_lines) if line["logger"] == "psycopg.pool"]
-    assert len(lines) == 2
-    assert lines[1]["held_back"] == 4
