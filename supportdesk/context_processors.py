@@ -38,6 +38,7 @@ JS_STRINGS = [
     gettext_noop("%s is larger than %s."),
     gettext_noop("Wait until the files have uploaded."),
     gettext_noop("file"),
+    gettext_noop("Close"),
 ]
 
 

@@ -15,6 +15,8 @@
  * The composer sends the keys of the finished uploads with the message (`attachments`), which
  * also keeps them across a reload in its outbox. The form's data-max-bytes and data-max-files
  * refuse what the server would, before anything is sent.
+ *
+ * Also here, for every page with messages: the image viewer (`imageViewer`).
  */
 (function () {
   "use strict";
@@ -221,5 +223,43 @@
     };
   }
 
+
+  /** The image viewer: a message's thumbnail opens the full image in a dialog over the page,
+   *  which works by keyboard (Enter on the focused thumbnail opens it, Escape or Close shuts it
+   *  and focus goes back to the thumbnail). Without script the link opens the image itself. */
+  function imageViewer() {
+    let dialog = null;
+    document.addEventListener("click", (event) => {
+      const link = event.target.closest && event.target.closest("a[data-image-viewer]");
+      if (!link || event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      event.preventDefault();
+      if (!dialog) {
+        dialog = document.createElement("dialog");
+        dialog.className = "viewer";
+        const close = document.createElement("button");
+        close.type = "button";
+        close.className = "viewer__close";
+        close.textContent = "×";
+        close.setAttribute("aria-label", t("Close"));
+        close.addEventListener("click", () => dialog.close());
+        const img = document.createElement("img");
+        img.className = "viewer__image";
+        dialog.append(close, img);
+        // A click on the backdrop (the dialog itself, outside the image) closes it too.
+        dialog.addEventListener("click", (e) => {
+          if (e.target === dialog) dialog.close();
+        });
+        document.body.append(dialog);
+      }
+      const img = dialog.querySelector("img");
+      img.src = link.href;
+      img.alt = (link.querySelector("img") && link.querySelector("img").alt) || "";
+      dialog.setAttribute("aria-label", img.alt);
+      dialog.showModal();
+      dialog.querySelector(".viewer__close").focus();
+    });
+  }
+
+  imageViewer();
   window.Uploads = { attach, humanSize };
 })();

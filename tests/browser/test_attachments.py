@@ -55,6 +55,19 @@ def test_a_visitor_sends_a_screenshot_and_a_pdf_and_the_agent_one_back(
     expect(image).to_have_attribute("width", "480")
     # Really served: the thumbnail decodes (once loaded) to the size its box says.
     assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 480
+    # The full image in a viewer, by keyboard: Enter on the thumbnail opens it, Escape closes
+    # it and the thumbnail has the focus again.
+    thumbnail_link = message.locator("a[data-image-viewer]")
+    thumbnail_link.focus()
+    dashboard.keyboard.press("Enter")
+    viewer = dashboard.get_by_role("dialog")
+    expect(viewer).to_be_visible()
+    full = viewer.locator("img")
+    assert full.evaluate("img => img.decode().then(() => img.naturalWidth)") == 900
+    screenshot(dashboard, "attachments-viewer")
+    dashboard.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+    expect(thumbnail_link).to_be_focused()
     with dashboard.expect_download() as download:
         message.get_by_role("link", name=re.compile("invoice.pdf")).click()
     with open(download.value.path(), "rb") as saved:
