@@ -197,6 +197,9 @@ def _transcript_queued(request: HttpRequest, conversation: Conversation) -> Http
     try:
         _, created = services.transcript_queue(conversation=conversation)
     except Refused as refused:
+        if getattr(request, "htmx", False):  # a button on a page: the reason, where it was
+            context = {"refused": refused}
+            return render(request, "mail/transcript_queued.html", context, status=refused.status)
         return refused_response(refused)
     context = {"address": conversation.visitor.email}
     return render(request, "mail/transcript_queued.html", context, status=202 if created else 200)

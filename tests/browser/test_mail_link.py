@@ -4,6 +4,7 @@ the widget page opens on that visitor's chat, whoever used the browser before.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 from django.urls import reverse
@@ -12,10 +13,11 @@ from playwright.sync_api import Browser, expect
 from agents.models import Agent
 from agents.services import agent_reply, conversation_claim
 from chat.models import Inbox
-from chat.services import visitor_create, visitor_message_send
+from chat.services import conversation_end, visitor_create, visitor_message_send
+from mail.models import OutboundEmail
 from mail.tokens import continue_token
 from tests.browser.conftest import Desk
-from tests.browser.pages import new_page, open_widget, send_as_visitor
+from tests.browser.pages import agent_page, new_page, open_widget, send_as_visitor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -52,3 +54,23 @@ def test_the_emailed_link_reopens_the_visitors_chat_in_a_browser_that_had_anothe
     page.get_by_role("button", name="Send", exact=True).click()
     expect(log.locator("li.msg[data-seq]").filter(has_text="Thanks!")).to_have_count(1)
     assert conversation.messages.filter(body="Thanks!").exists()
+
+
+def test_an_agent_emails_the_transcript_of_an_ended_chat_from_its_header(
+    desk_factory: Callable[..., Desk], browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    server = desk_factory(SUPPORTDESK_SITE_URL="https://desk.example.com")
+    visitor = visitor_create(inbox=inbox)
+    visitor.email = "ann@example.com"
+    visitor.save(update_fields=["email"])
+    conversation = visitor_message_send(
+        visitor=visitor, body="Thanks, that was all.", client_id=uuid.uuid4()
+    ).message.conversation
+    conversation_claim(conversation=conversation, agent=agent)
+    conversation_end(conversation=conversation, by=agent)
+    dashboard = agent_page(browser, server, "alice", f"/agents/conversations/{conversation.pk}/")
+    dashboard.get_by_role("button", name="Email transcript").click()
+    expect(dashboard.get_by_role("status").filter(has_text="transcript")).to_have_text(
+        "We'll email the transcript to ann@example.com."
+    )
+    assert OutboundEmail.objects.get(conversation=conversation).to == "ann@example.com"

@@ -127,3 +127,26 @@ def test_erasing_the_visitor_deletes_their_emails_in_the_queue_and_says_so_first
     assert preview["mail.OutboundEmail"] == 1
     assert visitor_delete(visitor=missed.visitor) == preview
     assert not OutboundEmail.objects.exists()
+
+
+def test_the_dashboards_button_shows_where_it_went_or_why_not(
+    visitor: Visitor, agent: Agent, mail_settings
+) -> None:
+    """The button on an ended chat's header (an htmx request) is answered with a line to show in
+    its place: where the transcript goes, or, refused, the reason (not the API's JSON)."""
+    conversation = chat(visitor, "Hi")
+    logged_in(agent).post(reverse("agents:claim", args=[conversation.pk]))
+    conversation = ended(conversation, agent)
+    pane = logged_in(agent).get(reverse("agents:conversation", args=[conversation.pk]))
+    path = reverse("mail:agent_transcript", args=[conversation.pk])
+    assert f'hx-post="{path}"' in pane.content.decode()
+    refused = logged_in(agent).post(path, headers={"HX-Request": "true"})
+    assert refused.status_code == 409
+    assert 'data-code="no_email"' in refused.content.decode()
+    assert "Give an email address first" in refused.content.decode()
+    visitor.email = "ann@example.com"
+    visitor.save(update_fields=["email"])
+    queued = logged_in(agent).post(path, headers={"HX-Request": "true"})
+    assert queued.status_code == 202
+    assert "ann@example.com" in queued.content.decode()
+    assert OutboundEmail.objects.get().to == "ann@example.com"
