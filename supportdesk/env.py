@@ -62,15 +62,34 @@ def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:
     """
     try:
         parsed = dj_database_url.parse(url)
-    except (dj_database_url.UnknownSchemeError, ValueError):
+    except dj_database_url.UnknownSchemeError:
         parsed = {"ENGINE": ""}
+    except dj_database_url.ParseError:
+        # Not the URL in the message: it holds the password.
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not a valid URL: is the port a number (at most 65535), and are"
+            " @ : / # ? in the user name or password %-escaped?"
+        ) from None
     engine = parsed["ENGINE"]
     if engine == "django.db.backends.sqlite3":
+        # dj-database-url reads sqlite:// without a path as in memory: one database for each of
+        # the server's threads, never migrated.
+        if parsed["NAME"] == ":memory:":
+            raise ImproperlyConfigured(
+                "DATABASE_URL: SQLite needs a file, sqlite:///db.sqlite3 (in the project) or"
+                " sqlite:////absolute/path.sqlite3"
+            )
         # sqlite:///relative.sqlite3 -> relative to the project; sqlite:////abs/path -> absolute.
         name = Path(parsed["NAME"])
         return sqlite_database(name if name.is_absolute() else base_dir / name)
     if engine == "django.db.backends.postgresql":
-        options: dict[str, Any] = dict(parsed.get("OPTIONS") or {})
+        # dj-database-url types the values (digits -> int, true/false -> bool: psycopg sends each
+        # as str(), Django reads server_side_binding only as a bool) and makes a key given twice
+        # a list: the last one counts, as in any query string.
+        options: dict[str, Any] = {
+            key: value[-1] if isinstance(value, list) else value
+            for key, value in (parsed.get("OPTIONS") or {}).items()
+        }
         # A host that drops packets must not hold a connect for the system's minutes.
         options.setdefault("connect_timeout", 5)
         pool = _flag(options.pop("pool", True))

@@ -154,6 +154,14 @@ class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        # An extra field named like one of the line's own (extra={"level": ...}) does not replace
+        # it: alerts and searches read these three.
+        log_data.update(time=record.asctime, level=record.levelname, logger=record.name)
+
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         # An id that is not set and an extra field given as None say nothing: left out.
         return {key: value for key, value in log_data.items() if value is not None}

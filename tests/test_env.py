@@ -69,3 +69,49 @@ def test_sqlite_paths_relative_to_the_project_or_absolute() -> None:
 def test_a_url_the_desk_cannot_use_is_a_clear_error(url: str) -> None:
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
         parsed(url)
+
+
+def test_query_options_reach_psycopg_as_written() -> None:
+    # psycopg sends str() of each value; a key given twice counts once, the last (parse_qsl's way).
+    db = parsed(
+        "postgres://h/d?sslmode=verify-full&sslrootcert=/etc/ssl/ca.pem&connect_timeout=10"
+        "&target_session_attrs=read-write&sslmode=require"
+    )
+    assert {key: str(value) for key, value in db["OPTIONS"].items() if key != "pool"} == {
+        "sslmode": "require",
+        "sslrootcert": "/etc/ssl/ca.pem",
+        "connect_timeout": "10",
+        "target_session_attrs": "read-write",
+    }
+
+
+def test_a_unix_socket_directory_as_the_host() -> None:
+    db = parsed("postgres://ann@%2Fvar%2Frun%2Fpostgresql/desk")
+    assert (db["HOST"], db["USER"], db["NAME"]) == ("/var/run/postgresql", "ann", "desk")
+
+
+def test_without_the_pool_its_size_is_not_handed_to_psycopg() -> None:
+    assert parsed("postgres://h/d?pool=0&pool_max_size=7")["OPTIONS"] == {"connect_timeout": 5}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://ann:hunter/2@h/desk",  # an unescaped / in the password
+        "postgres://ann:hunter#2@h/desk",
+        "postgres://ann:hunter2@h:54x32/desk",
+        "postgres://ann:hunter2@h:99999/desk",
+    ],
+)
+def test_a_malformed_url_is_a_clear_error_without_the_password(url: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL is not a valid URL") as error:
+        parsed(url)
+    assert "hunter" not in str(error.value)
+    assert "2" not in str(error.value).replace("65535", "")
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite://:memory:"])
+def test_sqlite_needs_a_file(url: str) -> None:
+    # In memory, each of the server's threads would have a database of its own, never migrated.
+    with pytest.raises(ImproperlyConfigured, match="SQLite needs a file"):
+        parsed(url)

@@ -98,6 +98,44 @@ def test_an_exception_is_one_string() -> None:
     assert entry["message"] == "failed"
 
 
+def test_an_exception_with_ids_and_extras_keeps_every_key() -> None:
+    token = request_id.set("req-3")
+    try:
+        entry = line("failed", exc=True, event="mail.failed", email_id=4, stack_info="Stack: here")
+    finally:
+        request_id.reset(token)
+    assert set(entry) == {
+        "time",
+        "level",
+        "logger",
+        "message",
+        "request_id",
+        "event",
+        "email_id",
+        "exception",
+        "stack",
+    }
+    assert (entry["request_id"], entry["email_id"], entry["stack"]) == ("req-3", 4, "Stack: here")
+
+
+def test_an_exception_formatted_before_is_still_there() -> None:
+    record = logging.LogRecord("chat.services", logging.ERROR, __file__, 1, "failed", (), None)
+    try:
+        raise ValueError("the cause")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    logging.Formatter().format(record)  # another handler's formatter caches exc_text
+    record.exc_info = None
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["exception"].endswith("ValueError: the cause")
+
+
+def test_an_extra_field_does_not_replace_the_lines_own() -> None:
+    entry = line("hello", level="shouting", time="yesterday", logger="someone")
+    assert (entry["level"], entry["logger"]) == ("WARNING", "chat.services")
+    assert entry["time"].endswith("+00:00")
+
+
 @pytest.fixture
 def json_lines() -> Iterator[io.StringIO]:
     """What the root logger writes in production, as JSON lines, into a buffer."""
