@@ -34,7 +34,7 @@ def pane_context(
 ) -> dict[str, Any]:
     """`conversation` as `conversation_for_agent` loads it (inbox, visitor and agent joined).
     `at` (a search hit's seq): the pane holds that message, a few before it and everything
-    after, up to PANE_JUMP_LIMIT, and shows it (dashboard.js scrolls to `found_seq`)."""
+    after, up to PANE_JUMP_LIMIT, and shows it (dashboard/reply-box.js scrolls to `found_seq`)."""
     limit = PANE_HISTORY
     if at is not None and 0 < at <= conversation.last_seq:
         limit = min(

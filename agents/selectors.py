@@ -290,8 +290,8 @@ def team(agent: Agent) -> list[TeamMember]:
 
 def transfer_targets(conversation: Conversation) -> list[TeamMember]:
     """Who could take the conversation over: the inbox's active agents. The chat's agent of the
-    moment, and the agent looking, are left out where the form is opened (dashboard.js): the
-    chat may change hands while its pane is open."""
+    moment, and the agent looking, are left out where the form is opened
+    (static/supportdesk/dashboard/transfer.js): the chat may change hands while its pane is open."""
     return _with_presence(Agent.objects.filter(inboxes=conversation.inbox_id, user__is_active=True))
 
 

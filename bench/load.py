@@ -285,8 +285,8 @@ class Load:
                 )
                 break
             except (aiohttp.ClientError, TimeoutError):
-                # As the pages do (realtime.js): a refused or dropped handshake is tried again
-                # after a backoff. Counted and reported: setting up is not measured, but a
+                # As the pages do (realtime/socket.js): a refused or dropped handshake is tried
+                # again after a backoff. Counted and reported: setting up is not measured, but a
                 # desk that drops handshakes is worth knowing about.
                 if attempt == CONNECT_ATTEMPTS - 1:
                     raise

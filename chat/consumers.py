@@ -787,7 +787,7 @@ def language_from_scope(scope: dict[str, Any]) -> str:
 def send_frame_bytes() -> int:
     """The largest `send` frame: room for the longest message however its JSON escapes it (an
     emoji written as two `\\uXXXX` escapes is 12 bytes), and at least the 16 KB the reference
-    client may put in one (composer.js)."""
+    client may put in one (composer/transport.js)."""
     return max(16384, settings.SUPPORTDESK_MAX_MESSAGE_LENGTH * 12 + 1024)
 
 

@@ -163,7 +163,7 @@ def stored_messages(conversation: int) -> list[str]:
 
 
 class Follower:
-    """One socket through nginx following one conversation, as realtime.js does: it keeps the
+    """One socket through nginx following one conversation, as realtime/socket.js does: it keeps the
     highest seq it has, and when the socket closes it reconnects and resumes after it."""
 
     def __init__(

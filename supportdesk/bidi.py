@@ -7,7 +7,7 @@ In HTML, such text goes inside `<bdi>` (the `bdi` template filter) or a block of
 system line that a template shows as text), between FIRST STRONG ISOLATE and POP DIRECTIONAL
 ISOLATE (`isolated`), which isolate the same way. Plain text gets them only when it holds
 something that could reorder the text around it, so "Alice joined the chat." stays as typed
-(searchable, comparable); static/supportdesk/dashboard.js does the same for what it writes.
+(searchable, comparable); static/supportdesk/text.js `isolated` does the same for what it writes.
 """
 
 from __future__ import annotations

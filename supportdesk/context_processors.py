@@ -7,7 +7,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext, gettext_noop
 
 # Every string the pages' scripts show, in English: the scripts look each one up in the page's
-# `sd-text` dictionary (Realtime.t) and fall back to the English. Add new ones here.
+# `sd-text` dictionary (`t` in static/supportdesk/text.js) and fall back to the English. Add new
+# ones here.
 JS_STRINGS = [
     gettext_noop("Connecting…"),
     gettext_noop("Connected"),
@@ -43,8 +44,8 @@ JS_STRINGS = [
 
 
 def realtime(request: HttpRequest) -> dict[str, int]:
-    """How often the pages' sockets send a heartbeat (static/supportdesk/realtime.js), and the
-    limits the composers' file uploads check before sending (static/supportdesk/uploads.js)."""
+    """How often the pages' sockets send a heartbeat (static/supportdesk/realtime/socket.js), and
+    the limits the composers' file uploads check before sending (static/supportdesk/uploads.js)."""
     return {
         "heartbeat_ms": int(settings.SUPPORTDESK_HEARTBEAT_SECONDS * 1000),
         "upload_max_bytes": settings.SUPPORTDESK_UPLOAD_MAX_BYTES,

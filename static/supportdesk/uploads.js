@@ -1,7 +1,7 @@
 /**
  * Files for a composer (chat.attachments): the paperclip, drag and drop, and pasting an image.
  *
- *   Uploads.attach(form, {
+ *   attach(form, {
  *     url: () => "/widget/KEY/files",        // where one file is POSTed (field `file`)
  *     discardUrl: (key) => "...",            // where an upload not sent is removed
  *     headers: async () => ({}),             // the same credentials the composer sends
@@ -15,251 +15,206 @@
  * The composer sends the keys of the finished uploads with the message (`attachments`), which
  * also keeps them across a reload in its outbox. The form's data-max-bytes and data-max-files
  * refuse what the server would, before anything is sent.
- *
- * Also here, for every page with messages: the image viewer (`imageViewer`).
  */
-(function () {
-  "use strict";
 
-  const t = (text) => (window.Realtime && window.Realtime.t ? window.Realtime.t(text) : text);
+import { t } from "./text.js";
 
-  function humanSize(size) {
-    if (size >= 1024 * 1024) return `${(size / (1024 * 1024)).toFixed(1).replace(/\.0$/, "")} MB`;
-    if (size >= 1024) return `${Math.round(size / 1024)} KB`;
-    return `${size} bytes`;
+function humanSize(size) {
+  if (size >= 1024 * 1024) return `${(size / (1024 * 1024)).toFixed(1).replace(/\.0$/, "")} MB`;
+  if (size >= 1024) return `${Math.round(size / 1024)} KB`;
+  return `${size} bytes`;
+}
+
+export function attach(form, options) {
+  const input = form.querySelector("input[type=file]");
+  const button = form.querySelector(".composer__attach");
+  const tray = form.querySelector(".composer__tray");
+  const maxBytes = Number(form.dataset.maxBytes || 0);
+  const maxFiles = Number(form.dataset.maxFiles || 0);
+  const items = []; // { file, li, state: "uploading"|"done"|"failed", key, data, xhr }
+  const listeners = [];
+
+  const changed = () => {
+    tray.hidden = items.length === 0;
+    for (const fn of listeners) fn();
+  };
+
+  function row(item) {
+    const li = document.createElement("li");
+    li.className = "upload";
+    const name = document.createElement("span");
+    name.className = "upload__name";
+    name.dir = "auto";
+    name.textContent = item.file.name || t("file"); // never parsed as HTML
+    const size = document.createElement("span");
+    size.className = "upload__size";
+    size.textContent = humanSize(item.file.size);
+    const progress = document.createElement("progress");
+    progress.className = "upload__progress";
+    progress.max = 100;
+    progress.value = 0;
+    progress.setAttribute("aria-label", t("Uploading %s").replace("%s", item.file.name));
+    const status = document.createElement("span");
+    status.className = "upload__status";
+    status.setAttribute("role", "status");
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "upload__remove";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", t("Remove %s").replace("%s", item.file.name));
+    remove.addEventListener("click", () => drop(item));
+    li.append(name, size, progress, status, remove);
+    return li;
   }
 
-  function attach(form, options) {
-    const input = form.querySelector("input[type=file]");
-    const button = form.querySelector(".composer__attach");
-    const tray = form.querySelector(".composer__tray");
-    const maxBytes = Number(form.dataset.maxBytes || 0);
-    const maxFiles = Number(form.dataset.maxFiles || 0);
-    const items = []; // { file, li, state: "uploading"|"done"|"failed", key, data, xhr }
-    const listeners = [];
-
-    const changed = () => {
-      tray.hidden = items.length === 0;
-      for (const fn of listeners) fn();
-    };
-
-    function row(item) {
-      const li = document.createElement("li");
-      li.className = "upload";
-      const name = document.createElement("span");
-      name.className = "upload__name";
-      name.dir = "auto";
-      name.textContent = item.file.name || t("file"); // never parsed as HTML
-      const size = document.createElement("span");
-      size.className = "upload__size";
-      size.textContent = humanSize(item.file.size);
-      const progress = document.createElement("progress");
-      progress.className = "upload__progress";
-      progress.max = 100;
-      progress.value = 0;
-      progress.setAttribute("aria-label", t("Uploading %s").replace("%s", item.file.name));
-      const status = document.createElement("span");
-      status.className = "upload__status";
-      status.setAttribute("role", "status");
-      const remove = document.createElement("button");
-      remove.type = "button";
-      remove.className = "upload__remove";
-      remove.textContent = "×";
-      remove.setAttribute("aria-label", t("Remove %s").replace("%s", item.file.name));
-      remove.addEventListener("click", () => drop(item));
-      li.append(name, size, progress, status, remove);
-      return li;
+  function show(item, state, message) {
+    item.state = state;
+    item.li.dataset.state = state;
+    const status = item.li.querySelector(".upload__status");
+    status.textContent = message || "";
+    item.li.querySelector(".upload__progress").hidden = state !== "uploading";
+    const retry = item.li.querySelector(".upload__retry");
+    if (retry) retry.remove();
+    if (state === "failed" && item.retryable) {
+      const again = document.createElement("button");
+      again.type = "button";
+      again.className = "link-button upload__retry";
+      again.textContent = t("Retry");
+      again.addEventListener("click", () => send(item));
+      status.after(again);
     }
-
-    function show(item, state, message) {
-      item.state = state;
-      item.li.dataset.state = state;
-      const status = item.li.querySelector(".upload__status");
-      status.textContent = message || "";
-      item.li.querySelector(".upload__progress").hidden = state !== "uploading";
-      const retry = item.li.querySelector(".upload__retry");
-      if (retry) retry.remove();
-      if (state === "failed" && item.retryable) {
-        const again = document.createElement("button");
-        again.type = "button";
-        again.className = "link-button upload__retry";
-        again.textContent = t("Retry");
-        again.addEventListener("click", () => send(item));
-        status.after(again);
-      }
-      if (state === "done" && item.data && item.data.thumbnail && !item.li.querySelector("img")) {
-        const img = document.createElement("img");
-        img.className = "upload__thumb";
-        img.src = item.data.thumbnail;
-        img.alt = "";
-        item.li.prepend(img);
-      }
-      changed();
+    if (state === "done" && item.data && item.data.thumbnail && !item.li.querySelector("img")) {
+      const img = document.createElement("img");
+      img.className = "upload__thumb";
+      img.src = item.data.thumbnail;
+      img.alt = "";
+      item.li.prepend(img);
     }
-
-    async function send(item) {
-      show(item, "uploading");
-      const body = new FormData();
-      body.append("file", item.file, item.file.name || "pasted.png");
-      const xhr = new XMLHttpRequest();
-      item.xhr = xhr;
-      xhr.open("POST", options.url());
-      for (const [name, value] of Object.entries(await options.headers())) {
-        xhr.setRequestHeader(name, value);
-      }
-      xhr.upload.addEventListener("progress", (event) => {
-        if (event.lengthComputable) {
-          item.li.querySelector(".upload__progress").value = Math.round((100 * event.loaded) / event.total);
-        }
-      });
-      xhr.addEventListener("load", () => {
-        let answer = {};
-        try {
-          answer = JSON.parse(xhr.responseText);
-        } catch (_) { /* not JSON: a proxy's page */ }
-        if (xhr.status === 201) {
-          item.key = answer.key;
-          item.data = answer;
-          show(item, "done");
-          return;
-        }
-        // A refusal of the file itself cannot be fixed by sending it again; anything else can.
-        item.retryable = !(xhr.status === 413 || xhr.status === 422);
-        show(item, "failed", answer.message || t("Upload failed."));
-      });
-      const lost = () => {
-        if (item.state !== "uploading") return;
-        item.retryable = true;
-        show(item, "failed", t("Upload interrupted."));
-      };
-      xhr.addEventListener("error", lost);
-      xhr.addEventListener("timeout", lost);
-      xhr.send(body);
-    }
-
-    async function drop(item) {
-      const index = items.indexOf(item);
-      if (index < 0) return;
-      items.splice(index, 1);
-      item.li.remove();
-      if (item.state === "uploading" && item.xhr) {
-        item.state = "cancelled";
-        item.xhr.abort();
-      } else if (item.state === "done" && item.key && options.discardUrl) {
-        try {
-          await fetch(options.discardUrl(item.key), {
-            method: "POST",
-            headers: await options.headers(),
-            credentials: "same-origin",
-          });
-        } catch (_) { /* an upload never sent is removed by the desk after a day anyway */ }
-      }
-      changed();
-    }
-
-    function add(files) {
-      for (const file of files) {
-        const item = { file, state: "new", retryable: false };
-        item.li = row(item);
-        items.push(item);
-        tray.append(item.li);
-        if (maxFiles && items.length > maxFiles) {
-          show(item, "failed", t("At most %s files a message.").replace("%s", maxFiles));
-        } else if (file.size === 0) {
-          show(item, "failed", t("%s is empty.").replace("%s", file.name));
-        } else if (maxBytes && file.size > maxBytes) {
-          show(item, "failed", t("%s is larger than %s.").replace("%s", file.name).replace("%s", humanSize(maxBytes)));
-        } else {
-          send(item);
-        }
-      }
-      changed();
-    }
-
-    button.addEventListener("click", () => input.click());
-    input.addEventListener("change", () => {
-      add(Array.from(input.files));
-      input.value = "";
-    });
-    const zone = options.dropZone || form;
-    zone.addEventListener("dragover", (event) => {
-      if (!event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
-      event.preventDefault();
-      zone.classList.add("is-dropping");
-    });
-    zone.addEventListener("dragleave", () => zone.classList.remove("is-dropping"));
-    zone.addEventListener("drop", (event) => {
-      zone.classList.remove("is-dropping");
-      if (!event.dataTransfer || !event.dataTransfer.files.length) return;
-      event.preventDefault();
-      add(Array.from(event.dataTransfer.files));
-    });
-    form.querySelector("textarea").addEventListener("paste", (event) => {
-      const files = Array.from((event.clipboardData && event.clipboardData.files) || []);
-      if (files.length) {
-        event.preventDefault(); // an image pasted: attach it, do not paste its name as text
-        add(files);
-      }
-    });
-
-    return {
-      /** The finished uploads, in order, as the outbox keeps them. */
-      done: () =>
-        items
-          .filter((item) => item.state === "done")
-          .map(({ data }) => ({ key: data.key, name: data.name, size_text: data.size_text, thumbnail: data.thumbnail })),
-      busy: () => items.some((item) => item.state === "uploading"),
-      failed: () => items.some((item) => item.state === "failed"),
-      /** Take the finished uploads off the tray (they went with a message); a refused one
-       *  stays, with its reason, until removed. */
-      clearDone() {
-        for (const item of items.filter((i) => i.state === "done")) {
-          items.splice(items.indexOf(item), 1);
-          item.li.remove();
-        }
-        changed();
-      },
-      onChange: (fn) => listeners.push(fn),
-    };
+    changed();
   }
 
+  async function send(item) {
+    show(item, "uploading");
+    const body = new FormData();
+    body.append("file", item.file, item.file.name || "pasted.png");
+    const xhr = new XMLHttpRequest();
+    item.xhr = xhr;
+    xhr.open("POST", options.url());
+    for (const [name, value] of Object.entries(await options.headers())) {
+      xhr.setRequestHeader(name, value);
+    }
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) {
+        item.li.querySelector(".upload__progress").value = Math.round((100 * event.loaded) / event.total);
+      }
+    });
+    xhr.addEventListener("load", () => {
+      let answer = {};
+      try {
+        answer = JSON.parse(xhr.responseText);
+      } catch (_) { /* not JSON: a proxy's page */ }
+      if (xhr.status === 201) {
+        item.key = answer.key;
+        item.data = answer;
+        show(item, "done");
+        return;
+      }
+      // A refusal of the file itself cannot be fixed by sending it again; anything else can.
+      item.retryable = !(xhr.status === 413 || xhr.status === 422);
+      show(item, "failed", answer.message || t("Upload failed."));
+    });
+    const lost = () => {
+      if (item.state !== "uploading") return;
+      item.retryable = true;
+      show(item, "failed", t("Upload interrupted."));
+    };
+    xhr.addEventListener("error", lost);
+    xhr.addEventListener("timeout", lost);
+    xhr.send(body);
+  }
 
-  /** The image viewer: a message's thumbnail opens the full image in a dialog over the page,
-   *  which works by keyboard (Enter on the focused thumbnail opens it, Escape or Close shuts it
-   *  and focus goes back to the thumbnail). Without script the link opens the image itself. */
-  function imageViewer() {
-    let dialog = null;
-    document.addEventListener("click", (event) => {
-      const link = event.target.closest && event.target.closest("a[data-image-viewer]");
-      if (!link || event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
-      event.preventDefault();
-      if (!dialog) {
-        dialog = document.createElement("dialog");
-        dialog.className = "viewer";
-        const close = document.createElement("button");
-        close.type = "button";
-        close.className = "viewer__close";
-        close.textContent = "×";
-        close.setAttribute("aria-label", t("Close"));
-        close.addEventListener("click", () => dialog.close());
-        const img = document.createElement("img");
-        img.className = "viewer__image";
-        dialog.append(close, img);
-        // A click on the backdrop (the dialog itself, outside the image) closes it too.
-        dialog.addEventListener("click", (e) => {
-          if (e.target === dialog) dialog.close();
+  async function drop(item) {
+    const index = items.indexOf(item);
+    if (index < 0) return;
+    items.splice(index, 1);
+    item.li.remove();
+    if (item.state === "uploading" && item.xhr) {
+      item.state = "cancelled";
+      item.xhr.abort();
+    } else if (item.state === "done" && item.key && options.discardUrl) {
+      try {
+        await fetch(options.discardUrl(item.key), {
+          method: "POST",
+          headers: await options.headers(),
+          credentials: "same-origin",
         });
-        document.body.append(dialog);
-      }
-      const img = dialog.querySelector("img");
-      img.src = link.href;
-      img.alt = (link.querySelector("img") && link.querySelector("img").alt) || "";
-      dialog.setAttribute("aria-label", img.alt);
-      dialog.showModal();
-      dialog.querySelector(".viewer__close").focus();
-    });
+      } catch (_) { /* an upload never sent is removed by the desk after a day anyway */ }
+    }
+    changed();
   }
 
-  imageViewer();
-  window.Uploads = { attach, humanSize };
-})();
+  function add(files) {
+    for (const file of files) {
+      const item = { file, state: "new", retryable: false };
+      item.li = row(item);
+      items.push(item);
+      tray.append(item.li);
+      if (maxFiles && items.length > maxFiles) {
+        show(item, "failed", t("At most %s files a message.").replace("%s", maxFiles));
+      } else if (file.size === 0) {
+        show(item, "failed", t("%s is empty.").replace("%s", file.name));
+      } else if (maxBytes && file.size > maxBytes) {
+        show(item, "failed", t("%s is larger than %s.").replace("%s", file.name).replace("%s", humanSize(maxBytes)));
+      } else {
+        send(item);
+      }
+    }
+    changed();
+  }
+
+  button.addEventListener("click", () => input.click());
+  input.addEventListener("change", () => {
+    add(Array.from(input.files));
+    input.value = "";
+  });
+  const zone = options.dropZone || form;
+  zone.addEventListener("dragover", (event) => {
+    if (!event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
+    event.preventDefault();
+    zone.classList.add("is-dropping");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("is-dropping"));
+  zone.addEventListener("drop", (event) => {
+    zone.classList.remove("is-dropping");
+    if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    add(Array.from(event.dataTransfer.files));
+  });
+  form.querySelector("textarea").addEventListener("paste", (event) => {
+    const files = Array.from((event.clipboardData && event.clipboardData.files) || []);
+    if (files.length) {
+      event.preventDefault(); // an image pasted: attach it, do not paste its name as text
+      add(files);
+    }
+  });
+
+  return {
+    /** The finished uploads, in order, as the outbox keeps them. */
+    done: () =>
+      items
+        .filter((item) => item.state === "done")
+        .map(({ data }) => ({ key: data.key, name: data.name, size_text: data.size_text, thumbnail: data.thumbnail })),
+    busy: () => items.some((item) => item.state === "uploading"),
+    failed: () => items.some((item) => item.state === "failed"),
+    /** Take the finished uploads off the tray (they went with a message); a refused one
+     *  stays, with its reason, until removed. */
+    clearDone() {
+      for (const item of items.filter((i) => i.state === "done")) {
+        items.splice(items.indexOf(item), 1);
+        item.li.remove();
+      }
+      changed();
+    },
+    onChange: (fn) => listeners.push(fn),
+  };
+}

@@ -114,14 +114,15 @@ def test_the_client_resumes_from_the_last_gap_free_seq(
     cases = {"": 0, "3 4 6": 4, "1 2 3": 3, "5": 5, "7 5 6 9": 7}
     for seqs, expected in cases.items():
         got = page.evaluate(
-            """(seqs) => {
+            """async (seqs) => {
+              const { lastSeq } = await import('/static/supportdesk/realtime/log.js');
               const log = document.createElement('ol');
               for (const seq of seqs.split(' ').filter(Boolean)) {
                 const li = document.createElement('li');
                 li.dataset.seq = seq;
                 log.append(li);
               }
-              return Realtime.lastSeq(log);
+              return lastSeq(log);
             }""",
             seqs,
         )
