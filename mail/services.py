@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agents.presence import inbox_has_agent_online
 from chat.models import Conversation, Inbox, Message
@@ -102,10 +103,10 @@ def transcript_queue(*, conversation: Conversation) -> tuple[OutboundEmail, bool
     visitor gave no address or unsubscribed, (503) when email is not set up."""
     visitor = conversation.visitor
     if not visitor.email:
-        raise Refused(409, "no_email", "Give an email address first, to send the transcript to.")
+        raise Refused(409, "no_email", _("Give an email address first, to send the transcript to."))
     if is_unsubscribed(inbox_id=conversation.inbox_id, address=visitor.email):
         raise Refused(
-            409, "unsubscribed", "This address unsubscribed from our emails; nothing was sent."
+            409, "unsubscribed", _("This address unsubscribed from our emails; nothing was sent.")
         )
     messages = list(_visible(conversation))
     last_seq = messages[-1].seq if messages else 0

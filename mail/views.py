@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -218,13 +219,38 @@ def widget_transcript(request: HttpRequest, visitor: Visitor, pk: int) -> HttpRe
         return json_error(404, "not_found", "No such conversation.")
     if conversation.status != Conversation.Status.ENDED:
         return json_error(409, "not_ended", "The transcript can be sent once the chat has ended.")
+    htmx = getattr(request, "htmx", False)  # the widget's button, answered with its own form
+
+    def form(status: int, **context: object) -> HttpResponse:
+        context["conversation"] = conversation
+        return render(request, "chat/widget/page.html#transcript", context, status=status)
+
     if address := request.POST.get("email", "").strip():
         try:
             chat_services.visitor_profile_set(visitor=visitor, email=address)
         except ValidationError as exc:
+            if htmx:
+                return form(
+                    422,
+                    transcript_ask=True,
+                    transcript_error=" ".join(exc.messages),
+                    transcript_value=address,  # kept, to mend
+                )
             return json_error(422, exc.code or "invalid", " ".join(exc.messages))
     conversation.visitor = visitor
-    return _transcript_queued(request, conversation)
+    if not htmx:
+        return _transcript_queued(request, conversation)
+    try:
+        _, created = services.transcript_queue(conversation=conversation)
+    except Refused as refused:
+        if refused.code == "no_email":  # ask for one, in place: a step, not an error
+            return form(200, transcript_ask=True)
+        return form(refused.status, transcript_refused=refused.message)
+    answer = form(202 if created else 200, transcript_to=visitor.email)
+    if address:  # the widget's "so we can reply" line learns the address too
+        context = {"oob": True, "visitor_email": visitor.email}
+        answer.content += render_to_string("chat/widget/page.html#email_capture", context).encode()
+    return answer
 
 
 @require_POST

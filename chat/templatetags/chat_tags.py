@@ -8,6 +8,7 @@ import unicodedata
 from datetime import datetime
 
 from django import template
+from django.conf import settings
 from django.utils.html import escape, urlize
 from django.utils.safestring import SafeString, mark_safe
 
@@ -101,3 +102,10 @@ def thumbnail_box(attachment: AttachmentData) -> tuple[int, int]:
     width, height = attachment["width"] or 1, attachment["height"] or 1
     scale = min(1.0, files.THUMB_SIDE / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+@register.simple_tag
+def desk_sends_email() -> bool:
+    """Whether the desk can email (its public address is set, for the links in emails): the
+    widget offers a transcript only then."""
+    return bool(settings.SUPPORTDESK_SITE_URL)

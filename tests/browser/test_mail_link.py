@@ -12,12 +12,12 @@ from playwright.sync_api import Browser, expect
 
 from agents.models import Agent
 from agents.services import agent_reply, conversation_claim
-from chat.models import Inbox
+from chat.models import Conversation, Inbox
 from chat.services import conversation_end, visitor_create, visitor_message_send
 from mail.models import OutboundEmail
 from mail.tokens import continue_token
 from tests.browser.conftest import Desk
-from tests.browser.pages import agent_page, new_page, open_widget, send_as_visitor
+from tests.browser.pages import agent_page, new_page, open_widget, screenshot, send_as_visitor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -73,4 +73,36 @@ def test_an_agent_emails_the_transcript_of_an_ended_chat_from_its_header(
     expect(dashboard.get_by_role("status").filter(has_text="transcript")).to_have_text(
         "We'll email the transcript to ann@example.com."
     )
+    assert OutboundEmail.objects.get(conversation=conversation).to == "ann@example.com"
+
+
+def test_a_visitor_asks_for_the_transcript_when_the_agent_ends_the_chat(
+    desk_factory: Callable[..., Desk], browser: Browser, inbox: Inbox, agent: Agent
+) -> None:
+    """The end arrives live; the widget's one link asks for an address (the visitor gave none),
+    refuses a malformed one in place, then says where the transcript goes."""
+    server = desk_factory(SUPPORTDESK_SITE_URL="https://desk.example.com")
+    page = new_page(browser)
+    chat = open_widget(page, server.url)
+    send_as_visitor(chat, "Where is my parcel?")
+    expect(chat.locator("li.msg[data-seq]")).to_have_count(1)
+    conversation = Conversation.objects.get()
+    conversation_claim(conversation=conversation, agent=agent)
+    conversation_end(conversation=conversation, by=agent)
+    chat.get_by_role("button", name="Email me the transcript").click()
+    address = chat.get_by_role("textbox", name="Where should we send the transcript?")
+    address.fill("ann@")
+    address.press("Enter")
+    expect(chat.get_by_role("alert").filter(has_text="email address")).to_be_visible()
+    expect(address).to_have_attribute("aria-invalid", "true")
+    expect(address).to_have_value("ann@")  # kept, to mend
+    screenshot(page, "widget-transcript-asks")
+    chat.get_by_role("textbox", name="Where should we send the transcript?").fill("ann@example.com")
+    chat.get_by_role("button", name="Send transcript").click()
+    expect(chat.get_by_role("status").filter(has_text="transcript")).to_have_text(
+        "We'll email the transcript to ann@example.com."
+    )
+    # The address is the visitor's now: the widget's "so we can reply" line knows it too.
+    expect(chat.locator("#email-capture")).not_to_contain_text("so we can reply")
+    screenshot(page, "widget-transcript")
     assert OutboundEmail.objects.get(conversation=conversation).to == "ann@example.com"

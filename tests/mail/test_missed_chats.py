@@ -75,6 +75,8 @@ def inbox_of_visitor(visitor: Visitor):
 
 def test_an_agent_opts_in_on_their_settings_page(agent: Agent, mail_settings) -> None:
     client = logged_in(agent)
+    dashboard = client.get(reverse("agents:dashboard")).text
+    assert f'href="{reverse("mail:settings")}">Email settings</a>' in dashboard  # account menu
     page = client.get(reverse("mail:settings"))
     assert page.status_code == 200
     assert "no email address" in page.text

@@ -32,14 +32,19 @@ def ended(conversation: Conversation, agent: Agent) -> Conversation:
     return Conversation.objects.select_related("visitor").get(pk=conversation.pk)
 
 
-def ask(conversation: Conversation, visitor: Visitor, **data: str):
-    """The widget's request, with `visitor`'s token."""
+def ask(
+    conversation: Conversation,
+    visitor: Visitor,
+    headers: dict[str, str] | None = None,
+    **data: str,
+):
+    """The widget's request, with `visitor`'s token (and `headers`: an htmx request's)."""
     return Client().post(
         reverse(
             "mail:widget_transcript", args=[inbox_of(conversation).public_key, conversation.pk]
         ),
         data,
-        headers={"X-Visitor-Token": visitor_token(visitor)},
+        headers={"X-Visitor-Token": visitor_token(visitor), **(headers or {})},
     )
 
 
@@ -102,6 +107,12 @@ def test_an_unsubscribed_address_gets_no_transcript(
     Unsubscribe.objects.create(inbox=inbox_of(missed), address_key=address_key(VISITOR_ADDRESS))
     answer = ask(conversation, conversation.visitor)
     assert (answer.status_code, answer.json()["error"]) == (409, "unsubscribed")
+    # The widget's button (htmx) says why in words, in its place.
+    refused = ask(conversation, conversation.visitor, headers={"HX-Request": "true"})
+    assert refused.status_code == 409
+    assert "This address unsubscribed from our emails" in refused.text
+    assert 'role="alert"' in refused.text
+    assert not OutboundEmail.objects.exists()
 
 
 def test_an_agent_sends_the_transcript_from_the_dashboard(
@@ -150,3 +161,48 @@ def test_the_dashboards_button_shows_where_it_went_or_why_not(
     assert queued.status_code == 202
     assert "ann@example.com" in queued.content.decode()
     assert OutboundEmail.objects.get().to == "ann@example.com"
+
+
+def test_the_widgets_button_asks_for_an_address_then_says_where_it_went(
+    visitor: Visitor, agent: Agent, mail_settings
+) -> None:
+    """The widget's "Email me the transcript" (an htmx request) is answered with its own form
+    again: a field for the address when the visitor gave none (a step, not an error), the
+    refusal of a malformed one with the address kept out of the queue, then where it goes."""
+    conversation = chat(visitor, "Hi")
+    logged_in(agent).post(reverse("agents:claim", args=[conversation.pk]))
+    conversation = ended(conversation, agent)
+    htmx = {"HX-Request": "true"}
+    asked = ask(conversation, visitor, headers=htmx)
+    assert asked.status_code == 200
+    assert 'name="email"' in asked.text
+    assert "Where should we send the transcript?" in asked.text
+    malformed = ask(conversation, visitor, headers=htmx, email="not an address")
+    assert malformed.status_code == 422
+    assert 'aria-invalid="true"' in malformed.text
+    assert 'value="not an address"' in malformed.text  # kept, to mend
+    assert 'role="alert"' in malformed.text
+    assert not OutboundEmail.objects.exists()
+    queued = ask(conversation, visitor, headers=htmx, email="ann@example.com")
+    assert queued.status_code == 202
+    assert "We'll email the transcript to" in queued.text
+    assert "ann@example.com" in queued.text
+    assert 'name="email"' not in queued.text
+    assert 'id="email-capture" hx-swap-oob="true"' in queued.text  # its other form learns it
+    assert OutboundEmail.objects.get().to == "ann@example.com"
+
+
+def test_an_ended_chat_offers_the_transcript_only_where_the_desk_can_email(
+    missed: Conversation, agent: Agent, settings
+) -> None:
+    """Without SUPPORTDESK_SITE_URL the desk sends no email (mail.checks): no button then."""
+    from django.template.loader import render_to_string
+
+    conversation = ended(missed, agent)
+    settings.SUPPORTDESK_SITE_URL = "https://desk.example.com"
+    state = render_to_string("chat/widget/page.html#state", {"conversation": conversation})
+    assert "Email me the transcript" in state
+    assert f'hx-post="conversations/{conversation.pk}/transcript"' in state
+    settings.SUPPORTDESK_SITE_URL = ""
+    state = render_to_string("chat/widget/page.html#state", {"conversation": conversation})
+    assert "transcript" not in state
