@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "agents",
     "ops",
     "mail",
+    "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [

@@ -24,6 +24,8 @@ urlpatterns = [
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("agents/", include("agents.urls")),
+    # The REST API for the customer's own systems (docs/API.md).
+    path("api/v1/", include("api.urls")),
     # Email: links from emails, the mail server's inbound replies, the transcript endpoints.
     path("", include("mail.urls")),
     path("", include("chat.urls")),

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    """The REST API under /api/v1/ (docs/API.md): API tokens, and the desk's resources for the
+    customer's own systems, every write through the domains' services."""
+
+    name = "api"
+    verbose_name = "API"
