@@ -71,10 +71,11 @@ def attachment_upload(
         width=checked.width,
         height=checked.height,
     )
-    attachment.file.save(checked.name, ContentFile(checked.content), save=False)
-    if checked.thumbnail is not None:
-        attachment.thumbnail.save(checked.name, ContentFile(checked.thumbnail), save=False)
     try:
+        attachment.file.save(checked.name, ContentFile(checked.content), save=False)
+        if checked.thumbnail is not None:
+            # An object store can fail between the two (a timeout): the file goes again.
+            attachment.thumbnail.save(checked.name, ContentFile(checked.thumbnail), save=False)
         attachment.save()
     except BaseException:
         _delete_files(attachment.file.name, attachment.thumbnail.name)

@@ -1,10 +1,12 @@
 """Reading configuration from the environment (12-factor). DATABASE_URL is read by dj-database-url;
 REDIS_URL and REDIS_SENTINELS here (dj-database-url knows no Redis, and the Sentinel setup is
-the desk's own: both the channel layer and the cache need it)."""
+the desk's own: both the channel layer and the cache need it); S3_* (the uploaded files on an
+object store, through django-storages) too."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -194,3 +196,86 @@ def sqlite_database(path: Path) -> dict[str, Any]:
             "timeout": 20,
         },
     }
+
+
+S3_VARIABLES = (
+    "S3_ENDPOINT_URL",
+    "S3_REGION",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "S3_PREFIX",
+    "S3_ADDRESSING_STYLE",
+)
+S3_ADDRESSING_STYLES = ("auto", "path", "virtual")
+# A stalled object store must not hold one of the few HTTP threads (SUPPORTDESK_HTTP_THREADS)
+# for botocore's defaults: 60 s to connect, 60 s a read, five tries.
+S3_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30, "retries": {"mode": "standard"}}
+
+
+def s3_storage(environ: Mapping[str, str] = os.environ) -> dict[str, Any] | None:
+    """STORAGES["default"] on an S3-compatible object store when S3_BUCKET is set (README,
+    "Configuration"), else None: the local file system under MEDIA_ROOT.
+
+    Objects are private (no ACL sent: the bucket's own, which must not be public; an ACL header
+    is refused by AWS buckets with ACLs disabled and by several other stores), a name already
+    taken is never overwritten, and nothing links to the store: downloads go through the desk's
+    checking views (chat.attachments). Unset keys leave boto3 its own chain (AWS_* variables,
+    an instance role). Any S3_* variable without S3_BUCKET is an error, not a silent fallback.
+    """
+    value = {name: environ.get(name, "").strip() for name in ("S3_BUCKET", *S3_VARIABLES)}
+    bucket = value["S3_BUCKET"]
+    if not bucket:
+        if stray := [name for name in S3_VARIABLES if value[name]]:
+            raise ImproperlyConfigured(
+                f"{', '.join(stray)} set but S3_BUCKET is not: set S3_BUCKET to keep files in"
+                " an object store, or unset them to keep files under MEDIA_ROOT"
+            )
+        return None
+    if "/" in bucket:
+        raise ImproperlyConfigured(
+            "S3_BUCKET is a bucket's name alone; put a folder inside it in S3_PREFIX"
+        )
+    endpoint = value["S3_ENDPOINT_URL"]
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ImproperlyConfigured(
+                # Not the value in the message: a URL may carry a key.
+                "S3_ENDPOINT_URL must be an http(s):// URL, such as https://minio.internal:9000"
+            )
+    style = value["S3_ADDRESSING_STYLE"].lower()
+    if style and style not in S3_ADDRESSING_STYLES:
+        raise ImproperlyConfigured(
+            f"S3_ADDRESSING_STYLE must be one of {', '.join(S3_ADDRESSING_STYLES)}, not {style!r}"
+        )
+    if bool(value["S3_ACCESS_KEY_ID"]) != bool(value["S3_SECRET_ACCESS_KEY"]):
+        raise ImproperlyConfigured(
+            "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together: set both, or neither"
+            " (boto3's own chain: AWS_* variables, an instance role)"
+        )
+    from botocore.config import Config  # here: a desk on the file system never loads boto
+
+    # boto3 1.36+ adds CRC checksums to every upload, which MinIO, Ceph, R2, B2 and others of
+    # their age refuse; on AWS itself the default stays.
+    checksums = dict.fromkeys(
+        ("request_checksum_calculation", "response_checksum_validation"), "when_required"
+    )
+    config = Config(
+        s3={"addressing_style": style} if style else None,
+        **(checksums if endpoint else {}),
+        **S3_TIMEOUTS,
+    )
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint or None,
+        "region_name": value["S3_REGION"] or None,
+        "location": value["S3_PREFIX"].strip("/"),
+        "default_acl": None,
+        "file_overwrite": False,
+        "querystring_auth": True,
+        "client_config": config,
+    }
+    if value["S3_ACCESS_KEY_ID"]:
+        options["access_key"] = value["S3_ACCESS_KEY_ID"]
+        options["secret_key"] = value["S3_SECRET_ACCESS_KEY"]
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}

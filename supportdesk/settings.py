@@ -18,6 +18,7 @@ from supportdesk.env import (
     env_list,
     redis_sentinels,
     redis_settings,
+    s3_storage,
     sqlite_database,
 )
 from supportdesk.logs import logging_config
@@ -212,7 +213,9 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # Otherwise WhiteNoise serves straight from static/ (development, tests), no collectstatic needed.
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", default=False)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploaded files (chat.attachments): under MEDIA_ROOT, or with S3_BUCKET set in an
+    # S3-compatible object store (supportdesk.env.s3_storage: private objects, never linked to).
+    "default": s3_storage() or {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "supportdesk.staticfiles.ModuleManifestStaticFilesStorage"
@@ -248,8 +251,9 @@ SUPPORTDESK_DEMO_PAGE = env_bool("SUPPORTDESK_DEMO_PAGE", default=DEBUG)
 # Limits (see docs/PROTOCOL.md).
 SUPPORTDESK_MAX_MESSAGE_LENGTH = int(os.environ.get("SUPPORTDESK_MAX_MESSAGE_LENGTH", "5000"))
 # Attachments (chat.files, chat.attachments): at most this many bytes a file and files a
-# message. Files lie under MEDIA_ROOT (the embedded default) and are never served from a public
-# URL: every download goes through a view that checks the viewer (docs/SECURITY.md).
+# message. Files lie under MEDIA_ROOT (the embedded default) or in the S3_BUCKET (STORAGES
+# above) and are never served from a public URL: every download goes through a view that
+# checks the viewer (docs/SECURITY.md).
 SUPPORTDESK_UPLOAD_MAX_BYTES = int(
     os.environ.get("SUPPORTDESK_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))
 )
