@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agents import views
+from agents import assist_views, views
 
 app_name = "agents"
 
@@ -22,6 +22,12 @@ urlpatterns = [
     path("conversations/<int:pk>/transfer", views.conversation_transfer, name="transfer"),
     path("conversations/<int:pk>/end", views.conversation_end_view, name="end"),
     path("conversations/<int:pk>/files", views.conversation_file_upload, name="file_upload"),
+    path(
+        "conversations/<int:pk>/assist/suggestion",
+        assist_views.suggest_reply,
+        name="assist_suggest",
+    ),
+    path("conversations/<int:pk>/assist/summary", assist_views.summarize, name="assist_summary"),
     path("files/<str:key>/discard", views.file_discard, name="file_discard"),
     path(
         "files/<str:key>/thumbnail/<path:name>",

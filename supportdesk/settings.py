@@ -303,6 +303,7 @@ SUPPORTDESK_RATE_LIMITS = {
         "login_ip": "30/300",  # failed logins per IP address, whatever the name
         "socket_ip": "120/60",  # socket connections opened per IP address
         "socket_frames": "60/10",  # frames per socket (typing, read, resume, ping)
+        "agent_assist": "20/60",  # AI assist requests per agent (agents.assist)
     }.items()
 }
 # Behind N proxies that append to X-Forwarded-For (nginx: $proxy_add_x_forwarded_for), N; the
@@ -374,3 +375,11 @@ SUPPORTDESK_LOG_FORMAT = os.environ.get("SUPPORTDESK_LOG_FORMAT", "text" if DEBU
 LOGGING = logging_config(
     log_format=SUPPORTDESK_LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO")
 )
+
+# AI assist (agents.assist, README "AI assist"): an OpenAI-compatible endpoint. Off unless the
+# base URL (e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1 for Ollama) and the model
+# are set; the key is optional for local servers. A request gets TIMEOUT_SECONDS in all.
+SUPPORTDESK_AI_BASE_URL = os.environ.get("SUPPORTDESK_AI_BASE_URL", "").strip()
+SUPPORTDESK_AI_MODEL = os.environ.get("SUPPORTDESK_AI_MODEL", "").strip()
+SUPPORTDESK_AI_API_KEY = os.environ.get("SUPPORTDESK_AI_API_KEY", "").strip()
+SUPPORTDESK_AI_TIMEOUT_SECONDS = float(os.environ.get("SUPPORTDESK_AI_TIMEOUT_SECONDS", "20"))

@@ -113,6 +113,7 @@ TOKEN = Outcome(401, error="token_", refused=True)  # the widget API's JSON erro
 FORBIDDEN = Outcome(403, refused=True)
 NOT_FOUND = Outcome(404, refused=True)
 NOT_ALLOWED = Outcome(405, refused=True)
+ASSIST_OFF = Outcome(503, error="assist_off", refused=True)  # agents.assist_views, unconfigured
 # Sockets: accepted and following A (live messages too), accepted but A is `not_found` and its
 # messages never arrive, or accepted and closed at once with 4401 (docs/PROTOCOL.md).
 FOLLOWS_A = Outcome(101, shows_a=True)
@@ -194,6 +195,15 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "agents:end": {
         "GET": every(NOT_ALLOWED),
         "POST": (LOGIN, LOGIN, LOGIN, OK, NOT_FOUND, OK, FORBIDDEN),
+    },
+    # AI assist (agents.assist_views), off here (no endpoint configured): who may work on the
+    # chat is told so, after the same checks as every dashboard route; nothing is sent anywhere.
+    **{
+        key: {
+            "GET": every(NOT_ALLOWED),
+            "POST": (LOGIN, LOGIN, LOGIN, ASSIST_OFF, NOT_FOUND, ASSIST_OFF, FORBIDDEN),
+        }
+        for key in ("agents:assist_suggest", "agents:assist_summary")
     },
     "chat:widget_script": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
     "chat:widget_page": {"GET": every(OK), "POST": every(NOT_ALLOWED)},

@@ -9,6 +9,7 @@
  *   notifications.js  tab title, desktop notifications, sound
  *   banner.js         the connection line and the red "down" banner
  *   transfer.js       the transfer form
+ *   assist.js         AI assist: a suggested reply, a summary (when configured)
  *   shortcuts.js      keyboard shortcuts and their "?" overlay
  *   topbar.js         the account menu and the status select
  */
@@ -21,6 +22,7 @@ import { apply } from "./realtime/apply.js";
 import { onView } from "./realtime/log.js";
 import { connect, socketUrl } from "./realtime/socket.js";
 import { goToLogin, store } from "./dashboard/agent.js";
+import { installAssist } from "./dashboard/assist.js";
 import { onHealthFrame, onSocketState } from "./dashboard/banner.js";
 import { installListTabs, showView } from "./dashboard/lists.js";
 import { installNotificationButtons, onListsChanged, renderSound } from "./dashboard/notifications.js";
@@ -41,6 +43,7 @@ installNotificationButtons();
 setInterval(tickLocalTimes, 30000);
 installAccountMenu();
 installTransfer();
+installAssist();
 installShortcuts();
 
 const conn = connect({
