@@ -165,10 +165,11 @@ class AgentConsumer(CursorConsumer):
         lists = await database(conversation_lists)(agent=self.agent)
         self.unread_base = {
             c["id"]: (lists["unread"].get(c["id"], 0), c["last_seq"])
-            for c in lists["waiting"] + lists["active"]
+            for c in lists["waiting"] + lists["active"] + lists["bot"]
         }
         self.unread_new = {}
-        self.listed = {c["id"] for c in lists["waiting"] + lists["active"] + lists["ended"]}
+        listed = lists["waiting"] + lists["active"] + lists["bot"] + lists["ended"]
+        self.listed = {c["id"] for c in listed}
         await self.send_html(render_lists(lists, me=self.agent.pk))
 
     async def may_follow(self, conversation_id: int) -> bool:

@@ -125,9 +125,15 @@ class Table:
         table = quote(self.model._meta.db_table)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
+                # The defaults as the fields store them (a JSONField's {} as JSON, not a dict
+                # psycopg cannot put in a COPY row).
+                rest = self.fields[len(self.attnames) :]
+                extra = tuple(
+                    f.get_db_prep_save(v, connection) for f, v in zip(rest, self.extra, strict=True)
+                )
                 with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for row in rows:
-                        copy.write_row(row + self.extra)
+                        copy.write_row(row + extra)
                 return
             prepared = [
                 tuple(

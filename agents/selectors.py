@@ -37,6 +37,8 @@ ENDED_LIMIT = 30
 class ConversationLists(TypedDict):
     waiting: list[ConversationData]
     active: list[ConversationData]
+    # With the bot (status "bot"): open, nobody's to answer yet; shown under All open.
+    bot: list[ConversationData]
     ended: list[ConversationData]
     # Conversation id -> the agent's unread count, for the open ones.
     unread: dict[int, int]
@@ -103,9 +105,10 @@ def conversation_for_agent(*, agent: Agent, pk: int) -> Conversation:
 
 
 def conversation_lists(*, agent: Agent) -> ConversationLists:
-    """Waiting (oldest first: first come, first served), active (latest activity first), and the
-    most recently ended. A fixed number of queries, each bounded by the list limits or by the
-    open conversations, never by the history (tests/agents/test_query_counts.py)."""
+    """Waiting (oldest first: first come, first served), active and with the bot (latest
+    activity first), and the most recently ended. A fixed number of queries, each bounded by the
+    list limits or by the open conversations, never by the history
+    (tests/agents/test_query_counts.py)."""
     # An agent's inboxes as a list: the planner sees the real ids, and the Ended list can take
     # each inbox's newest through its index.
     inbox_ids = None if agent.is_admin else list(agent.inboxes.values_list("pk", flat=True))
@@ -121,10 +124,19 @@ def conversation_lists(*, agent: Agent) -> ConversationLists:
     active = with_unread(base.filter(status=Conversation.Status.ACTIVE), agent).order_by(
         "-last_message_at", "-pk"
     )[:LIST_LIMIT]
+    bot = with_unread(base.filter(status=Conversation.Status.BOT), agent).order_by(
+        "-last_message_at", "-pk"
+    )[:LIST_LIMIT]
     ended = _recently_ended(base, inbox_ids)
     unread: dict[int, int] = {}
-    lists: ConversationLists = {"waiting": [], "active": [], "ended": [], "unread": unread}
-    for key, rows in (("waiting", waiting), ("active", active)):
+    lists: ConversationLists = {
+        "waiting": [],
+        "active": [],
+        "bot": [],
+        "ended": [],
+        "unread": unread,
+    }
+    for key, rows in (("waiting", waiting), ("active", active), ("bot", bot)):
         for row in rows.values(*CONVERSATION_VALUES, "unread"):
             lists[key].append(conversation_row(row))  # type: ignore[literal-required]
             unread[row["id"]] = row["unread"]

@@ -32,9 +32,14 @@ from chat.services import (
     request_assignment,
     system_line,
 )
+from chat.signals import conversation_assigned
 from supportdesk.logs import log_on_commit
 
 logger = logging.getLogger(__name__)
+
+
+# What a claim may take: a waiting chat, or one with the bot (an agent stepping in stops it).
+CLAIMABLE = (Conversation.Status.WAITING, Conversation.Status.BOT)
 
 
 class AlreadyAssigned(Exception):
@@ -72,11 +77,15 @@ def conversation_assign(
         raise PermissionDenied(_("%(name)s does not work in this inbox.") % {"name": agent})
     if locked.assigned_agent_id == agent.pk:
         return locked
-    if only_if_waiting and locked.status != Conversation.Status.WAITING:
+    if only_if_waiting and locked.status not in CLAIMABLE:
         raise AlreadyAssigned(locked)
     if locked.status == Conversation.Status.WAITING:
         queue_changed(locked.inbox_id)  # out of the line: those behind it move up
     _assign_locked(locked, agent)
+    how = "claim" if only_if_waiting else "assign"
+    conversation_assigned.send(
+        sender=Conversation, conversation=locked, agent=agent, by=None, how=how
+    )
     append_message(
         locked,
         sender_kind=Message.SenderKind.SYSTEM,
@@ -89,7 +98,7 @@ def conversation_assign(
         conversation_id=locked.pk,
         inbox_id=locked.inbox_id,
         agent_id=agent.pk,
-        how="claim" if only_if_waiting else "assign",
+        how=how,
     )
     return locked
 
@@ -114,7 +123,8 @@ def works_in(agent: Agent, inbox_id: int) -> bool:
 
 @transaction.atomic
 def conversation_claim(*, conversation: Conversation, agent: Agent) -> Conversation:
-    """A waiting conversation, taken by `agent` for themself."""
+    """A waiting conversation (or one with the bot, which then stops), taken by `agent` for
+    themself."""
     claimed = conversation_assign(conversation=conversation, agent=agent, only_if_waiting=True)
     Activity.objects.create(actor=agent, verb=Activity.Verb.CLAIM, conversation=claimed)
     return claimed
@@ -143,6 +153,9 @@ def conversation_transfer(
         raise AlreadyAssigned(locked)
     previous_agent_id = locked.assigned_agent_id
     _assign_locked(locked, to)
+    conversation_assigned.send(
+        sender=Conversation, conversation=locked, agent=to, by=by, how="transfer"
+    )
     append_message(
         locked,
         sender_kind=Message.SenderKind.SYSTEM,
@@ -225,10 +238,10 @@ def agent_reply(
     client_id: uuid.UUID,
     attachments: Sequence[str] = (),
 ) -> MessageResult:
-    """An agent's reply (with the agent's uploads `attachments`). Replying to a waiting chat
-    claims it first, as in every desk agents know; replying to a colleague's active chat is
-    allowed and leaves the assignment alone."""
-    if conversation.status == Conversation.Status.WAITING:
+    """An agent's reply (with the agent's uploads `attachments`). Replying to a waiting chat (or
+    one with the bot) claims it first, as in every desk agents know; replying to a colleague's
+    active chat is allowed and leaves the assignment alone."""
+    if conversation.status in CLAIMABLE:
         # Refuse an empty reply before it claims anything.
         clean_body(body, allow_empty=bool(attachments))
         with contextlib.suppress(AlreadyAssigned):

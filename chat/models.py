@@ -218,6 +218,9 @@ class Visitor(models.Model):
     # Each visitor token carries the generation it was issued in (chat.tokens); one from an
     # earlier generation is refused. An admin's "Sign out everywhere" counts it up.
     token_generation = models.PositiveIntegerField(default=0, editable=False)
+    # Custom attributes the customer's systems set ({"plan": "pro"}): through the REST API and the
+    # JavaScript SDK's setAttributes, both by `chat.services.visitor_attributes_set` (its limits).
+    attributes = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["inbox", "created_at"])]
@@ -247,6 +250,9 @@ class Conversation(models.Model):
         WAITING = "waiting", _("Waiting")
         ACTIVE = "active", _("Active")
         ENDED = "ended", _("Ended")
+        # An inbox's bot (the `bots` app) answers first: not in the queue, assigned to nobody,
+        # until it hands over (then waiting) or an agent claims it (then active).
+        BOT = "bot", _("With the bot")
 
     inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="conversations")
     visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
@@ -317,7 +323,7 @@ class Conversation(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["waiting", "active", "ended"]),
+                condition=Q(status__in=["waiting", "active", "ended", "bot"]),
                 name="conversation_status_valid",
             ),
             models.CheckConstraint(
@@ -353,6 +359,8 @@ class Message(models.Model):
         # An internal note: agents only. Visitors get an empty placeholder with its seq, so
         # their cursor stays gap-free and the note's text never leaves the server for them.
         NOTE = "note", _("Internal note")
+        # An inbox's bot (the `bots` app): on the team's side, shown with `author_label`.
+        BOT = "bot", _("Bot")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -363,6 +371,12 @@ class Message(models.Model):
         "agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
     )
     body = models.TextField()
+    # A bot's message: the bot's name, stored with it (a bot is no agent, and renaming or
+    # deleting it later changes no history), and the answers it suggests to the visitor, one a
+    # line (buttons under it in the widget). Database defaults: the message fast path
+    # (chat.posting) inserts without naming them.
+    author_label = models.CharField(max_length=100, blank=True, default="", db_default="")
+    quick_replies = models.TextField(blank=True, default="", db_default="")
     # Made by the client; a retried send carries the same one and gets the stored message back.
     client_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -377,7 +391,7 @@ class Message(models.Model):
             ),
             models.CheckConstraint(condition=Q(seq__gte=1), name="message_seq_positive"),
             models.CheckConstraint(
-                condition=Q(sender_kind__in=["visitor", "agent", "system", "note"]),
+                condition=Q(sender_kind__in=["visitor", "agent", "system", "note", "bot"]),
                 name="message_sender_kind_valid",
             ),
             models.CheckConstraint(

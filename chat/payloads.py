@@ -55,6 +55,8 @@ class MessageData(TypedDict):
     client_id: str | None
     created_at: str
     attachments: list[AttachmentData]
+    # A bot's message only: the answers it suggests (buttons under it in the widget).
+    quick_replies: NotRequired[list[str]]
 
 
 class ConversationData(TypedDict):
@@ -206,8 +208,8 @@ def message_data(message: Message, attachments: Iterable[Attachment] | None = No
     elif message.sender_kind == Message.SenderKind.VISITOR:
         author_name = message.conversation.visitor.display_name
     else:
-        author_name = ""
-    return {
+        author_name = message.author_label  # a bot's name; "" for a system line
+    data: MessageData = {
         "id": message.pk,
         "conversation_id": message.conversation_id,
         "seq": message.seq,
@@ -218,6 +220,9 @@ def message_data(message: Message, attachments: Iterable[Attachment] | None = No
         "created_at": message.created_at.isoformat(),
         "attachments": [attachment_data(a) for a in attachments],
     }
+    if message.sender_kind == Message.SenderKind.BOT:
+        data["quick_replies"] = message.quick_replies.splitlines()
+    return data
 
 
 # A conversation's columns, as `.values()` names them: what `conversation_row` reads. The lists
@@ -273,9 +278,9 @@ def conversation_data(conversation: Conversation, *, preview: str | None) -> Con
     return conversation_row({**row, "preview": preview})
 
 
-# A list row's preview is what the visitor or an agent last wrote: a system line ("Alice joined
-# the chat.") or an internal note says nothing about what the chat is about.
-PREVIEW_KINDS = (Message.SenderKind.VISITOR, Message.SenderKind.AGENT)
+# A list row's preview is what the visitor, an agent or the bot last wrote: a system line ("Alice
+# joined the chat.") or an internal note says nothing about what the chat is about.
+PREVIEW_KINDS = (Message.SenderKind.VISITOR, Message.SenderKind.AGENT, Message.SenderKind.BOT)
 
 
 def message_preview(body: str, attachments: list[AttachmentData]) -> str:

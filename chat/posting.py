@@ -38,6 +38,7 @@ from chat.payloads import (
     conversation_row,
     message_data,
 )
+from chat.signals import bot_turn_on_commit, message_stored
 
 if TYPE_CHECKING:
     from chat.services import MessageResult
@@ -51,6 +52,7 @@ VISITOR = Visitor._meta.db_table
 AGENT = Conversation._meta.get_field("assigned_agent").related_model._meta.db_table
 AGENT_INBOXES = Inbox._meta.get_field("agents").through._meta.db_table
 ENDED, ACTIVE = Conversation.Status.ENDED.value, Conversation.Status.ACTIVE.value
+FROM_VISITOR, WITH_BOT = Message.SenderKind.VISITOR.value, Conversation.Status.BOT.value
 
 # SQL text holds only names from the models' meta; every value is a query parameter.
 
@@ -213,7 +215,10 @@ def _post(
                 "message": message,
                 "conversation": conversation,
             }
+            message_stored.send(sender=Message, event=event)  # inside the transaction
             publish_message_on_commit(event)
+            if kind == FROM_VISITOR and conversation["status"] == WITH_BOT:
+                bot_turn_on_commit(event)  # the bot answers (chat.signals)
     except _Stored:
         return None
     return Posted(message, created=True)

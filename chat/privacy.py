@@ -45,6 +45,7 @@ VISITOR_FIELDS = [
     "name", "email", "created_at", *VISITOR_CONTEXT_FIELDS, "context_updated_at",
     "external_id", "identity_verified_at",  # the customer's user id, if their site vouched for it
     "token_generation",  # how often they were signed out everywhere (chat.tokens)
+    "attributes",  # custom attributes from the customer's systems (REST API, SDK setAttributes)
 ]  # fmt: skip
 
 # What erasing a visitor or a conversation deletes, in the order counts are shown:

@@ -7,7 +7,9 @@ and no client ever sees a message that was not stored.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -24,6 +26,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext_lazy
 
+from chat import availability
 from chat.attachments import attachments_claim, known_attachments
 from chat.events import publish_message_on_commit, publish_on_commit
 from chat.groups import inbox_group, visitor_group
@@ -35,7 +38,14 @@ from chat.payloads import (
     visitor_signed_out_event,
 )
 from chat.queue import queue_changed
-from chat.signals import assignment_needed, conversation_ended
+from chat.signals import (
+    assignment_needed,
+    bot_turn_on_commit,
+    conversation_ended,
+    conversation_rated,
+    conversation_started,
+    message_stored,
+)
 from supportdesk.bidi import isolated
 from supportdesk.logs import log_on_commit
 
@@ -106,8 +116,14 @@ def conversation_start(*, visitor: Visitor) -> Conversation:
         previous = (
             Conversation.objects.filter(visitor=visitor).order_by("-created_at", "-pk").first()
         )
+        # An inbox with an active bot: the bot answers first (`bot`), the queue starts when it
+        # hands over (`conversation_hand_over`).
+        bot = availability.bot_answers_first(visitor.inbox_id)
         conversation = Conversation.objects.create(
-            inbox_id=visitor.inbox_id, visitor=visitor, previous=previous
+            inbox_id=visitor.inbox_id,
+            visitor=visitor,
+            previous=previous,
+            status=Conversation.Status.BOT if bot else Conversation.Status.WAITING,
         )
         log_on_commit(
             logger,
@@ -117,6 +133,7 @@ def conversation_start(*, visitor: Visitor) -> Conversation:
             inbox_id=conversation.inbox_id,
             visitor_id=visitor.pk,
         )
+        conversation_started.send(sender=Conversation, conversation=conversation)
     return conversation
 
 
@@ -163,8 +180,10 @@ def visitor_message_send(
             client_id=client_id,
             attachments=attachments,
         )
-    if result.created and result.message.seq == 1:
-        # A new chat joins the queue. Registered after the message's publish, so on commit
+    started = result.message.conversation  # the locked one it went to (append_message)
+    if result.created and result.message.seq == 1 and started.status != Conversation.Status.BOT:
+        # A new chat joins the queue (one with the bot joins when the bot hands it over).
+        # Registered after the message's publish, so on commit
         # everyone sees the chat before the "Alice joined" that assignment may add.
         request_assignment(conversation.inbox_id)
         queue_changed(conversation.inbox_id)
@@ -215,6 +234,51 @@ def conversation_end(*, conversation: Conversation, by: AgentRef) -> Conversatio
         raise ConversationEnded(_("This chat has already ended."))
     line = system_line(gettext_noop("%(name)s ended the chat."), name=by.display_name)
     return end_locked(locked, line, by=by)
+
+
+@transaction.atomic
+def bot_message_create(
+    *, conversation: Conversation, bot_name: str, body: str, quick_replies: Sequence[str] = ()
+) -> Message | None:
+    """The bot's answer in a conversation still with the bot, with the answers it suggests
+    (buttons in the widget); None, and nothing stored, if the conversation has left the bot
+    meanwhile (handed over, claimed by an agent, ended): the bot never speaks over a person."""
+    locked = conversation_lock(conversation)
+    if locked.status != Conversation.Status.BOT:
+        return None
+    replies = [line for r in quick_replies if (line := " ".join(r.split()))]
+    return append_message(
+        locked,
+        sender_kind=Message.SenderKind.BOT,
+        body=clean_body(body),
+        author_label=bot_name[: Message._meta.get_field("author_label").max_length],
+        quick_replies="\n".join(replies),
+    )
+
+
+@transaction.atomic
+def conversation_hand_over(*, conversation: Conversation, line: str) -> Conversation | None:
+    """The bot hands the conversation to the team: it joins the queue (waiting) with the system
+    `line` for both sides, as a new chat does (the widgets' line moves, automatic assignment
+    looks, the dashboards list it under Waiting). None, and nothing changed, if it is no longer
+    with the bot (an agent claimed it meanwhile, or it ended)."""
+    locked = conversation_lock(conversation)
+    if locked.status != Conversation.Status.BOT:
+        return None
+    locked.status = Conversation.Status.WAITING
+    locked.save(update_fields=["status"])
+    append_message(locked, sender_kind=Message.SenderKind.SYSTEM, body=line)
+    # After the line's publish, as for a new chat: everyone sees it wait before "Alice joined".
+    request_assignment(locked.inbox_id)
+    queue_changed(locked.inbox_id)
+    log_on_commit(
+        logger,
+        "conversation handed over",
+        event="conversation.handed_over",
+        conversation_id=locked.pk,
+        inbox_id=locked.inbox_id,
+    )
+    return locked
 
 
 def end_locked(
@@ -269,8 +333,10 @@ def conversations_auto_end() -> int:
 
 
 def _visitor_quiet_since(cutoff: datetime) -> Q:
-    """Active, the agent's last answer before `cutoff`, and no visitor message after it."""
-    return Q(status=Conversation.Status.ACTIVE, last_agent_message_at__lt=cutoff) & (
+    """Active or with the bot, the agent's (or the bot's) last answer before `cutoff`, and no
+    visitor message after it: a visitor who left the bot's chat does not keep it open."""
+    open_ = [Conversation.Status.ACTIVE, Conversation.Status.BOT]
+    return Q(status__in=open_, last_agent_message_at__lt=cutoff) & (
         Q(last_visitor_message_at__isnull=True)
         | Q(last_visitor_message_at__lt=F("last_agent_message_at"))
     )
@@ -335,16 +401,23 @@ def name_clean(value: str) -> str:
     return name
 
 
-def visitor_profile_set(*, visitor: Visitor, email: str, name: str | None = None) -> Visitor:
+def visitor_profile_set(*, visitor: Visitor, email: str | None, name: str | None = None) -> Visitor:
     """The visitor's email address (for a reply when nobody is online, or the pre-chat form)
-    and, if given, their name. ValidationError if the address is not one or the name is too
-    long; both are checked before anything is written."""
-    changes = {"email": email_clean(email)}
+    and, if given, their name (None: left as it is; the REST API may set either alone).
+    ValidationError if the address is not one or the name is too long; both are checked before
+    anything is written. Dashboards showing the visitor's chat see the change at once."""
+    changes: dict[str, str] = {}
+    if email is not None:
+        changes["email"] = email_clean(email)
     if name is not None:
         changes["name"] = name_clean(name)
+    if not changes:
+        return visitor
     for field, value in changes.items():
         setattr(visitor, field, value)
-    visitor.save(update_fields=list(changes))
+    visitor.context_updated_at = timezone.now()  # the panel's version: a pushed copy replaces
+    visitor.save(update_fields=[*changes, "context_updated_at"])
+    visitor_panel_changed(visitor)
     return visitor
 
 
@@ -374,6 +447,7 @@ def conversation_rate(
     conversation.rating_comment = comment.replace("\x00", "")
     conversation.rated_at = timezone.now()
     conversation.save(update_fields=["rating", "rating_comment", "rated_at"])
+    conversation_rated.send(sender=Conversation, conversation=conversation)
     visitor_panel_changed(visitor)  # agents see the rating beside the chat at once
     return conversation
 
@@ -444,6 +518,72 @@ def visitor_context_update(*, visitor: Visitor, context: dict[str, str]) -> Visi
     return visitor
 
 
+VISITOR_ATTRIBUTES_MAX_KEYS = 50
+VISITOR_ATTRIBUTE_KEY_LENGTH = 50
+VISITOR_ATTRIBUTES_MAX_BYTES = 4096
+
+
+# Shared: the REST API (PATCH /api/v1/visitors/<id>/) and the JavaScript SDK's setAttributes
+# (through the widget) both store custom attributes here, so both have the same limits.
+@transaction.atomic
+def visitor_attributes_set(*, visitor: Visitor, attributes: dict[str, object]) -> Visitor:
+    """Merge `attributes` into the visitor's custom attributes (a null value deletes its key) and
+    show them live to the inbox's agents. ValidationError, nothing written, for a key that is not
+    a string of 1-50 characters (`bad_key`), a value not a string, number, boolean or null
+    (`bad_value`), more than 50 keys (`too_many`) or more than 4096 bytes of JSON (`too_large`)
+    after the merge. Locks the visitor's row: two merges at once both keep their keys."""
+    if not isinstance(attributes, dict):
+        raise ValidationError(_("Attributes must be an object."), code="bad_value")
+    for key, value in attributes.items():
+        if not isinstance(key, str) or not 0 < len(key) <= VISITOR_ATTRIBUTE_KEY_LENGTH:
+            raise ValidationError(
+                _("An attribute's name is 1 to %(limit)d characters.")
+                % {"limit": VISITOR_ATTRIBUTE_KEY_LENGTH},
+                code="bad_key",
+            )
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise ValidationError(
+                _("The attribute %(key)s is not a string, number, boolean or null.") % {"key": key},
+                code="bad_value",
+            )
+        if isinstance(value, float) and not math.isfinite(value):  # JSON has no NaN/Infinity
+            raise ValidationError(
+                _("The attribute %(key)s is not a finite number.") % {"key": key},
+                code="bad_value",
+            )
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError(
+                _("The attribute %(key)s contains a NUL character.") % {"key": key},
+                code="bad_value",
+            )
+    locked = Visitor.objects.select_for_update().only("attributes", "inbox_id").get(pk=visitor.pk)
+    merged = dict(locked.attributes or {})
+    for key, value in attributes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if len(merged) > VISITOR_ATTRIBUTES_MAX_KEYS:
+        raise ValidationError(
+            _("A visitor can have at most %(limit)d attributes.")
+            % {"limit": VISITOR_ATTRIBUTES_MAX_KEYS},
+            code="too_many",
+        )
+    size = len(json.dumps(merged, ensure_ascii=False).encode())
+    if size > VISITOR_ATTRIBUTES_MAX_BYTES:
+        raise ValidationError(
+            _("A visitor's attributes can be at most %(limit)d bytes of JSON; these are %(size)d.")
+            % {"limit": VISITOR_ATTRIBUTES_MAX_BYTES, "size": size},
+            code="too_large",
+        )
+    locked.attributes = merged
+    locked.context_updated_at = timezone.now()  # the panel's version: a pushed copy replaces
+    locked.save(update_fields=["attributes", "context_updated_at"])
+    visitor.attributes, visitor.context_updated_at = merged, locked.context_updated_at
+    visitor_panel_changed(visitor)
+    return visitor
+
+
 def visitor_panel_changed(visitor: Visitor) -> None:
     """After commit, dashboards showing this visitor's chat refresh the panel beside it (their
     page, their rating...)."""
@@ -473,9 +613,12 @@ def append_message(
     client_id: uuid.UUID | None = None,
     author_agent: AgentRef | None = None,
     attachments: Sequence[str] = (),
+    author_label: str = "",
+    quick_replies: str = "",
 ) -> Message:
     """Give the next `seq` to a new message, attach the sender's uploads `attachments` (a
-    visitor's for a visitor message, else the author's), and publish it on commit.
+    visitor's for a visitor message, else the author's), and publish it on commit. A bot's
+    message has its `author_label` and `quick_replies` (chat.models.Message).
 
     Precondition: inside a transaction, holding `locked`'s row lock (see `conversation_lock`);
     that lock is what makes `seq` gap-free and strictly increasing per conversation.
@@ -488,6 +631,8 @@ def append_message(
         author_agent=author_agent,
         body=body,
         client_id=client_id,
+        author_label=author_label,
+        quick_replies=quick_replies,
     )
     # The conversation's times are the message's own (auto_now_add sets it on insert).
     now = message.created_at
@@ -502,12 +647,21 @@ def append_message(
         if locked.first_response_at is None:
             locked.first_response_at = now  # the first answer: analytics' first response time
             fields.append("first_response_at")
+    elif sender_kind == Message.SenderKind.BOT:
+        # The team's side spoke (auto-end counts from it), but no person answered yet: a bot's
+        # message is no first response (docs/ANALYTICS.md).
+        locked.last_agent_message_at = now
+        fields.append("last_agent_message_at")
     locked.save(update_fields=fields)
     if sender_kind == Message.SenderKind.VISITOR:
         claimed = attachments_claim(message, attachments, visitor=locked.visitor)
     else:
         claimed = attachments_claim(message, attachments, agent=author_agent)
-    publish_message_on_commit(chat_message_event(message, claimed))
+    event = chat_message_event(message, claimed)
+    message_stored.send(sender=Message, event=event)  # inside the transaction (chat.signals)
+    publish_message_on_commit(event)
+    if sender_kind == Message.SenderKind.VISITOR and locked.status == Conversation.Status.BOT:
+        bot_turn_on_commit(event)
     known_attachments(message, claimed)
     return message
 

@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("widget/<str:public_key>/messages", views.widget_send, name="widget_send"),
     path("widget/<str:public_key>/context", views.widget_context, name="widget_context"),
+    path("widget/<str:public_key>/attributes", views.widget_attributes, name="widget_attributes"),
     path("widget/<str:public_key>/email", views.widget_email, name="widget_email"),
     path("widget/<str:public_key>/profile", views.widget_profile, name="widget_profile"),
     path(

@@ -7,7 +7,9 @@ a forged cross-site request cannot carry the header without the desk's CORS cons
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -137,11 +139,23 @@ def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
     return wrapper
 
 
+# Every line's indentation, and the blank lines the template's comments leave.
+EMBED_WHITESPACE = re.compile(r"^[ \t]*\n|^[ \t]+", re.MULTILINE)
+
+
 @require_GET
 @cache_control(public=True, max_age=300)
 def widget_script(request: HttpRequest) -> HttpResponse:
-    """The embed script: `<script src=".../widget.js" data-inbox="KEY" async></script>`."""
-    return render(request, "chat/widget/embed.js", content_type="text/javascript; charset=utf-8")
+    """The embed script: `<script src=".../widget.js" data-inbox="KEY" async></script>`.
+
+    Served without indentation: every customer's page downloads it (deploy/nginx also gzips
+    it, ~3 KB; a desk without that proxy sends it as it is). The template has no line-spanning
+    strings, so the code is unchanged."""
+    response = render(
+        request, "chat/widget/embed.js", content_type="text/javascript; charset=utf-8"
+    )
+    response.content = EMBED_WHITESPACE.sub("", response.content.decode())
+    return response
 
 
 @require_GET
@@ -285,6 +299,26 @@ def widget_context(request: HttpRequest, visitor: Visitor) -> HttpResponse:
     services.visitor_context_update(
         visitor=visitor, context={k: request.POST.get(k, "") for k in request.POST}
     )
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+@visitor_required
+def widget_attributes(request: HttpRequest, visitor: Visitor) -> HttpResponse:
+    """The host page's `Supportdesk.setAttributes()` (docs/API.md): JSON `{"attributes": {...}}`
+    merged into the visitor's custom attributes, which agents see beside the chat. 204, or 422
+    with the service's reason (its limits are the REST API's too)."""
+    if len(request.body) > 4 * services.VISITOR_ATTRIBUTES_MAX_BYTES:  # JSON escapes: some slack
+        return json_error(413, "too_large", "The attributes are too large.")
+    try:
+        attributes = json.loads(request.body)["attributes"]
+    except (ValueError, KeyError, TypeError):
+        return json_error(400, "bad_request", 'Send JSON: {"attributes": {...}}.')
+    try:
+        services.visitor_attributes_set(visitor=visitor, attributes=attributes)
+    except ValidationError as exc:
+        return json_error(422, exc.code or "invalid", " ".join(exc.messages))
     return HttpResponse(status=204)
 
 

@@ -50,12 +50,17 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    # The REST API (api/): Django REST framework, its OpenAPI schema, Swagger UI's own files.
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "chat",
     "agents",
     "ops",
     "mail",
     "api",
     "webhooks",
+    "bots",
 ]
 
 MIDDLEWARE = [
@@ -304,6 +309,7 @@ SUPPORTDESK_RATE_LIMITS = {
         "socket_ip": "120/60",  # socket connections opened per IP address
         "socket_frames": "60/10",  # frames per socket (typing, read, resume, ping)
         "agent_assist": "20/60",  # AI assist requests per agent (agents.assist)
+        "api": "600/60",  # REST API requests per token (per agent by session; api.auth)
     }.items()
 }
 # Behind N proxies that append to X-Forwarded-For (nginx: $proxy_add_x_forwarded_for), N; the
@@ -358,6 +364,56 @@ SUPPORTDESK_MAIL_LINK_MAX_AGE = int(
     os.environ.get("SUPPORTDESK_MAIL_LINK_MAX_AGE", str(7 * 24 * 3600))
 )
 
+# Webhooks (webhooks/, docs/API.md "Webhooks"). Endpoints on loopback, private or link-local
+# addresses are refused unless this is on AND the endpoint allows it (SSRF: docs/SECURITY.md).
+SUPPORTDESK_WEBHOOKS_ALLOW_PRIVATE = env_bool("SUPPORTDESK_WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Each delivery attempt waits this long for the receiver (connect, and each read or write).
+SUPPORTDESK_WEBHOOKS_TIMEOUT_SECONDS = float(
+    os.environ.get("SUPPORTDESK_WEBHOOKS_TIMEOUT_SECONDS", "10")
+)
+# Send right after the commit from a worker thread of the process (off: only housekeeping and
+# `manage.py send_webhooks` send).
+SUPPORTDESK_WEBHOOKS_SEND_AFTER_COMMIT = True
+
+# AI assist (agents.assist, README "AI assist"): an OpenAI-compatible endpoint. Off unless the
+# base URL (e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1 for Ollama) and the model
+# are set; the key is optional for local servers. A request gets TIMEOUT_SECONDS in all.
+SUPPORTDESK_AI_BASE_URL = os.environ.get("SUPPORTDESK_AI_BASE_URL", "").strip()
+SUPPORTDESK_AI_MODEL = os.environ.get("SUPPORTDESK_AI_MODEL", "").strip()
+SUPPORTDESK_AI_API_KEY = os.environ.get("SUPPORTDESK_AI_API_KEY", "").strip()
+SUPPORTDESK_AI_TIMEOUT_SECONDS = float(os.environ.get("SUPPORTDESK_AI_TIMEOUT_SECONDS", "20"))
+
+# The REST API (api/, docs/API.md): tokens or an agent's session, JSON only, one error shape.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.auth.TokenAuthentication",
+        "api.auth.AgentSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.AgentAccess"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": [],  # the desk's own limiter (supportdesk.ratelimit, "api")
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Supportdesk API",
+    "DESCRIPTION": "The desk's REST API (docs/API.md). Send `Authorization: Bearer sd_...`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.path_ids_positive",
+    ],
+}
+
 # Operations (docs/OPERATIONS.md). Each readiness check (/readyz, the status page) gets this long.
 SUPPORTDESK_HEALTH_TIMEOUT_SECONDS = float(
     os.environ.get("SUPPORTDESK_HEALTH_TIMEOUT_SECONDS", "2")
@@ -375,11 +431,3 @@ SUPPORTDESK_LOG_FORMAT = os.environ.get("SUPPORTDESK_LOG_FORMAT", "text" if DEBU
 LOGGING = logging_config(
     log_format=SUPPORTDESK_LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO")
 )
-
-# AI assist (agents.assist, README "AI assist"): an OpenAI-compatible endpoint. Off unless the
-# base URL (e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1 for Ollama) and the model
-# are set; the key is optional for local servers. A request gets TIMEOUT_SECONDS in all.
-SUPPORTDESK_AI_BASE_URL = os.environ.get("SUPPORTDESK_AI_BASE_URL", "").strip()
-SUPPORTDESK_AI_MODEL = os.environ.get("SUPPORTDESK_AI_MODEL", "").strip()
-SUPPORTDESK_AI_API_KEY = os.environ.get("SUPPORTDESK_AI_API_KEY", "").strip()
-SUPPORTDESK_AI_TIMEOUT_SECONDS = float(os.environ.get("SUPPORTDESK_AI_TIMEOUT_SECONDS", "20"))

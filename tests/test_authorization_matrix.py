@@ -54,10 +54,14 @@ from django.db.models import Model
 from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import URLResolver, get_resolver, resolve
+from django.utils import timezone
 from PIL import Image
 
 from agents.models import Agent, CannedResponse
 from agents.services import agent_create, conversation_claim, saved_reply_create
+from api.models import ApiToken
+from api.services import api_token_create, api_token_revoke
+from bots.models import Bot
 from chat.attachments import attachment_upload, attachments_claim
 from chat.models import Attachment, Conversation, Inbox, Visitor
 from chat.services import conversation_end, visitor_create, visitor_profile_set
@@ -73,6 +77,7 @@ from tests.chat.test_consumers import (
     send_sync,
     session_cookie,
 )
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 ROLES = ("anonymous", "visitor_a", "visitor_b", "agent", "outsider", "admin", "superuser")
 
@@ -224,6 +229,11 @@ EXPECTED: dict[str, dict[str, Row]] = {
         "GET": every(NOT_ALLOWED),
         "POST": (TOKEN, OK, OK, TOKEN, TOKEN, TOKEN, TOKEN),
     },
+    # The host page's Supportdesk.setAttributes() (JSON): the visitor's own attributes only.
+    "chat:widget_attributes": {
+        "GET": every(NOT_ALLOWED),
+        "POST": (TOKEN, NO_CONTENT, NO_CONTENT, TOKEN, TOKEN, TOKEN, TOKEN),
+    },
     "chat:widget_profile": {
         "GET": every(NOT_ALLOWED),
         "POST": (TOKEN, NO_CONTENT, NO_CONTENT, TOKEN, TOKEN, TOKEN, TOKEN),
@@ -313,7 +323,7 @@ ADMIN_NO_ADD = {"chat.conversation", "chat.message", "agents.activity"}
 ADMIN_NO_DELETE = {"agents.activity"}
 # Model admins that only show and delete (mail's queue and unsubscribe list): no adding, and with
 # no change permission Django goes back to the admin's index after a deletion.
-ADMIN_READ_ONLY = {"mail.outboundemail", "mail.unsubscribe"}
+ADMIN_READ_ONLY = {"mail.outboundemail", "mail.unsubscribe", "webhooks.webhookdelivery"}
 
 
 def admin_rule() -> dict[str, dict[str, Row]]:
@@ -477,10 +487,36 @@ class World:
             "mail.agentmailsettings": AgentMailSettings.objects.get(agent=self.agent),
             "mail.outboundemail": OutboundEmail.objects.get(conversation=self.conversation_a),
             "mail.unsubscribe": Unsubscribe.objects.get(inbox=self.inbox),
+            # Switched off: the world's chats must not start with a bot.
+            "bots.bot": Bot.objects.get_or_create(inbox=self.inbox, defaults={"is_active": False})[
+                0
+            ],
+            "api.apitoken": api_token_of(self.agent),
+            "webhooks.webhookendpoint": webhook_endpoint(self.inbox),
+            "webhooks.webhookdelivery": webhook_delivery(self.inbox, self.conversation_a),
         }
         if label not in objects:
             pytest.fail(f"the admin shows {label}: give World.admin_object one of them")
         return objects[label]
+
+
+def webhook_endpoint(inbox: Inbox) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.get_or_create(
+        inbox=inbox, defaults={"url": "https://93.184.215.14/hook"}
+    )[0]
+
+
+def webhook_delivery(inbox: Inbox, conversation: Conversation) -> WebhookDelivery:
+    return WebhookDelivery.objects.get_or_create(
+        endpoint=webhook_endpoint(inbox),
+        defaults={
+            "event": "message.created",
+            "conversation": conversation,
+            "seq": 1,
+            "payload": {"event": "message.created"},
+            "next_attempt_at": timezone.now(),
+        },
+    )[0]
 
 
 def image_upload(name: str) -> SimpleUploadedFile:
@@ -622,6 +658,7 @@ BODIES: dict[str, Callable[[World], dict[str, dict[str, Any]]]] = {
     "chat:widget_send": lambda w: {"POST": {"body": "Hello?", "client_id": str(uuid.uuid4())}},
     "chat:widget_context": lambda w: {"POST": {"current_url": "https://shop.example/cart"}},
     "chat:widget_email": lambda w: {"POST": {"email": "ann@example.com"}},
+    "chat:widget_attributes": lambda w: {"POST": {"attributes": {"plan": "pro"}}},
     "chat:widget_profile": lambda w: {"POST": {"name": "Ann", "email": "ann@example.com"}},
     "chat:widget_rate": lambda w: {"POST": {"rating": "5", "comment": "Quick and kind."}},
     "mail:settings": lambda w: {"POST": {"missed_chats": "on"}},
@@ -646,6 +683,94 @@ SETUP: dict[str, Callable[[World], object]] = {
         visitor=w.visitor_a, email="ann@example.com"
     ),
 }
+
+
+# --- The REST API (api/, docs/API.md) ----------------------------------------------------------
+# By session (the columns above), the API answers as the dashboard does: 401 without a login
+# (JSON, not a redirect: it is an API), the agent's own objects, 404 for another inbox's (not
+# 403), 403 for a user who is not an agent. By token (TestApiTokens), the same, as the token's
+# agent. Its JSON routes take JSON bodies; its pages (the agent's tokens) are forms.
+API_PAGES = {"api:tokens_page", "api:token_revoke"}
+API_PUBLIC = {"api:schema", "api:docs"}  # the schema and its docs: no data, no login
+UNAUTH = Outcome(401, error="not_authenticated", refused=True)
+NOT_AN_AGENT = Outcome(403, error="not_an_agent", refused=True)
+BAD_TOKEN = Outcome(401, error="bad_token", refused=True)
+
+
+def api(agent: Outcome, outsider: Outcome, admin: Outcome) -> Row:
+    return (UNAUTH, UNAUTH, UNAUTH, agent, outsider, admin, NOT_AN_AGENT)
+
+
+API_READ = api(OK, OK, OK)  # a list of what each may see
+API_A = api(OK, NOT_FOUND, OK)  # an object of inbox 1 (conversation A, its visitor, the inbox)
+API_405 = api(NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED)  # after the login check, as DRF orders it
+EXPECTED.update(
+    {
+        "api:schema": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
+        "api:docs": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
+        "api:inboxes": {"GET": API_READ, "POST": API_405},
+        "api:inbox": {"GET": API_A, "POST": API_405},
+        "api:conversations": {"GET": API_READ, "POST": API_405},
+        "api:conversation": {"GET": API_A, "POST": API_405},
+        "api:messages": {
+            "GET": api(SEES_A, NOT_FOUND, SEES_A),
+            "POST": api(CREATED, NOT_FOUND, CREATED),
+        },
+        **{
+            f"api:{action}": {"GET": API_405, "POST": API_A}
+            for action in ("claim", "assign", "transfer", "end", "read")
+        },
+        "api:visitors": {"GET": API_READ, "POST": API_405},
+        "api:visitor": {"GET": API_A, "POST": API_405},
+        "api:saved_replies": {"GET": API_READ, "POST": API_405},
+        "api:agents": {"GET": API_READ, "POST": API_405},
+        "api:agent": {"GET": API_A, "POST": API_405},  # Alice: not a colleague of the outsider
+        "api:availability": {"GET": API_405, "POST": API_READ},
+        "api:tokens_page": {
+            "GET": (LOGIN, LOGIN, LOGIN, OK, OK, OK, FORBIDDEN),
+            "POST": (LOGIN, LOGIN, LOGIN, OK, OK, OK, FORBIDDEN),
+        },
+        # pk: the agent's own token; only its owner may revoke it here (admins: in the admin).
+        "api:token_revoke": {
+            "GET": every(NOT_ALLOWED),
+            "POST": (LOGIN, LOGIN, LOGIN, to("/api/v1/tokens/"), NOT_FOUND, NOT_FOUND, FORBIDDEN),
+        },
+    }
+)
+KWARGS.update(
+    {
+        "api:inbox": lambda w: {"pk": w.inbox.pk},
+        "api:visitor": lambda w: {"pk": w.visitor_a.pk},
+        "api:agent": lambda w: {"pk": w.agent.pk},
+        "api:token_revoke": lambda w: {"pk": api_token_of(w.agent).pk},
+    }
+)
+BODIES.update(
+    {
+        "api:messages": lambda w: {"POST": {"body": "On it.", "client_id": str(uuid.uuid4())}},
+        "api:assign": lambda w: {"POST": {"agent": w.colleague.pk}},
+        "api:transfer": lambda w: {"POST": {"agent": w.colleague.pk, "note": "Yours, Bob."}},
+        "api:read": lambda w: {"POST": {"seq": 1}},
+        "api:availability": lambda w: {"POST": {"availability": "away"}},
+        "api:tokens_page": lambda w: {"POST": {"name": "CI", "scopes": ["read"]}},
+    }
+)
+
+
+def api_token_of(agent: Agent) -> ApiToken:
+    """The agent's token (made once per world)."""
+    return ApiToken.objects.filter(agent=agent, name="matrix").first() or (
+        api_token_create(agent=agent, name="matrix", scopes=["read", "write"]).token
+    )
+
+
+def send_json(key: str, method: str) -> dict[str, str]:
+    """The API's JSON routes take JSON bodies (a form body is a 415)."""
+    if method == "POST" and key.startswith("api:") and key not in API_PAGES | API_PUBLIC:
+        return {"content_type": "application/json"}
+    if method == "POST" and key == "chat:widget_attributes":  # the SDK's JSON
+        return {"content_type": "application/json"}
+    return {}
 
 
 def client_for(role: str, world: World) -> Client:
@@ -775,7 +900,7 @@ class TestHttp:
             outcome = row[ROLES.index(role)]
             before = snapshot() if outcome.refused else None
             request = client.get if method == "GET" else client.post
-            response = request(url, data.get(method, {}))
+            response = request(url, data.get(method, {}), **send_json(key, method))
             check(outcome, response, kwargs, f"{method} {url} as {role}")
             if before is not None:
                 after = snapshot()
@@ -849,3 +974,81 @@ async def until(socket: Communicator, found: Callable[[dict[str, Any]], bool]) -
         if found(await socket.receive_json_from(timeout=5)):
             return
     raise AssertionError("the frame never came")
+
+
+# --- The REST API by token -----------------------------------------------------------------------
+
+TOKEN_ROLES = ("token_agent", "token_outsider", "token_admin", "token_revoked", "no_token")
+API_ROUTES = [key for key, _ in HTTP_ROUTES if key.startswith("api:")]
+
+
+def token_row(key: str, method: str) -> tuple[Outcome, ...]:
+    """What each token gets: what its agent gets by session (a token acts as its agent); a
+    revoked token is refused at once (401), no token is the 401 a logged-out caller gets. The
+    schema and docs are public; the tokens page is a page of the workspace: a session's, never
+    a token's (a token is no login)."""
+    row = EXPECTED[key][method]
+    if key in API_PUBLIC:
+        return (row[0],) * len(TOKEN_ROLES)
+    if key in API_PAGES:  # as for an anonymous caller: the login (GET), or 405; a POST
+        # without the session's CSRF token is refused before anything else
+        return (row[0] if method == "GET" else FORBIDDEN,) * len(TOKEN_ROLES)
+    agent, outsider, admin = (row[ROLES.index(r)] for r in ("agent", "outsider", "admin"))
+    return (agent, outsider, admin, BAD_TOKEN, UNAUTH)
+
+
+def token_for_role(role: str, world: World) -> str | None:
+    agent = {
+        "token_agent": world.agent,
+        "token_outsider": world.outsider,
+        "token_admin": world.admin,
+        "token_revoked": world.agent,
+    }.get(role)
+    if agent is None:
+        return None
+    made = api_token_create(agent=agent, name=role, scopes=["read", "write"])
+    if role == "token_revoked":
+        api_token_revoke(token=made.token)
+    return made.plaintext
+
+
+def test_every_api_route_is_tried_by_token() -> None:
+    assert API_ROUTES, "no api: routes found"
+    assert all(key in EXPECTED for key in API_ROUTES)
+
+
+@pytest.mark.django_db
+class TestApiTokens:
+    """Every API route and method, with the token of an agent of inbox 1, of an agent of inbox
+    2 only, of an admin, a revoked token, and none: no session, no CSRF token (a token needs
+    none). Same world and savepoints as TestHttp."""
+
+    @pytest.fixture
+    def world(self, shared_world: World, db: None) -> World:
+        return copy.deepcopy(shared_world)
+
+    @pytest.mark.parametrize(
+        ("key", "role"),
+        [pytest.param(k, r, id=f"{k}-{r}") for k in API_ROUTES for r in TOKEN_ROLES],
+    )
+    def test_route(self, key: str, role: str, world: World) -> None:
+        route = ROUTE_OF[key]
+        kwargs = kwargs_for(key, route, world)
+        url = path_of(route, kwargs)
+        token = token_for_role(role, world)
+        client = Client(
+            enforce_csrf_checks=True,
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+        )
+        SETUP.get(key, lambda w: None)(world)
+        data = BODIES.get(key, lambda w: {})(world)
+        for method in EXPECTED[key]:
+            outcome = token_row(key, method)[TOKEN_ROLES.index(role)]
+            before = snapshot() if outcome.refused else None
+            request = client.get if method == "GET" else client.post
+            response = request(url, data.get(method, {}), **send_json(key, method))
+            check(outcome, response, kwargs, f"{method} {url} with {role}")
+            if before is not None:
+                after = snapshot()
+                changed = [table for table in before if after[table] != before[table]]
+                assert not changed, f"{method} {url} with {role} was refused, yet changed {changed}"

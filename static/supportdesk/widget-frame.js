@@ -8,6 +8,7 @@
  *   reading.js       read receipts and the launcher's unread badge
  *   prechat.js       the pre-chat form
  *   host.js          messages to and from the embedding page, the visitor's context
+ *   quick-replies.js a bot's suggested replies, sent through the composer
  */
 
 // First: its htmx listeners must run before this page's.
@@ -21,11 +22,16 @@ import { connect, socketUrl } from "./realtime/socket.js";
 import { showStatus } from "./realtime/status.js";
 import { watchTyping } from "./realtime/typing.js";
 import { conversationView, log, resume } from "./widget/conversation.js";
-import { announceReady, installHost, sendContext } from "./widget/host.js";
+import {
+  announceReady, dropAttributes, installHost, relayMessages, sendAttributes, sendContext,
+  setAttributes,
+} from "./widget/host.js";
 import { installPrechat } from "./widget/prechat.js";
+import { installQuickReplies } from "./widget/quick-replies.js";
 import { installReadReports, postUnread, reportRead, setOpen } from "./widget/reading.js";
 import {
-  KEY, currentToken, ensureSession, joinFromOtherTabs, needsIdentity, saveToken, startSession,
+  KEY, currentToken, ensureSession, forgetVisitor, identify, joinFromOtherTabs, needsIdentity,
+  saveToken, startSession,
 } from "./widget/session.js";
 
 installImageViewer();
@@ -49,6 +55,7 @@ startSession((changed) => {
   }
   follow();
   sendContext();
+  sendAttributes();
 });
 const chat = conversationView({ connection: () => conn, restore: () => composer.restore() });
 
@@ -73,7 +80,7 @@ function follow() {
       if (frame.type === "synced") reportRead(conn);
       if (frame.type !== "html") return;
       if (frame.conversation) chat.adopt(frame.conversation);
-      apply(frame.html);
+      relayMessages(frame.html, () => apply(frame.html));
       if (frame.conversation) reportRead(conn);
     },
     onStatus: (state) => showStatus(document.getElementById("connection-status"), state),
@@ -122,6 +129,7 @@ const composer = attach(composerForm, {
 });
 
 installPrechat();
+installQuickReplies(composerForm);
 installReadReports(() => conn);
 watchTyping(
   document.getElementById("composer-input"),
@@ -142,6 +150,26 @@ installHost({
     // Opening the chat starts the session (a page view alone stores nothing), so the
     // socket tells the visitor live whether anyone is online to answer.
     ensureSession().catch(() => {}); // offline: the first message tries again
+  },
+  // The host page's SDK (docs/API.md, "JavaScript SDK"): its calls, one at a time, in order.
+  calls: {
+    identify: (user) =>
+      identify({
+        user_id: String(user.userId ?? ""),
+        email: String(user.email ?? ""),
+        name: String(user.name ?? ""),
+        timestamp: String(user.timestamp ?? ""),
+        signature: String(user.signature ?? ""),
+      }).then((changed) => {
+        // Show the user's chat, as a page that names them at load does (needsIdentity below).
+        if (changed) return chat.load().catch(() => {}).then(follow);
+      }),
+    logout() {
+      forgetVisitor();
+      dropAttributes();
+      return "reload"; // nothing of theirs stays on screen, nor in memory
+    },
+    setAttributes,
   },
 });
 joinFromOtherTabs(() => chat.load().catch(() => {}).then(follow));

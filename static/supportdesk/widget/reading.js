@@ -27,7 +27,7 @@ export function postUnread() {
       Number(current.dataset.visitorRead || 0),
       readSent.conversation === conversation ? readSent.seq : 0
     );
-    for (const msg of current.querySelectorAll(":scope > .msg--agent[data-seq]")) {
+    for (const msg of current.querySelectorAll(":scope > :is(.msg--agent, .msg--bot)[data-seq]")) {
       if (Number(msg.dataset.seq) > seen) count += 1;
     }
   }

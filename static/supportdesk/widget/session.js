@@ -98,11 +98,11 @@ export function needsIdentity() {
 /** The visitor's token, once there is a session (made now if there is none). */
 export function ensureSession() {
   token = token || stored(TOKEN_KEY); // another tab may have started the session
-  if (token && !needsIdentity()) return Promise.resolve(token);
+  if (token && !needsIdentity() && !sessionPromise) return Promise.resolve(token);
   if (!sessionPromise) {
     const linking = needsIdentity();
     identityTried = true; // once per page: a refused signature will not pass on a retry
-    sessionPromise = fetch(body.dataset.sessionUrl, {
+    const made = fetch(body.dataset.sessionUrl, {
       method: "POST",
       headers: token ? { "X-Visitor-Token": token } : {},
       body: linking ? new URLSearchParams(identity) : null,
@@ -124,10 +124,67 @@ export function ensureSession() {
         return token;
       })
       .finally(() => {
-        sessionPromise = null;
+        if (sessionPromise === made) sessionPromise = null; // not identify()'s, made meanwhile
       });
+    sessionPromise = made;
   }
   return sessionPromise;
+}
+
+/** The host page's `Supportdesk.identify()` (docs/API.md): a user who signed in on a page
+ *  that is already open (a single-page site). The same signed claims as the script tag's, and
+ *  the same rules: the desk verifies them; a refusal changes nothing here and rejects with its
+ *  reason. Another user than the one this browser's chat belongs to starts afresh, as a page
+ *  showing someone else does (forgetAnotherUser); an anonymous visitor's chat joins the user's.
+ *  Resolves to whether the visitor changed (the log must be loaded again). */
+export function identify(claims) {
+  const linked = stored(IDENTITY_KEY);
+  if (linked && linked === claims.user_id) return Promise.resolve(false);
+  const attempt = (sessionPromise || Promise.resolve())
+    .catch(() => {})
+    .then(() => {
+      token = token || stored(TOKEN_KEY);
+      return fetch(body.dataset.sessionUrl, {
+        method: "POST",
+        // Someone else's token would hand nothing over (the desk leaves another user alone).
+        headers: token && !linked ? { "X-Visitor-Token": token } : {},
+        body: new URLSearchParams(claims),
+      });
+    })
+    .then((r) => {
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return r.json();
+    })
+    .then((data) => {
+      if (data.identity !== "verified") throw new Error(data.identity_error || "bad_user_id");
+      if (linked) forgetStored();
+      identity = claims;
+      identityTried = true;
+      store(IDENTITY_KEY, claims.user_id);
+      body.dataset.prechat = "done";
+      const changed = data.token !== token;
+      saveToken(data.token);
+      onSession(changed);
+      return changed;
+    });
+  // Sessions wait for it: one made meanwhile would be the anonymous visitor's, saved last.
+  const settled = attempt
+    .then(() => token, () => null)
+    .then((made) => {
+      if (sessionPromise === settled) sessionPromise = null;
+      return made || ensureSession();
+    });
+  sessionPromise = settled;
+  return attempt;
+}
+
+/** The host page's `Supportdesk.logout()`: forget everything of this visitor here (a shared
+ *  computer shows nothing of them afterwards); the page then reloads, empty. Their chats stay
+ *  theirs on the desk. */
+export function forgetVisitor() {
+  forgetStored();
+  token = null;
+  identity = null;
 }
 
 /** `joined()` when the visitor started chatting in another tab while this one had no session:

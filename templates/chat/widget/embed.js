@@ -2,7 +2,8 @@
  *   <script src="https://YOUR-DESK/widget.js" data-inbox="PUBLIC_KEY" async></script>
  * plus, for a signed-in user, data-user-id, -email, -name, -timestamp and -signature.
  * It adds a chat launcher and the chat iframe inside a shadow root, so the host page's styles
- * and scripts and ours never touch each other. The iframe loads after the host page has. */
+ * and scripts and ours never touch each other, and one global: window.Supportdesk, the SDK
+ * (docs/API.md, "JavaScript SDK"). The iframe loads after the host page has. */
 {% load i18n %}(function () {
   "use strict";
   {% translate "Open chat" as open_chat %}{% translate "Close chat" as close_chat %}{% translate "Chat" as chat %}{% translate "unread message" as unread_one %}{% translate "unread messages" as unread_many %}
@@ -14,14 +15,59 @@
     unreadMany: "{{ unread_many|escapejs }}"
   };
   var script = document.currentScript;
-  if (!script || window.__supportdesk) return;
+  var S = window.Supportdesk;
+  if (!script || (S && S.loaded)) return;
   var key = script.getAttribute("data-inbox");
   if (!key) {
     console.error("Supportdesk: add data-inbox=\"PUBLIC_KEY\" to the widget's script tag.");
     return;
   }
-  window.__supportdesk = true;
   var origin = new URL(script.src, location.href).origin;
+{# The SDK (docs/API.md). The calls the frame answers (identify, logout, setAttributes) wait in #}
+{# `outbox` until it is ready, their promises in `waiting` by id until it answers. #}
+  var open = false, unread = 0, ready = false, outbox = [], waiting = {}, calls = 0;
+  var frame, toggle, reloaded; {# mount() sets the first two, on the page's load #}
+  var listeners = { message: [], open: [], close: [], unread: [] };
+  function emit(name, data) {
+    listeners[name].forEach(function (fn) {
+      try { fn(data); } catch (error) { console.error(error); } {# the other listeners still run #}
+    });
+  }
+  function flush() {
+    while (ready && outbox.length) frame.contentWindow.postMessage(outbox.shift(), origin);
+  }
+  function ask(method, args) {
+    return new Promise(function (resolve, reject) {
+      waiting[++calls] = [resolve, reject];
+      {# A plain copy: a function or a DOM node in it would make postMessage throw. #}
+      outbox.push({ type: "supportdesk:call", id: calls, method: method, args: JSON.parse(JSON.stringify(args || {})) });
+      flush();
+    });
+  }
+  function show(next) {
+    if (toggle) toggle(next);
+    else if (open !== next) emit((open = next) ? "open" : "close"); {# mount() draws it open #}
+  }
+  var sdk = window.Supportdesk = {
+    loaded: true,
+    open: function () { show(true); },
+    close: function () { show(false); },
+    toggle: function () { show(!open); },
+    identify: function (user) { return ask("identify", user); },
+    logout: function () { return ask("logout"); },
+    setAttributes: function (attributes) { return ask("setAttributes", attributes); },
+    on: function (name, fn) {
+      if (listeners[name]) listeners[name].push(fn);
+      else console.error("Supportdesk.on: no event " + name);
+    },
+    unreadCount: function () { return unread; }
+  };
+{# The calls the page's snippet queued before we loaded, in order. #}
+  ((S && S.q) || []).forEach(function (call) {
+    var result;
+    try { result = sdk[call[0]].apply(sdk, call[1]); } catch (error) { result = Promise.reject(error); }
+    if (call[2]) Promise.resolve(result).then(call[2], call[3]);
+  });
 
   var css =
     ":host{all:initial}" +
@@ -55,12 +101,12 @@
     var button = document.createElement("button");
     button.type = "button";
     button.className = "launcher";
-    var frame = document.createElement("iframe");
+    frame = document.createElement("iframe");
     frame.className = "frame";
     frame.title = T.chat;
     frame.hidden = true;
-    // A signed-in user of this site, vouched for by its server (README, "Identity
-    // verification"): handed to the frame in the fragment, which never leaves the browser.
+    {# A signed-in user of this site, vouched for by its server (README, "Identity #}
+    {# verification"): handed to the frame in the fragment, which never leaves the browser. #}
     var user = {};
     ["id", "email", "name", "timestamp", "signature"].forEach(function (part) {
       var value = script.getAttribute("data-user-" + part);
@@ -68,9 +114,6 @@
     });
     frame.src = origin + "/widget/" + encodeURIComponent(key) + "/" +
       (user.user_id ? "#" + encodeURIComponent(JSON.stringify(user)) : "");
-    var open = false;
-    var unread = 0;
-
     var look = null; // the inbox's accent and launcher side, from the widget page when it is ready
 
     function render() {
@@ -90,7 +133,8 @@
         button.appendChild(badge);
       }
     }
-    function toggle(next) {
+    toggle = function (next) {
+      if (open !== next) emit(next ? "open" : "close");
       open = next;
       render();
       if (open) {
@@ -100,10 +144,10 @@
         frame.contentWindow.postMessage({ type: "supportdesk:closed" }, origin);
         button.focus();
       }
-    }
+    };
     button.addEventListener("click", function () { toggle(!open); });
-    // Where the visitor is, for the agents: told to the frame when it asks (it has loaded) and
-    // whenever the address changes (single-page sites navigate without reloading us).
+    {# Where the visitor is, for the agents: told to the frame when it asks (it has loaded) and #}
+    {# whenever the address changes (single-page sites navigate without reloading us). #}
     var lastUrl = null;
     function reportPage(force) {
       if (!force && location.href === lastUrl) return;
@@ -118,21 +162,41 @@
     setInterval(function () { reportPage(false); }, 2000);
     window.addEventListener("message", function (event) {
       if (event.origin !== origin || event.source !== frame.contentWindow) return;
-      if (event.data && event.data.type === "supportdesk:close") toggle(false);
-      if (event.data && event.data.type === "supportdesk:ready") {
-        look = { position: event.data.position === "left" ? "left" : "right" };
-        [["--sd-accent", event.data.accent], ["--sd-ink", event.data.ink]].forEach(function (pair) {
+      var data = event.data || {};
+      if (data.type === "supportdesk:close") toggle(false);
+      if (data.type === "supportdesk:ready") {
+        ready = true;
+        if (reloaded) reloaded();
+        reloaded = null;
+        look = { position: data.position === "left" ? "left" : "right" };
+        [["--sd-accent", data.accent], ["--sd-ink", data.ink]].forEach(function (pair) {
           if (/^#[0-9a-fA-F]{6}$/.test(String(pair[1]))) host.style.setProperty(pair[0], pair[1]);
         });
         render();
         reportPage(true);
-        // The frame (re)loaded while the chat is open: tell it, so it focuses and starts the session.
+        {# The frame (re)loaded while the chat is open: tell it, so it focuses and starts the session. #}
         if (open) frame.contentWindow.postMessage({ type: "supportdesk:opened" }, origin);
+        flush();
       }
-      if (event.data && event.data.type === "supportdesk:unread") {
-        unread = Math.max(0, Number(event.data.count) || 0);
+      if (data.type === "supportdesk:unread") {
+        var count = Math.max(0, Number(data.count) || 0);
+        if (count !== unread) emit("unread", (unread = count));
         render();
       }
+      var done = data.type === "supportdesk:result" && waiting[data.id];
+      if (done) {
+        delete waiting[data.id];
+        if (data.error) done[1](new Error("Supportdesk: " + data.error));
+        else if (!data.reload) done[0]();
+        else {
+          {# A logout: the frame reloads, empty. Calls wait for the fresh one; its ready answers. #}
+          ready = false;
+          unread = 0;
+          reloaded = done[0];
+          render();
+        }
+      }
+      if (data.type === "supportdesk:message" && data.message) emit("message", data.message);
     });
     render();
     shell.appendChild(frame);

@@ -1,0 +1,93 @@
+"""Who is calling the API, and what they may do: an API token (`Authorization: Bearer ...`)
+acts as its agent, with its scopes; a logged-in agent's session (the browsable docs) acts as
+that agent, with every scope, and DRF checks its CSRF token on writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from agents.models import Agent
+from agents.selectors import agent_for_user
+from api import selectors, services
+from api.models import ApiToken
+from supportdesk import ratelimit
+
+RATE = "api"  # settings.SUPPORTDESK_RATE_LIMITS["api"], per token (or per agent, by session)
+
+
+class RateLimited(exceptions.Throttled):
+    default_code = "rate_limited"
+
+
+def limit(key: str) -> None:
+    """Count one request against the API's rate for `key`; `RateLimited` (429) when spent."""
+    if wait := ratelimit.hit(RATE, key):
+        raise RateLimited(wait=wait, detail=_("Too many requests; wait a moment and try again."))
+
+
+class TokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer sd_<prefix>_<secret>`. A header with another scheme is not ours
+    (None: the next class may know it); a Bearer token that is not a live one is a 401 at once
+    (revoked tokens too: nothing is cached). Failed attempts count against the caller's address."""
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _sep, plaintext = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        token = selectors.api_token_for(plaintext.strip())
+        if token is None:
+            limit(f"ip:{ratelimit.client_ip(request._request)}")
+            raise exceptions.AuthenticationFailed(
+                _("The API token is not valid (malformed, unknown or revoked)."), code="bad_token"
+            )
+        limit(f"token:{token.pk}")
+        services.api_token_used(token=token)
+        return token.agent.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class AgentSessionAuthentication(SessionAuthentication):
+    """The dashboard's login, for the browsable docs (CSRF enforced on writes, as DRF does)."""
+
+
+def request_agent(request: Request) -> Agent:
+    """The agent the request acts as (set by `AgentAccess`)."""
+    return request.agent  # type: ignore[attr-defined, no-any-return]
+
+
+class AgentAccess(BasePermission):
+    """An agent (by token or session), with the token's scope for the method: `read` for GET,
+    HEAD and OPTIONS, `write` for the rest. Sets `request.agent`."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        if token is not None:
+            agent = token.agent
+        else:
+            if not request.user or not request.user.is_authenticated:
+                raise exceptions.NotAuthenticated(
+                    _("Send an API token: Authorization: Bearer sd_..."), code="not_authenticated"
+                )
+            found = agent_for_user(request.user)
+            if found is None:
+                raise exceptions.PermissionDenied(
+                    _("You are not an agent of this desk."), code="not_an_agent"
+                )
+            agent = found
+            limit(f"agent:{agent.pk}")
+        needed = ApiToken.Scope.READ if request.method in SAFE_METHODS else ApiToken.Scope.WRITE
+        if token is not None and not token.has_scope(needed):
+            raise exceptions.PermissionDenied(
+                _("This token lacks the %(scope)s scope.") % {"scope": needed}, code="scope"
+            )
+        request.agent = agent  # type: ignore[attr-defined]
+        return True
