@@ -764,6 +764,27 @@ def api_token_of(agent: Agent) -> ApiToken:
     )
 
 
+def request_checked(
+    client: Client,
+    method: str,
+    url: str,
+    key: str,
+    data: dict[str, Any],
+    outcome: Outcome,
+    kwargs: dict[str, Any],
+    who: str,
+) -> None:
+    """`method` `url` answers `outcome`; a refused request changed no table."""
+    before = snapshot() if outcome.refused else None
+    request = client.get if method == "GET" else client.post
+    response = request(url, data.get(method, {}), **send_json(key, method))
+    check(outcome, response, kwargs, f"{method} {url} {who}")
+    if before is not None:
+        after = snapshot()
+        changed = [table for table in before if after[table] != before[table]]
+        assert not changed, f"{method} {url} {who} was refused, yet changed {changed}"
+
+
 def send_json(key: str, method: str) -> dict[str, str]:
     """The API's JSON routes take JSON bodies (a form body is a 415)."""
     if method == "POST" and key.startswith("api:") and key not in API_PAGES | API_PUBLIC:
@@ -898,14 +919,7 @@ class TestHttp:
         data = BODIES.get(key, lambda w: {})(world)
         for method, row in EXPECTED[key].items():
             outcome = row[ROLES.index(role)]
-            before = snapshot() if outcome.refused else None
-            request = client.get if method == "GET" else client.post
-            response = request(url, data.get(method, {}), **send_json(key, method))
-            check(outcome, response, kwargs, f"{method} {url} as {role}")
-            if before is not None:
-                after = snapshot()
-                changed = [table for table in before if after[table] != before[table]]
-                assert not changed, f"{method} {url} as {role} was refused, yet changed {changed}"
+            request_checked(client, method, url, key, data, outcome, kwargs, f"as {role}")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -1044,11 +1058,4 @@ class TestApiTokens:
         data = BODIES.get(key, lambda w: {})(world)
         for method in EXPECTED[key]:
             outcome = token_row(key, method)[TOKEN_ROLES.index(role)]
-            before = snapshot() if outcome.refused else None
-            request = client.get if method == "GET" else client.post
-            response = request(url, data.get(method, {}), **send_json(key, method))
-            check(outcome, response, kwargs, f"{method} {url} with {role}")
-            if before is not None:
-                after = snapshot()
-                changed = [table for table in before if after[table] != before[table]]
-                assert not changed, f"{method} {url} with {role} was refused, yet changed {changed}"
+            request_checked(client, method, url, key, data, outcome, kwargs, f"with {role}")

@@ -13,7 +13,9 @@ from supportdesk import metrics
 from supportdesk.handler import ThreadedHandler
 
 
-def http_get(path: str) -> dict[str, Any]:
+def http_get(url: str) -> dict[str, Any]:
+    """The ASGI scope of a GET of `url` (a path, with or without a query string)."""
+    path, _, query = url.partition("?")
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -22,7 +24,7 @@ def http_get(path: str) -> dict[str, Any]:
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": [(b"host", b"testserver")],
         "client": ("127.0.0.1", 50000),

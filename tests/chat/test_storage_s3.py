@@ -41,6 +41,7 @@ from chat.privacy import conversations_purge, visitor_delete, visitor_export_arc
 from supportdesk.env import s3_storage
 from supportdesk.handler import ThreadedHandler
 from tests.chat.test_attachments import PDF, links, logged_in, png_bytes, send, upload
+from tests.test_handler import http_get
 
 BUCKET = "supportdesk-files"
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -254,27 +255,9 @@ def test_downloads_stream_the_stored_bytes_with_the_same_headers_as_on_the_file_
     assert on_store["visitor image"][0]["Content-Disposition"].startswith("inline")
 
 
-def scope(url: str) -> dict[str, Any]:
-    path, _, query = url.partition("?")
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-
-
 async def served_by(handler: ThreadedHandler, url: str) -> tuple[dict[bytes, bytes], list[bytes]]:
     """The response's headers and the body messages, as the server sends them."""
-    request = ApplicationCommunicator(handler, scope(url))
+    request = ApplicationCommunicator(handler, http_get(url))
     await request.send_input({"type": "http.request", "body": b""})
     start = await request.receive_output(10)
     assert start["status"] == 200
