@@ -415,9 +415,7 @@ def visitor_profile_set(*, visitor: Visitor, email: str | None, name: str | None
         return visitor
     for field, value in changes.items():
         setattr(visitor, field, value)
-    visitor.context_updated_at = timezone.now()  # the panel's version: a pushed copy replaces
-    visitor.save(update_fields=[*changes, "context_updated_at"])
-    visitor_panel_changed(visitor)
+    _visitor_panel_save(visitor, list(changes))
     return visitor
 
 
@@ -512,9 +510,7 @@ def visitor_context_update(*, visitor: Visitor, context: dict[str, str]) -> Visi
         changes[field] = value
     for field, value in changes.items():
         setattr(visitor, field, value)
-    visitor.context_updated_at = timezone.now()
-    visitor.save(update_fields=[*changes, "context_updated_at"])
-    visitor_panel_changed(visitor)
+    _visitor_panel_save(visitor, list(changes))
     return visitor
 
 
@@ -577,11 +573,18 @@ def visitor_attributes_set(*, visitor: Visitor, attributes: dict[str, object]) -
             code="too_large",
         )
     locked.attributes = merged
-    locked.context_updated_at = timezone.now()  # the panel's version: a pushed copy replaces
-    locked.save(update_fields=["attributes", "context_updated_at"])
+    _visitor_panel_save(locked, ["attributes"])
     visitor.attributes, visitor.context_updated_at = merged, locked.context_updated_at
-    visitor_panel_changed(visitor)
     return visitor
+
+
+def _visitor_panel_save(visitor: Visitor, fields: list[str]) -> None:
+    """Save what the agents' panel beside the chat shows (`fields`) with a new panel version
+    (`context_updated_at`: a dashboard keeps a pushed panel only if it is newer than its own),
+    and push the panel after commit."""
+    visitor.context_updated_at = timezone.now()
+    visitor.save(update_fields=[*fields, "context_updated_at"])
+    visitor_panel_changed(visitor)
 
 
 def visitor_panel_changed(visitor: Visitor) -> None:
