@@ -1,5 +1,6 @@
-"""API tokens in the admin: list, make one for any agent (shown once, on the page that follows
-the form, never stored in the session or a message), revoke. Nothing else is editable."""
+"""API tokens in the admin: list, make one for any agent or webhook bot (shown once, on the
+page that follows the form, never stored in the session or a message), revoke. Nothing else is
+editable."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.utils.translation import ngettext
 
 from api import services
 from api.models import ApiToken
+from bots.models import Bot
 
 
 class ApiTokenAddForm(forms.ModelForm):
@@ -27,7 +29,18 @@ class ApiTokenAddForm(forms.ModelForm):
 
     class Meta:
         model = ApiToken
-        fields = ["agent", "name", "scopes"]
+        fields = ["agent", "bot", "name", "scopes"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if bool(data.get("agent")) == bool(data.get("bot")):
+            raise forms.ValidationError(_("Choose an agent or a bot (one of the two)."))
+        bot = data.get("bot")
+        if bot is not None and bot.kind != Bot.Kind.WEBHOOK:
+            raise forms.ValidationError(
+                _("Only a webhook bot answers through the API: change the bot's kind first.")
+            )
+        return data
 
 
 @admin.register(ApiToken)
@@ -35,6 +48,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "agent",
+        "bot",
         "token_prefix",
         "scopes",
         "created_at",
@@ -42,11 +56,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "revoked_at",
     ]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
-    search_fields = ["name", "prefix", "agent__display_name"]
-    list_select_related = ["agent"]
+    search_fields = ["name", "prefix", "agent__display_name", "bot__name"]
+    list_select_related = ["agent", "bot"]
     actions = ["revoke"]
     readonly_fields = [
         "agent",
+        "bot",
         "name",
         "token_prefix",
         "scopes",
@@ -65,8 +80,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
             kwargs["form"] = ApiTokenAddForm
         return super().get_form(request, obj, **kwargs)
 
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """From a bot's page (?bot=ID): the write scope, the one a bot's token needs."""
+        initial = super().get_changeform_initial_data(request)
+        if "bot" in initial:
+            initial["scopes"] = [ApiToken.Scope.WRITE]
+        return initial
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ["agent", "name", "scopes"] if obj is None else self.fields
+        return ["agent", "bot", "name", "scopes"] if obj is None else self.fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [] if obj is None else self.readonly_fields
@@ -74,7 +96,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
         if change:
             return  # nothing of a token is edited: revoke it and make another
-        made = services.api_token_create(agent=obj.agent, name=obj.name, scopes=obj.scopes)
+        made = services.api_token_create(
+            agent=obj.agent, bot=obj.bot, name=obj.name, scopes=obj.scopes
+        )
         obj.pk, obj.prefix, obj.created_at = made.token.pk, made.token.prefix, made.token.created_at
         obj._state.adding = False
         request._api_token_plaintext = made.plaintext  # type: ignore[attr-defined]

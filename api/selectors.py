@@ -19,15 +19,16 @@ TOKEN_FORMAT = re.compile(rf"{TOKEN_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{20,
 
 
 def api_token_for(plaintext: str) -> ApiToken | None:
-    """The live token `plaintext` is, with its agent and user loaded; None for anything else
-    (malformed, unknown, revoked, or the agent's user deactivated). One query."""
+    """The live token `plaintext` is, with its agent and user (or its bot) loaded; None for
+    anything else (malformed, unknown, revoked, or the agent's user deactivated). One query."""
     match = TOKEN_FORMAT.fullmatch(plaintext)
     if match is None:
         return None
     prefix, secret = match.groups()
     token = (
-        ApiToken.objects.select_related("agent__user")
-        .filter(prefix=prefix, revoked_at__isnull=True, agent__user__is_active=True)
+        ApiToken.objects.select_related("agent__user", "bot")
+        .filter(Q(agent__user__is_active=True) | Q(bot__isnull=False))
+        .filter(prefix=prefix, revoked_at__isnull=True)
         .first()
     )
     if token is None or not hmac.compare_digest(token.secret_hash, secret_hash(secret)):

@@ -102,6 +102,39 @@ class MessageCreateSerializer(serializers.Serializer):
     )
 
 
+class BotMessageCreateSerializer(serializers.Serializer):
+    body = TextField(allow_blank=True, trim_whitespace=False, max_length=100_000)
+    quick_replies = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        max_length=10,
+        default=list,
+        help_text="Buttons under the answer in the widget; a click sends its text as the "
+        "visitor's message. “Talk to a person” is always added after them.",
+    )
+    client_id = serializers.UUIDField(
+        required=False,
+        help_text="Yours: the same one again returns the stored message (200) instead of "
+        "storing it twice, e.g. when you answer a redelivered turn.",
+    )
+
+
+class BotHandoverSerializer(serializers.Serializer):
+    message = TextField(
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=100_000,
+        default="",
+        help_text="Optional: what the bot says before the team takes over.",
+    )
+
+
+class HandoverSerializer(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=["waiting"], help_text="In the team's queue: automatic assignment starts here."
+    )
+
+
 class AssignSerializer(serializers.Serializer):
     agent = serializers.IntegerField(help_text="The agent's id (GET /api/v1/agents/).")
 

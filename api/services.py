@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from agents.models import Agent
 from agents.services import read_mark
 from api.models import ApiToken
+from bots.models import Bot
 from chat.events import publish_on_commit
 from chat.groups import agent_group
 from chat.payloads import AgentReadEvent
@@ -52,8 +53,18 @@ def scopes_clean(scopes: Iterable[str]) -> list[str]:
     return [scope for scope in ApiToken.Scope.values if scope in given]
 
 
-def api_token_create(*, agent: Agent, name: str, scopes: Iterable[str]) -> MadeToken:
-    """A new token for `agent`; the plaintext is returned here and nowhere else, ever."""
+def api_token_create(
+    *, agent: Agent | None = None, bot: Bot | None = None, name: str, scopes: Iterable[str]
+) -> MadeToken:
+    """A new token for `agent`, or for the webhook bot `bot` (one of the two); the plaintext is
+    returned here and nowhere else, ever."""
+    if (agent is None) == (bot is None):
+        raise ValidationError(_("A token is for an agent or for a bot."), code="bad_owner")
+    if bot is not None and bot.kind != Bot.Kind.WEBHOOK:
+        raise ValidationError(
+            _("Only a webhook bot answers through the API: change the bot's kind first."),
+            code="not_webhook_bot",
+        )
     name = name.replace("\x00", "").strip()
     if not name:
         raise ValidationError(_("Give the token a name."), code="bad_name")
@@ -63,14 +74,20 @@ def api_token_create(*, agent: Agent, name: str, scopes: Iterable[str]) -> MadeT
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        agent=agent, name=name, prefix=prefix, secret_hash=secret_hash(secret), scopes=scopes
+        agent=agent,
+        bot=bot,
+        name=name,
+        prefix=prefix,
+        secret_hash=secret_hash(secret),
+        scopes=scopes,
     )
     log_on_commit(
         logger,
         "api token created",
         event="api.token_created",
         token_id=token.pk,
-        agent_id=agent.pk,
+        agent_id=token.agent_id,
+        bot_id=token.bot_id,
         scopes=",".join(scopes),
     )
     return MadeToken(token, f"{TOKEN_PREFIX}_{prefix}_{secret}")
@@ -89,6 +106,7 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
             event="api.token_revoked",
             token_id=token.pk,
             agent_id=token.agent_id,
+            bot_id=token.bot_id,
         )
     return token
 

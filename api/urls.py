@@ -30,6 +30,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("agents/", views.AgentList.as_view(), name="agents"),
     path("agents/me/availability/", views.AgentAvailability.as_view(), name="availability"),
     path("agents/<str:pk>/", views.AgentDetail.as_view(), name="agent"),
+    path(
+        "bot/conversations/<int:pk>/messages/",
+        views.BotMessageCreate.as_view(),
+        name="bot_messages",
+    ),
+    path("bot/conversations/<int:pk>/handover/", views.BotHandover.as_view(), name="bot_handover"),
     # The agent's own tokens: a page of the workspace (HTML, session login), not the API.
     path("tokens/", pages.tokens_page, name="tokens_page"),
     path("tokens/<int:pk>/revoke", pages.token_revoke, name="token_revoke"),

@@ -26,14 +26,17 @@ from agents import services as agent_services
 from agents.models import Agent
 from agents.presence import availability_set, presence_map
 from api import selectors, services
-from api.auth import request_agent
+from api.auth import BotAccess, request_agent, request_bot
 from api.errors import ApiError
 from api.serializers import (
     AgentSerializer,
     AssignSerializer,
     AvailabilitySerializer,
+    BotHandoverSerializer,
+    BotMessageCreateSerializer,
     ConversationSerializer,
     ErrorSerializer,
+    HandoverSerializer,
     InboxSerializer,
     MessageCreateSerializer,
     MessagePageSerializer,
@@ -45,8 +48,10 @@ from api.serializers import (
     VisitorSerializer,
     VisitorUpdateSerializer,
 )
+from bots import services as bot_services
 from chat import sending
 from chat.models import Conversation, Inbox, Visitor
+from chat.payloads import message_data
 from chat.posting import Posted, posted
 from chat.selectors import messages_after
 from chat.services import (
@@ -368,6 +373,74 @@ class MessageList(APIView):
         return Response(
             MessageSerializer(result.message).data, status=201 if result.created else 200
         )
+
+
+# --- A webhook bot's answers (its own token; docs/API.md, "Bots") --------------------------------
+
+
+class BotAction(APIView):
+    permission_classes = [BotAccess]
+
+    def act(self, change: Callable[[], Any]) -> Any:
+        """Run the bot's write; the domain's refusals as the API's errors."""
+        try:
+            return change()
+        except Conversation.DoesNotExist:
+            raise Http404("No such conversation in the bot's inbox.") from None
+        except bot_services.NotWithBot:
+            raise ApiError(
+                409,
+                "not_with_bot",
+                "The conversation is no longer with the bot (handed over, claimed or ended).",
+            ) from None
+        except ValidationError as exc:
+            raise _rule(exc) from None
+
+
+class BotMessageCreate(BotAction):
+    @extend_schema(
+        request=BotMessageCreateSerializer,
+        responses={201: MessageSerializer, 200: MessageSerializer, **WRITE_ERRORS},
+        tags=["bots"],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """The bot's answer to the visitor, in a conversation still with the bot (409 once it
+        has left it). 201 stored; 200 a retry of a stored `client_id`."""
+        data = _valid(BotMessageCreateSerializer, request.data)
+        bot = request_bot(request)
+        client_id = data.get("client_id")
+        before = None
+        if client_id is not None:  # a retry answers 200 with the stored message
+            before = Conversation.objects.filter(
+                pk=pk, inbox_id=bot.inbox_id, messages__client_id=client_id
+            ).exists()
+        stored = self.act(
+            lambda: bot_services.bot_reply(
+                bot=bot,
+                conversation_id=pk,
+                body=data["body"],
+                quick_replies=data["quick_replies"],
+                client_id=client_id,
+            )
+        )
+        return Response(MessageSerializer(message_data(stored)).data, status=200 if before else 201)
+
+
+class BotHandover(BotAction):
+    @extend_schema(
+        request=BotHandoverSerializer,
+        responses={200: HandoverSerializer, **WRITE_ERRORS},
+        tags=["bots"],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """The bot hands the chat to the team (after saying `message`, if given): it joins the
+        queue, as when the visitor asks for a person. 409 if it has left the bot already."""
+        data = _valid(BotHandoverSerializer, request.data)
+        bot = request_bot(request)
+        self.act(
+            lambda: bot_services.bot_hand_over(bot=bot, conversation_id=pk, message=data["message"])
+        )
+        return Response({"conversation_id": pk, "status": Conversation.Status.WAITING})
 
 
 # --- Visitors -----------------------------------------------------------------------------------

@@ -31,12 +31,21 @@ def matches_any(text: str, keywords: list[str]) -> bool:
 
 
 class Bot(models.Model):
-    """The bot of one inbox. Only rules for now: the webhook bot (the desk posts the visitor's
-    messages to the bot's URL, the bot answers through the API) will be a second `Kind`, with
-    `bots.services.bot_turn` sending the message out instead of matching rules."""
+    """The bot of one inbox, of one of two kinds:
+
+    - rules: the desk answers from the bot's rules (BotRule) itself;
+    - webhook: the desk posts each visitor message it is the bot's turn to answer to the
+      inbox's webhook endpoints that take the `bot.turn` event (webhooks app: signed, retried,
+      in order), and the bot's own service answers through the API with the bot's token
+      (docs/API.md, "Bots"). A bot that does not answer within `answer_timeout_seconds` hands
+      the chat to the team, so a bot that is down never strands a visitor.
+
+    Both kinds hand over the same way (bots.services.bot_turn): the visitor asks for a person,
+    the answers are used up (`max_turns`), or the bot says so (a rule; the API's handover)."""
 
     class Kind(models.TextChoices):
         RULES = "rules", _("Rules (keyword → answer)")
+        WEBHOOK = "webhook", _("Webhook (your service answers through the API)")
 
     inbox = models.OneToOneField(
         "chat.Inbox", on_delete=models.CASCADE, related_name="bot", verbose_name=_("inbox")
@@ -87,6 +96,15 @@ class Bot(models.Model):
         _("hand over when no rule matches"),
         default=True,
         help_text=_("Off: the bot answers with the text above and keeps the chat."),
+    )
+    answer_timeout_seconds = models.PositiveSmallIntegerField(
+        _("seconds to wait for a webhook bot"),
+        default=20,
+        validators=[MinValueValidator(5), MaxValueValidator(600)],
+        help_text=_(
+            "Webhook bots only: a visitor message the bot has not answered in this time goes"
+            " to the team."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

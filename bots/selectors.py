@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from bots.models import Bot
+from webhooks.models import Event, WebhookEndpoint
 
 
 def inbox_has_active_bot(inbox_id: int) -> bool:
@@ -14,3 +17,18 @@ def inbox_has_active_bot(inbox_id: int) -> bool:
 def active_bot(inbox_id: int) -> Bot | None:
     """The inbox's active bot with its rules in order (two queries), or None."""
     return Bot.objects.filter(inbox_id=inbox_id, is_active=True).prefetch_related("rules").first()
+
+
+class WebhookBotSetup(NamedTuple):
+    endpoints: list[WebhookEndpoint]  # the inbox's active endpoints taking `bot.turn`
+    tokens: int  # the bot's live API tokens
+
+
+def webhook_bot_setup(bot: Bot) -> WebhookBotSetup:
+    """What a webhook bot has of what it needs (the bot's admin page)."""
+    endpoints = [
+        e
+        for e in WebhookEndpoint.objects.filter(inbox_id=bot.inbox_id, is_active=True)
+        if e.wants(Event.BOT_TURN)
+    ]
+    return WebhookBotSetup(endpoints, bot.api_tokens.filter(revoked_at__isnull=True).count())

@@ -1,4 +1,5 @@
-"""What the bot does: answer a visitor's message from its rules, or hand the chat to the team.
+"""What the bot does: answer a visitor's message (from its rules, or by asking the webhook
+bot's service), or hand the chat to the team.
 
 Runs after the visitor's message committed (chat.signals.visitor_wrote_to_bot, connected in
 bots.apps), in a transaction of its own that holds the conversation's row lock: two quick
@@ -11,23 +12,30 @@ and the dashboards, and follow the delivery rules like any other message.
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Literal
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import translation
+from django.db.models import F, Q
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from bots.models import Bot, keyword_list, matches_any
 from bots.selectors import active_bot
 from chat.models import Conversation, Message
+from chat.payloads import MessageData, conversation_data
 from chat.services import (
     bot_message_create,
     conversation_hand_over,
     conversation_lock,
     system_line,
 )
+from webhooks.models import Event
+from webhooks.services import deliveries_queue, webhook_conversation
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +63,14 @@ def asks_for_person(bot: Bot, text: str) -> bool:
     return matches_any(text, keyword_list(bot.handover_keywords))
 
 
+class NotWithBot(Exception):
+    """The conversation is not (or no longer) with the bot: handed over, claimed or ended."""
+
+
 @transaction.atomic
-def bot_turn(*, conversation_id: int, text: str) -> None:
-    """The bot's answer to the visitor's message `text`, or the handover: see the module."""
+def bot_turn(*, conversation_id: int, text: str, message: MessageData | None = None) -> None:
+    """The bot's answer to the visitor's message `text` (`message`: the whole message, as
+    published), or the handover: see the module."""
     try:
         conversation = conversation_lock(Conversation(pk=conversation_id))
     except Conversation.DoesNotExist:  # erased meanwhile
@@ -75,6 +88,9 @@ def bot_turn(*, conversation_id: int, text: str) -> None:
     if answered >= bot.max_turns:
         handover(conversation, reason="bot", bot=bot)
         return
+    if bot.kind == Bot.Kind.WEBHOOK:
+        _ask_webhook_bot(conversation, bot, message, answered=answered)
+        return
     rule = next((r for r in bot.rules.all() if r.matches(text)), None)
     if rule is None:
         replies = [] if bot.fallback_hands_over else [person_button()]
@@ -88,11 +104,162 @@ def bot_turn(*, conversation_id: int, text: str) -> None:
         handover(conversation, reason="bot", bot=bot)
 
 
+def _ask_webhook_bot(
+    conversation: Conversation, bot: Bot, message: MessageData | None, *, answered: int
+) -> None:
+    """Queue a `bot.turn` delivery to the inbox's endpoints that take it, in the transaction
+    holding the conversation's lock (so turns leave in order, webhooks.outbox). With no such
+    endpoint nobody could answer: the team takes the chat at once."""
+    if message is None:  # only the text is known (a caller outside the signal): read it back
+        stored = conversation.messages.filter(sender_kind=Message.SenderKind.VISITOR).last()
+        message = _message_data(stored) if stored is not None else None
+    loaded = conversation_data(conversation, preview=None)
+    visitor = conversation.visitor
+    queued = deliveries_queue(
+        event=Event.BOT_TURN,
+        conversation=loaded,
+        seq=conversation.last_seq,
+        data={
+            "message": dict(message) if message is not None else None,
+            "conversation": webhook_conversation(loaded),
+            "visitor": {
+                "id": visitor.pk,
+                "name": visitor.name,
+                "email": visitor.email,
+                "attributes": visitor.attributes,
+            },
+            "bot": {
+                "id": bot.pk,
+                "name": bot.name,
+                "answers": answered,
+                "answers_left": bot.max_turns - answered,
+            },
+        },
+    )
+    if not queued:
+        logger.warning(
+            "webhook bot of inbox %s has no endpoint taking bot.turn: handed over",
+            conversation.inbox_id,
+            extra={"event": "bots.no_endpoint", "inbox_id": conversation.inbox_id},
+        )
+        handover(conversation, reason="bot", bot=bot)
+
+
+def _message_data(message: Message) -> MessageData:
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "sender_kind": message.sender_kind,
+        "author_name": "",
+        "body": message.body,
+        "client_id": str(message.client_id) if message.client_id else None,
+        "created_at": message.created_at.isoformat(),
+        "attachments": [],
+    }
+
+
 def _say(conversation: Conversation, bot: Bot, body: str, quick_replies: list[str]) -> None:
     if body.strip():
         bot_message_create(
             conversation=conversation, bot_name=bot.name, body=body, quick_replies=quick_replies
         )
+
+
+@transaction.atomic
+def bot_reply(
+    *,
+    bot: Bot,
+    conversation_id: int,
+    body: str,
+    quick_replies: Sequence[str] = (),
+    client_id: uuid.UUID | None = None,
+) -> Message:
+    """A webhook bot's answer, through the API (api.views.BotMessageCreate): stored and
+    delivered like the rule bot's, with the "Talk to a person" button after the bot's own
+    suggestions. Idempotent on `client_id` (a bot answering a redelivered turn again stores
+    it once). Conversation.DoesNotExist for one outside the bot's inbox; NotWithBot once the
+    chat has left the bot; ValidationError for an empty or oversized body."""
+    conversation = conversation_lock(_bots_conversation(bot, conversation_id))
+    if client_id is not None:
+        existing = conversation.messages.filter(client_id=client_id).first()
+        if existing is not None:
+            return existing
+    if conversation.status != Conversation.Status.BOT:
+        raise NotWithBot
+    replies = [*quick_replies, person_button()]
+    stored = bot_message_create(
+        conversation=conversation,
+        bot_name=bot.name,
+        body=body,
+        quick_replies=replies,
+        client_id=client_id,
+    )
+    if stored is None:  # not reached: the status was checked under the same lock
+        raise NotWithBot
+    return stored
+
+
+@transaction.atomic
+def bot_hand_over(*, bot: Bot, conversation_id: int, message: str = "") -> None:
+    """A webhook bot hands the chat to the team (the API's handover), after saying `message`
+    if it gives one. Conversation.DoesNotExist outside the bot's inbox; NotWithBot if the chat
+    has left the bot already."""
+    conversation = conversation_lock(_bots_conversation(bot, conversation_id))
+    if conversation.status != Conversation.Status.BOT:
+        raise NotWithBot
+    if message.strip():
+        _say(conversation, bot, message, [])
+    handover(conversation, reason="bot", bot=None)
+
+
+def _bots_conversation(bot: Bot, conversation_id: int) -> Conversation:
+    """The conversation, if it is of the bot's inbox (else DoesNotExist: another inbox's
+    conversation is as unknown to a bot as a forged id)."""
+    return Conversation.objects.only("pk").get(pk=conversation_id, inbox_id=bot.inbox_id)
+
+
+def unanswered_turns_hand_over(*, now: datetime | None = None) -> int:
+    """Hand to the team every conversation whose webhook bot has not answered the visitor's
+    last message within its `answer_timeout_seconds` (the bot's service is down, slow or
+    broken): a visitor is never left with nobody. Runs on housekeeping's heartbeat
+    (bots.apps). How many."""
+    now = now or timezone.now()
+    late = Conversation.objects.filter(
+        status=Conversation.Status.BOT,
+        inbox__bot__kind=Bot.Kind.WEBHOOK,
+        last_visitor_message_at__lt=now
+        - timedelta(seconds=1) * F("inbox__bot__answer_timeout_seconds"),
+    ).filter(
+        Q(last_agent_message_at__isnull=True)
+        | Q(last_agent_message_at__lt=F("last_visitor_message_at"))
+    )
+    handed = 0
+    for pk in late.values_list("pk", flat=True)[:100]:
+        if _hand_over_if_unanswered(pk):
+            handed += 1
+            logger.warning(
+                "webhook bot did not answer in time: conversation %s handed over",
+                pk,
+                extra={"event": "bots.timed_out", "conversation_id": pk},
+            )
+    return handed
+
+
+@transaction.atomic
+def _hand_over_if_unanswered(conversation_id: int) -> bool:
+    """Under the lock, again: the bot's answer may have come since the look-up."""
+    locked = conversation_lock(Conversation(pk=conversation_id))
+    answered = locked.last_agent_message_at is not None and (
+        locked.last_visitor_message_at is None
+        or locked.last_agent_message_at >= locked.last_visitor_message_at
+    )
+    return not answered and handover(locked, reason="bot")
+
+
+def bots_housekeeping() -> dict[str, int]:
+    """The bots app's periodic work (agents.housekeeping.periodic_tasks)."""
+    return {"bot_turns_timed_out": unanswered_turns_hand_over()}
 
 
 @transaction.atomic

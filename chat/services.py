@@ -238,21 +238,28 @@ def conversation_end(*, conversation: Conversation, by: AgentRef) -> Conversatio
 
 @transaction.atomic
 def bot_message_create(
-    *, conversation: Conversation, bot_name: str, body: str, quick_replies: Sequence[str] = ()
+    *,
+    conversation: Conversation,
+    bot_name: str,
+    body: str,
+    quick_replies: Sequence[str] = (),
+    client_id: uuid.UUID | None = None,
 ) -> Message | None:
     """The bot's answer in a conversation still with the bot, with the answers it suggests
-    (buttons in the widget); None, and nothing stored, if the conversation has left the bot
-    meanwhile (handed over, claimed by an agent, ended): the bot never speaks over a person."""
+    (buttons in the widget; the same text twice once); None, and nothing stored, if the
+    conversation has left the bot meanwhile (handed over, claimed by an agent, ended): the bot
+    never speaks over a person. ValidationError for an empty or oversized body."""
     locked = conversation_lock(conversation)
     if locked.status != Conversation.Status.BOT:
         return None
-    replies = [line for r in quick_replies if (line := " ".join(r.split()))]
+    replies = list(dict.fromkeys(line for r in quick_replies if (line := " ".join(r.split()))))
     return append_message(
         locked,
         sender_kind=Message.SenderKind.BOT,
         body=clean_body(body),
         author_label=bot_name[: Message._meta.get_field("author_label").max_length],
         quick_replies="\n".join(replies),
+        client_id=client_id,
     )
 
 

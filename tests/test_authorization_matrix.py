@@ -695,6 +695,12 @@ API_PUBLIC = {"api:schema", "api:docs"}  # the schema and its docs: no data, no 
 UNAUTH = Outcome(401, error="not_authenticated", refused=True)
 NOT_AN_AGENT = Outcome(403, error="not_an_agent", refused=True)
 BAD_TOKEN = Outcome(401, error="bad_token", refused=True)
+NOT_A_BOT = Outcome(403, error="not_a_bot", refused=True)  # the bot's routes, without its token
+BOT_TOKEN = Outcome(403, error="bot_token", refused=True)  # a bot's token on an agent's route
+# The bot's routes with its token, on conversation A (an agent's chat, not the bot's): past
+# every check of who is asking, the domain's answer (docs/API.md, "Bots").
+NOT_WITH_BOT = Outcome(409, error="not_with_bot", refused=True)
+BOT_ROUTES = {"api:bot_messages", "api:bot_handover"}
 
 
 def api(agent: Outcome, outsider: Outcome, admin: Outcome) -> Row:
@@ -726,6 +732,11 @@ EXPECTED.update(
         "api:agents": {"GET": API_READ, "POST": API_405},
         "api:agent": {"GET": API_A, "POST": API_405},  # Alice: not a colleague of the outsider
         "api:availability": {"GET": API_405, "POST": API_READ},
+        # A webhook bot's routes: its token only (the columns by token, below).
+        **{
+            key: {method: (UNAUTH,) * 3 + (NOT_A_BOT,) * 4 for method in ("GET", "POST")}
+            for key in BOT_ROUTES
+        },
         "api:tokens_page": {
             "GET": (LOGIN, LOGIN, LOGIN, OK, OK, OK, FORBIDDEN),
             "POST": (LOGIN, LOGIN, LOGIN, OK, OK, OK, FORBIDDEN),
@@ -753,6 +764,8 @@ BODIES.update(
         "api:read": lambda w: {"POST": {"seq": 1}},
         "api:availability": lambda w: {"POST": {"availability": "away"}},
         "api:tokens_page": lambda w: {"POST": {"name": "CI", "scopes": ["read"]}},
+        "api:bot_messages": lambda w: {"POST": {"body": "Hi!", "client_id": str(uuid.uuid4())}},
+        "api:bot_handover": lambda w: {"POST": {"message": "Over to the team."}},
     }
 )
 
@@ -992,7 +1005,15 @@ async def until(socket: Communicator, found: Callable[[dict[str, Any]], bool]) -
 
 # --- The REST API by token -----------------------------------------------------------------------
 
-TOKEN_ROLES = ("token_agent", "token_outsider", "token_admin", "token_revoked", "no_token")
+TOKEN_ROLES = (
+    "token_agent",
+    "token_outsider",
+    "token_admin",
+    "token_revoked",
+    "no_token",
+    "token_bot",  # the webhook bot of inbox 1
+    "token_other_bot",  # the webhook bot of inbox 2
+)
 API_ROUTES = [key for key, _ in HTTP_ROUTES if key.startswith("api:")]
 
 
@@ -1000,7 +1021,8 @@ def token_row(key: str, method: str) -> tuple[Outcome, ...]:
     """What each token gets: what its agent gets by session (a token acts as its agent); a
     revoked token is refused at once (401), no token is the 401 a logged-out caller gets. The
     schema and docs are public; the tokens page is a page of the workspace: a session's, never
-    a token's (a token is no login)."""
+    a token's (a token is no login). A bot's token works on the bot's routes only, for its own
+    inbox's conversations (another inbox's is a 404); on an agent's route it is a 403."""
     row = EXPECTED[key][method]
     if key in API_PUBLIC:
         return (row[0],) * len(TOKEN_ROLES)
@@ -1008,10 +1030,20 @@ def token_row(key: str, method: str) -> tuple[Outcome, ...]:
         # without the session's CSRF token is refused before anything else
         return (row[0] if method == "GET" else FORBIDDEN,) * len(TOKEN_ROLES)
     agent, outsider, admin = (row[ROLES.index(r)] for r in ("agent", "outsider", "admin"))
-    return (agent, outsider, admin, BAD_TOKEN, UNAUTH)
+    if key in BOT_ROUTES:
+        bots = (NOT_WITH_BOT, NOT_FOUND) if method == "POST" else (NOT_ALLOWED, NOT_ALLOWED)
+    else:
+        bots = (BOT_TOKEN, BOT_TOKEN)
+    return (agent, outsider, admin, BAD_TOKEN, UNAUTH, *bots)
 
 
 def token_for_role(role: str, world: World) -> str | None:
+    if role in ("token_bot", "token_other_bot"):
+        inbox = world.inbox if role == "token_bot" else world.other_inbox
+        bot, _ = Bot.objects.update_or_create(
+            inbox=inbox, defaults={"kind": Bot.Kind.WEBHOOK, "is_active": True}
+        )
+        return api_token_create(bot=bot, name=role, scopes=["write"]).plaintext
     agent = {
         "token_agent": world.agent,
         "token_outsider": world.outsider,

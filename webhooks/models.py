@@ -20,6 +20,9 @@ class Event(models.TextChoices):
     CONVERSATION_ENDED = "conversation.ended", _("A conversation ended")
     CONVERSATION_RATED = "conversation.rated", _("A conversation was rated")
     MESSAGE_CREATED = "message.created", _("A message was stored")
+    # For a webhook bot's service only (bots.services): the visitor wrote and it is the bot's
+    # turn to answer. Not among a new endpoint's default events.
+    BOT_TURN = "bot.turn", _("The inbox's webhook bot is to answer a visitor")
 
 
 def new_secret() -> str:
@@ -28,7 +31,8 @@ def new_secret() -> str:
 
 
 def all_events() -> list[str]:
-    return list(Event.values)
+    """A new endpoint's events: all but the bot's (a CRM does not answer visitors)."""
+    return [event for event in Event.values if event != Event.BOT_TURN]
 
 
 class WebhookEndpoint(models.Model):
