@@ -16,7 +16,7 @@ class AgentAdmin(admin.ModelAdmin):
     search_fields = ["display_name", "user__username", "user__email"]
     filter_horizontal = ["inboxes"]
     autocomplete_fields = ["user"]
-    fields = ["user", "display_name", "role", "inboxes", "capacity", "availability"]
+    fields = ["user", "display_name", "avatar", "role", "inboxes", "capacity", "availability"]
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("user")

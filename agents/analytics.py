@@ -164,6 +164,14 @@ class InboxRow(Figures):
     name: str
 
 
+class LabelRow(Figures):
+    """The conversations that carry a label (a chat with two labels counts under each)."""
+
+    label_id: int
+    name: str
+    inbox_name: str
+
+
 @dataclass
 class Report:
     scope: Scope
@@ -172,6 +180,7 @@ class Report:
     hours: list[int]  # conversations started in each hour of the day, 0 to 23
     agents: list[AgentRow]
     inboxes: list[InboxRow]
+    labels: list[LabelRow]
 
 
 class PercentileCont(Aggregate):
@@ -292,9 +301,9 @@ def _add_percentiles(
 
 
 def analytics_report(*, scope: Scope) -> Report:
-    """Every figure of the scope: the whole, per day, per hour of the day, per agent and per
-    inbox. A fixed number of aggregate queries (4 on PostgreSQL, 8 on SQLite), whatever the data
-    holds: no conversation passes through Python on PostgreSQL."""
+    """Every figure of the scope: the whole, per day, per hour of the day, per agent, per inbox
+    and per label. A fixed number of aggregate queries (6 on PostgreSQL, 11 on SQLite), whatever
+    the data holds: no conversation passes through Python on PostgreSQL."""
     queryset = conversations_in(scope)
 
     summary = queryset.aggregate(**_aggregates())
@@ -335,6 +344,18 @@ def analytics_report(*, scope: Scope) -> Report:
     ]
     inboxes.sort(key=lambda r: (r["name"].casefold(), r["inbox_id"]))
 
+    labelled = queryset.filter(labels__isnull=False)
+    labels: list[LabelRow] = [
+        {
+            "label_id": row["labels"],
+            "name": row["labels__name"],
+            "inbox_name": row["labels__inbox__name"],
+            **_figures(row),
+        }  # type: ignore[typeddict-item]
+        for row in _grouped(labelled, "labels", "labels__name", "labels__inbox__name")
+    ]
+    labels.sort(key=lambda r: (r["name"].casefold(), r["inbox_name"].casefold(), r["label_id"]))
+
     return Report(
         scope=scope,
         summary=_figures(summary),
@@ -342,4 +363,5 @@ def analytics_report(*, scope: Scope) -> Report:
         hours=hours,
         agents=agents,
         inboxes=inboxes,
+        labels=labels,
     )

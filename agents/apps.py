@@ -14,12 +14,15 @@ class AgentsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_logged_out
         from django.db.models.signals import m2m_changed, post_save
 
+        from agents.faces import inbox_agent_face, inbox_team_faces
         from agents.models import Agent
         from agents.presence import inbox_has_agent_online
         from chat.availability import agent_online_check_set
+        from chat.faces import face_lookups_set
         from chat.signals import assignment_needed, conversation_ended
 
         agent_online_check_set(inbox_has_agent_online)  # what the widget shows (chat.availability)
+        face_lookups_set(team=inbox_team_faces, agent=inbox_agent_face)  # its faces (chat.faces)
 
         assignment_needed.connect(_assign, dispatch_uid="agents.auto_assign")
         conversation_ended.connect(_record_end, dispatch_uid="agents.record_end")

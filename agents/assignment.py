@@ -64,7 +64,11 @@ def _assign_next(inbox_id: int) -> Conversation | object | None:
     # holding the conversation's lock cannot deadlock against us.
     Inbox.objects.select_for_update(no_key=True).filter(pk=inbox_id).values_list("pk").get()
     waiting = (
-        Conversation.objects.filter(inbox_id=inbox_id, status=Conversation.Status.WAITING)
+        # A snoozed chat waits for its time or the visitor's next message (agents.triage),
+        # not for an agent: it is assigned once it wakes.
+        Conversation.objects.filter(
+            inbox_id=inbox_id, status=Conversation.Status.WAITING, snoozed_at__isnull=True
+        )
         .order_by("created_at", "pk")
         .first()
     )

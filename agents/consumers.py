@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from django.conf import settings
@@ -21,12 +22,15 @@ from agents import presence
 from agents.housekeeping import housekeeping_if_due
 from agents.models import Agent
 from agents.rendering import (
+    VIEWING_REPEAT_SECONDS,
     render_context,
     render_lists,
     render_member,
     render_pane_header,
     render_row,
+    render_typer,
     render_unread,
+    render_viewer,
     render_workspace_gone,
 )
 from agents.selectors import (
@@ -48,6 +52,7 @@ from chat.groups import agent_group, inbox_group, visitor_group
 from chat.models import Conversation, Message
 from chat.payloads import (
     AgentReadEvent,
+    AgentViewingEvent,
     ChatMessageEvent,
     ConversationData,
     ConversationsDeletedEvent,
@@ -128,6 +133,9 @@ class AgentConsumer(CursorConsumer):
     async def heartbeat(self) -> None:
         await super().heartbeat()
         await self.send_health()
+        # Still viewing: said again now and then, so colleagues' indicators do not expire.
+        if time.monotonic() - getattr(self, "viewing_said", 0.0) > VIEWING_REPEAT_SECONDS:
+            self.announce_viewing("viewing", reply=True)
 
     async def send_health(self) -> None:
         """Whether the real-time path and the database work, as this process's probes last
@@ -153,6 +161,8 @@ class AgentConsumer(CursorConsumer):
 
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
+        if getattr(self, "agent", None) is not None and getattr(self, "cursors", None):
+            self.announce_viewing("left")
         if not getattr(self, "registered", False):
             return
         await database(presence.connection_close)(channel_name=self.channel_name)
@@ -165,10 +175,12 @@ class AgentConsumer(CursorConsumer):
         lists = await database(conversation_lists)(agent=self.agent)
         self.unread_base = {
             c["id"]: (lists["unread"].get(c["id"], 0), c["last_seq"])
-            for c in lists["waiting"] + lists["active"] + lists["bot"]
+            for c in lists["waiting"] + lists["active"] + lists["bot"] + lists["snoozed"]
         }
         self.unread_new = {}
-        listed = lists["waiting"] + lists["active"] + lists["bot"] + lists["ended"]
+        listed = (
+            lists["waiting"] + lists["active"] + lists["bot"] + lists["snoozed"] + lists["ended"]
+        )
         self.listed = {c["id"] for c in listed}
         await self.send_html(render_lists(lists, me=self.agent.pk))
 
@@ -205,13 +217,70 @@ class AgentConsumer(CursorConsumer):
     async def resume(self, conversation_id: int | None, after: int) -> None:
         # The pane shows one conversation: opening another stops following the previous one.
         if _is_new(conversation_id, self.cursors):
+            self.announce_viewing("left")
             self.cursors.clear()
             self.sent_state.clear()
             self.pane_visitor = None
         await super().resume(conversation_id, after)
         if conversation_id in self.cursors:
-            visitor = Conversation.objects.filter(pk=conversation_id)
-            self.pane_visitor = await database(visitor.values_list("visitor_id", flat=True).first)()
+            pane = Conversation.objects.filter(pk=conversation_id)
+            found = await database(pane.values_list("visitor_id", "inbox_id").first)()
+            if found is not None:
+                self.pane_visitor, self.pane_inbox = found
+                self.announce_viewing("viewing")
+
+    # ---- Collision: who else has the chat open, or is typing a reply in it ------------------
+    # Ephemeral, like typing (docs/PROTOCOL.md): a socket says when its pane opens or leaves a
+    # chat, and again with every VIEWING_REPEAT of heartbeats; colleagues following that chat
+    # show "Alice is viewing" until she leaves, or for VIEWING_EXPIRES_MS after the last word
+    # (her process may die without a goodbye). Nothing is stored.
+
+    def announce_viewing(self, state: str, *, reply: bool = False) -> None:
+        conversation_id = next(iter(self.cursors), None)
+        inbox_id = getattr(self, "pane_inbox", None)
+        if conversation_id is None or inbox_id is None or self.agent is None:
+            return
+        self.viewing_said = time.monotonic()
+        event: AgentViewingEvent = {
+            "type": "agent.viewing",
+            "conversation_id": conversation_id,
+            "agent_id": self.agent.pk,
+            "name": self.agent.display_name,
+            "state": state,
+            "reply": reply,
+        }
+        publish_now([inbox_group(inbox_id)], event)
+
+    async def agent_viewing(self, event: AgentViewingEvent) -> None:
+        """A colleague opened or left a chat; shown if it is the one in this pane. A colleague
+        who just opened it hears back from this socket, so both see each other."""
+        if event["conversation_id"] not in self.cursors or event["agent_id"] == self.agent.pk:
+            return
+        viewing = event["state"] == "viewing"
+        html = render_viewer(event["conversation_id"], event["agent_id"], event["name"], viewing)
+        if not viewing:  # gone: not typing either
+            html += render_typer(event["conversation_id"], event["agent_id"], event["name"], False)
+        await self.send_html(html)
+        if viewing and not event["reply"]:
+            self.announce_viewing("viewing", reply=True)
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        """A colleague typing in the chat of this pane is a collision warning ("Alice is typing a
+        reply"), shown beside the viewers; the visitor typing, the usual indicator."""
+        sender = event["sender"]
+        if not sender.startswith("agent.") or event["conversation_id"] not in self.cursors:
+            await super().chat_typing(event)
+            return
+        if sender == self.typing_sender():
+            return
+        await self.send_html(
+            render_typer(
+                event["conversation_id"],
+                int(sender.removeprefix("agent.")),
+                event["name"],
+                event["state"] == "typing",
+            )
+        )
 
     def recheck(self, check: AgentCheck) -> dict[str, Any] | None:
         """What `recheck_agents` found for this socket, if it needs doing here: its session
@@ -307,6 +376,8 @@ class AgentConsumer(CursorConsumer):
             conversation["status"],
             conversation["assigned_agent_id"],
             conversation["assigned_agent_name"],
+            [(label["id"], label["name"], label["color"]) for label in conversation["labels"]],
+            conversation["snoozed_until"],
         )
         if self.state_changed(pk, "header", header, only_changed=only_changed):
             html += render_pane_header(conversation, me=self.agent.pk)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from agents.assignment import auto_assign
 from agents.presence import presence_sweep, publish_opening_changes
+from agents.triage import conversations_wake
 from chat.attachments import orphans_purge
 from chat.models import Conversation, Inbox, UsedSignature
 from chat.privacy import conversations_purge
@@ -45,6 +46,7 @@ def housekeeping() -> dict[str, int]:
     presence_sweep()
     publish_opening_changes()
     ended = conversations_auto_end()
+    woken = conversations_wake()  # snoozes whose time came (agents.triage)
     queued = (
         Conversation.objects.filter(
             status=Conversation.Status.WAITING, inbox__assignment=Inbox.Assignment.AUTO
@@ -60,6 +62,7 @@ def housekeeping() -> dict[str, int]:
         logger.info("housekeeping: %s chats auto-ended, %s assigned", ended, len(assigned))
     counts = {
         "ended": ended,
+        "woken": woken,
         "assigned": len(assigned),
         "signatures_swept": swept,
         "orphan_files": orphans,

@@ -30,6 +30,14 @@ class Agent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent"
     )
     display_name = models.CharField(max_length=100)
+    # The face visitors see in the widget's header and beside this agent's replies; without one,
+    # their initials on a colour derived from the name (chat.templatetags.avatars).
+    avatar = models.ImageField(
+        _("avatar"),
+        upload_to="agent-avatars/",
+        blank=True,
+        help_text=_("A square photo, at least 96 px; shown to visitors in the chat widget."),
+    )
     inboxes = models.ManyToManyField("chat.Inbox", related_name="agents", blank=True)
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
     availability = models.CharField(

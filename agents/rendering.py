@@ -5,19 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.template.loader import render_to_string
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from agents import selectors
 from agents.models import Agent
 from agents.selectors import ConversationLists, TeamMember
+from chat.consumers import TYPING_EXPIRES_SECONDS
 from chat.models import Conversation, Visitor
 from chat.payloads import PREVIEW_KINDS, ConversationData, conversation_data
 from chat.rendering import render_shared
 from chat.selectors import conversation_summary, message_page
 from chat.useragent import describe_user_agent
+from supportdesk.bidi import bdi
 
 TEMPLATE = "agents/dashboard.html"
+
+# "Alice is viewing" is hidden by colleagues' pages this long after it was last said (a socket
+# that died said no goodbye; a live one says it again every VIEWING_REPEAT_SECONDS).
+VIEWING_REPEAT_SECONDS = 30
+VIEWING_EXPIRES_MS = 75_000
+TYPING_EXPIRES_MS = int(TYPING_EXPIRES_SECONDS * 1000)
 
 
 # Messages the pane opens with; "Show earlier messages" above them loads as many again. Rendering
@@ -59,6 +68,7 @@ def pane_context(
         "me": agent.pk,
         "transfer_targets": selectors.transfer_targets(conversation),
         "canned": selectors.canned_responses(agent=agent, inbox_id=conversation.inbox_id),
+        "inbox_labels": selectors.inbox_labels([conversation.inbox_id]),
         **context_context(conversation.visitor, conversation),
     }
 
@@ -105,6 +115,41 @@ def render_unread(conversation_id: int, unread: int) -> str:
         count,
         "" if count else mark_safe(" hidden"),
         count,
+    )
+
+
+def render_viewer(conversation_id: int, agent_id: int, name: str, viewing: bool) -> str:
+    """A colleague on the chat of the pane: "Alice is viewing" (hidden once she left)."""
+    text = _named(_("%(name)s is viewing"), name)
+    return _collision("viewer", conversation_id, agent_id, text, viewing, VIEWING_EXPIRES_MS)
+
+
+def render_typer(conversation_id: int, agent_id: int, name: str, typing: bool) -> str:
+    """A colleague writing a reply in the chat of the pane (hidden when they stop)."""
+    text = _named(_("%(name)s is typing a reply…"), name)
+    return _collision("typer", conversation_id, agent_id, text, typing, TYPING_EXPIRES_MS)
+
+
+def _named(line: str, name: str) -> SafeString:
+    """A translated line with a person's name in `<bdi>`, escaped."""
+    return mark_safe(escape(line) % {"name": bdi(name)})  # noqa: S308 - both parts escaped
+
+
+def _collision(
+    kind: str, conversation_id: int, agent_id: int, text: SafeString, shown: bool, expires_ms: int
+) -> str:
+    return format_html(
+        '<span id="{}-{}-{}" class="collision__item collision__item--{}" data-replace'
+        ' data-container="collision-{}" data-sort="{}" data-expires-ms="{}"{}>{}</span>',
+        kind,
+        int(conversation_id),
+        int(agent_id),
+        kind,
+        int(conversation_id),
+        int(agent_id) * 2 + (kind == "typer"),
+        int(expires_ms),
+        "" if shown else mark_safe(" hidden"),
+        text,
     )
 
 

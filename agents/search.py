@@ -6,6 +6,9 @@ chat.0005 (the expression here must stay identical to the index's for the planne
 SQLite: every word as a case-insensitive substring, newest first, highlighted in Python.
 Both: a message whose file names hold every word is found too ("📎 invoice.pdf"), after the
 text hits (names are short and not language: substrings, not the text search).
+
+Labels (agents.triage): `label:billing` (or `label:"two words"`) keeps the chats that carry a
+label of that name; alone, it finds those chats (each by its newest message), newest first.
 """
 
 from __future__ import annotations
@@ -14,15 +17,15 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from agents.models import Agent
 from agents.selectors import conversations_for_agent
-from chat.models import Attachment, Message
-from chat.payloads import FILE_MARK
+from chat.models import Attachment, Conversation, Message
+from chat.payloads import FILE_MARK, previewable
 
 RESULT_LIMIT = 30
 MAX_QUERY_LENGTH = 200
@@ -45,22 +48,33 @@ class SearchHit:
     snippet: SafeString
 
 
+LABEL = re.compile(r'(?i)\blabel:(?:"([^"]+)"|(\S+))')
+
+
 def message_search(*, agent: Agent, query: str) -> list[SearchHit]:
     # No message holds a NUL (they are refused), and PostgreSQL refuses one in a query.
     query = query.replace("\x00", "").strip()[:MAX_QUERY_LENGTH]
-    if not query:
+    labels = [(quoted or bare).strip() for quoted, bare in LABEL.findall(query)]
+    query = LABEL.sub(" ", query).strip()
+    if not query and not labels:
         return []
+    conversations = conversations_for_agent(agent)
+    for name in labels:
+        conversations = conversations.filter(labels__name__iexact=name)
     messages = (
-        Message.objects.filter(conversation__in=conversations_for_agent(agent))
+        Message.objects.filter(conversation__in=conversations)
         .exclude(sender_kind=Message.SenderKind.SYSTEM)
         .select_related("conversation__visitor")
     )
-    if connection.vendor == "postgresql":
+    if not query:
+        rows = _labelled(conversations)
+    elif connection.vendor == "postgresql":
         rows = _postgres(messages, query)
     else:
         rows = _fallback(messages, query)
     found = {m.pk for m, _ in rows}
-    rows += [hit for hit in _file_names(messages, query) if hit[0].pk not in found]
+    if query:
+        rows += [hit for hit in _file_names(messages, query) if hit[0].pk not in found]
     return [
         SearchHit(
             message_id=m.pk,
@@ -73,6 +87,19 @@ def message_search(*, agent: Agent, query: str) -> list[SearchHit]:
         )
         for m, snippet in rows
     ]
+
+
+def _labelled(conversations: QuerySet[Conversation]) -> list[tuple[Message, str]]:
+    """The newest visitor, agent or bot message of each conversation, newest chats first."""
+    newest = previewable(OuterRef("pk")).values("pk")[:1]
+    ids = list(
+        conversations.order_by("-last_message_at", "-pk")
+        .annotate(newest=Subquery(newest))
+        .exclude(newest__isnull=True)
+        .values_list("newest", flat=True)[:RESULT_LIMIT]
+    )
+    found = Message.objects.select_related("conversation__visitor").in_bulk(ids)
+    return [(found[pk], found[pk].body[:SNIPPET_CHARS] or "…") for pk in ids if pk in found]
 
 
 def _postgres(messages: QuerySet[Message], query: str) -> list[tuple[Message, str]]:

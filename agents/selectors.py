@@ -21,12 +21,13 @@ from django.utils.crypto import constant_time_compare
 from agents.models import Agent, CannedResponse, ReadMark
 from agents.presence import presence_map
 from chat.groups import agent_group, inbox_group
-from chat.models import Conversation, Inbox, Message
+from chat.models import Conversation, Inbox, Label, Message
 from chat.payloads import (
     CONVERSATION_VALUES,
     ConversationData,
     conversation_data,
     conversation_row,
+    with_labels,
 )
 from chat.selectors import with_preview
 
@@ -40,8 +41,47 @@ class ConversationLists(TypedDict):
     # With the bot (status "bot"): open, nobody's to answer yet; shown under All open.
     bot: list[ConversationData]
     ended: list[ConversationData]
+    # Open chats snoozed (agents.triage): out of the other lists until they wake.
+    snoozed: list[ConversationData]
     # Conversation id -> the agent's unread count, for the open ones.
     unread: dict[int, int]
+    # Inbox id -> [warn, alert] wait thresholds in milliseconds (the rows' wait colours).
+    thresholds: dict[int, list[int]]
+    # The labels of the agent's inboxes, for the lists' filter and the pane's picker.
+    labels: list[LabelChoice]
+
+
+class LabelChoice(TypedDict):
+    id: int
+    name: str
+    color: str
+    inbox_id: int
+    inbox_name: str
+    shown: str  # the name, and the inbox's when the choices are of several inboxes
+
+
+def inbox_labels(inbox_ids: list[int] | None) -> list[LabelChoice]:
+    """The labels of these inboxes (None: every inbox), by name; each `shown` with its inbox's
+    name when they are of several inboxes."""
+    labels = Label.objects.all() if inbox_ids is None else Label.objects.filter(inbox__in=inbox_ids)
+    rows = labels.order_by("name", "inbox__name", "pk").values_list(
+        "pk", "name", "color", "inbox_id", "inbox__name"
+    )
+    choices: list[LabelChoice] = [
+        {
+            "id": i,
+            "name": n,
+            "color": Label(color=c).colour,
+            "inbox_id": b,
+            "inbox_name": bn,
+            "shown": n,
+        }
+        for i, n, c, b, bn in rows
+    ]
+    if len({c["inbox_id"] for c in choices}) > 1:
+        for choice in choices:
+            choice["shown"] = f"{choice['name']} ({choice['inbox_name']})"
+    return choices
 
 
 def agent_for_user(user: AbstractBaseUser | AnonymousUser) -> Agent | None:
@@ -94,7 +134,7 @@ def conversation_for_agent(*, agent: Agent, pk: int) -> Conversation:
     """The conversation, if `agent` works in its inbox; 404 otherwise (not 403: ids are not
     confirmed to people who may not see them)."""
     conversation = (
-        conversations_for_agent(agent)
+        with_labels(conversations_for_agent(agent))
         .select_related("inbox", "visitor", "assigned_agent")
         .filter(pk=pk)
         .first()
@@ -118,13 +158,17 @@ def conversation_lists(*, agent: Agent) -> ConversationLists:
         else Conversation.objects.filter(inbox__in=inbox_ids)
     )
     base = with_preview(visible)
-    waiting = with_unread(base.filter(status=Conversation.Status.WAITING), agent).order_by(
+    snoozed = with_unread(
+        base.filter(snoozed_at__isnull=False).exclude(status=Conversation.Status.ENDED), agent
+    ).order_by("-snoozed_at", "-pk")[:LIST_LIMIT]
+    base_open = base.filter(snoozed_at__isnull=True)
+    waiting = with_unread(base_open.filter(status=Conversation.Status.WAITING), agent).order_by(
         "created_at", "pk"
     )[:LIST_LIMIT]
-    active = with_unread(base.filter(status=Conversation.Status.ACTIVE), agent).order_by(
+    active = with_unread(base_open.filter(status=Conversation.Status.ACTIVE), agent).order_by(
         "-last_message_at", "-pk"
     )[:LIST_LIMIT]
-    bot = with_unread(base.filter(status=Conversation.Status.BOT), agent).order_by(
+    bot = with_unread(base_open.filter(status=Conversation.Status.BOT), agent).order_by(
         "-last_message_at", "-pk"
     )[:LIST_LIMIT]
     ended = _recently_ended(base, inbox_ids)
@@ -134,14 +178,27 @@ def conversation_lists(*, agent: Agent) -> ConversationLists:
         "active": [],
         "bot": [],
         "ended": [],
+        "snoozed": [],
         "unread": unread,
+        "thresholds": wait_thresholds(inbox_ids),
+        "labels": inbox_labels(inbox_ids),
     }
-    for key, rows in (("waiting", waiting), ("active", active), ("bot", bot)):
+    open_lists = (("waiting", waiting), ("active", active), ("bot", bot), ("snoozed", snoozed))
+    for key, rows in open_lists:
         for row in rows.values(*CONVERSATION_VALUES, "unread"):
             lists[key].append(conversation_row(row))  # type: ignore[literal-required]
             unread[row["id"]] = row["unread"]
     lists["ended"] = [conversation_row(row) for row in ended.values(*CONVERSATION_VALUES)]
     return lists
+
+
+def wait_thresholds(inbox_ids: list[int] | None) -> dict[int, list[int]]:
+    """Inbox id -> its wait warning and alert, in milliseconds (None: every inbox)."""
+    inboxes = Inbox.objects.all() if inbox_ids is None else Inbox.objects.filter(pk__in=inbox_ids)
+    return {
+        pk: [warn * 60000, alert * 60000]
+        for pk, warn, alert in inboxes.values_list("pk", "wait_warn_minutes", "wait_alert_minutes")
+    }
 
 
 def _recently_ended(

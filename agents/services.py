@@ -164,6 +164,12 @@ def conversation_transfer(
             by=by.display_name,
             to=to.display_name,
         ),
+        # Who handed the chat to whom is the team's business: the visitor hears only who they
+        # are talking to now.
+        audience=Message.Audience.AGENTS,
+        visitor_body=system_line(
+            gettext_noop("You're now chatting with %(name)s."), name=to.display_name
+        ),
     )
     if note:
         append_message(locked, sender_kind=Message.SenderKind.NOTE, body=note, author_agent=by)

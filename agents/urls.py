@@ -21,6 +21,10 @@ urlpatterns = [
     path("conversations/<int:pk>/claim", views.conversation_claim, name="claim"),
     path("conversations/<int:pk>/transfer", views.conversation_transfer, name="transfer"),
     path("conversations/<int:pk>/end", views.conversation_end_view, name="end"),
+    path("conversations/<int:pk>/reopen", views.conversation_reopen, name="reopen"),
+    path("conversations/<int:pk>/labels", views.conversation_labels, name="labels"),
+    path("conversations/<int:pk>/snooze", views.conversation_snooze, name="snooze"),
+    path("conversations/<int:pk>/unsnooze", views.conversation_unsnooze, name="unsnooze"),
     path("conversations/<int:pk>/files", views.conversation_file_upload, name="file_upload"),
     path(
         "conversations/<int:pk>/assist/suggestion",

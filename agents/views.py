@@ -13,12 +13,12 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents import selectors, services
+from agents import selectors, services, triage
 from agents.analytics import (
     DEFAULT_PERIOD,
     DURATIONS,
@@ -41,7 +41,7 @@ from agents.presence import availability_set
 from agents.rendering import PANE_HISTORY, pane_context
 from agents.search import message_search
 from chat import attachments
-from chat.models import Attachment, Conversation
+from chat.models import Attachment, Conversation, Label
 from chat.posting import posted
 from chat.selectors import conversation_summary, message_page
 from chat.services import ConversationEnded, conversation_end
@@ -149,7 +149,10 @@ class AnalyticsForm(forms.Form):
 def _analytics_form(request: HttpRequest, agent: Agent) -> AnalyticsForm:
     """The bound form of the request, for a viewer who may see analytics (403 otherwise)."""
     if not may_view_analytics(agent=agent, user=request.user):
-        raise PermissionDenied("You may not see the analytics.")
+        # Shown on the 403 page (supportdesk.errors): what is missing, for the admin to give.
+        raise PermissionDenied(
+            _("Analytics needs the permission “Can view the analytics of their inboxes”.")
+        )
     data = request.GET.copy()
     data.setdefault("period", str(DEFAULT_PERIOD))
     return AnalyticsForm(data, inboxes=analytics_inboxes(agent), agents=analytics_agents(agent))
@@ -391,6 +394,65 @@ def conversation_end_view(request: HttpRequest, agent: Agent, pk: int) -> HttpRe
     except ConversationEnded as exc:
         return _pane_header(request, agent, conversation.pk, error=str(exc), status=409)
     return _pane_header(request, agent, conversation.pk)
+
+
+@require_POST
+@agent_required
+def conversation_reopen(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+    """An ended chat open again: with the agent it had, or in the queue (`to=queue`)."""
+    conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
+    try:
+        triage.conversation_reopen(
+            conversation=conversation, by=agent, to_queue=request.POST.get("to") == "queue"
+        )
+    except (triage.NotEnded, triage.VisitorHasNewChat) as exc:
+        return _pane_header(request, agent, conversation.pk, error=str(exc), status=409)
+    return _pane_header(request, agent, conversation.pk)
+
+
+@require_POST
+@agent_required
+def conversation_labels(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+    """Put a label of the chat's inbox on it (`on=1`) or take it off; a label of another inbox,
+    or none, is a 404, as a conversation of another inbox is."""
+    conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
+    try:
+        triage.conversation_label_set(
+            conversation=conversation,
+            by=agent,
+            label_id=_int(request.POST.get("label")),
+            on=request.POST.get("on") == "1",
+        )
+    except Label.DoesNotExist:
+        raise Http404("No such label") from None
+    return _pane_header(request, agent, conversation.pk)
+
+
+@require_POST
+@agent_required
+def conversation_snooze(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+    """Snooze an open chat: `for` is "reply" (until the visitor writes) or minutes
+    (agents.triage.SNOOZE_CHOICES)."""
+    conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
+    try:
+        until = triage.snooze_until(request.POST.get("for", ""))
+    except ValueError:
+        return _pane_header(
+            request, agent, pk, error=_("Choose how long to snooze the chat."), status=422
+        )
+    try:
+        triage.conversation_snooze(conversation=conversation, by=agent, until=until)
+    except ConversationEnded as exc:
+        return _pane_header(request, agent, pk, error=str(exc), status=409)
+    return _pane_header(request, agent, pk)
+
+
+@require_POST
+@agent_required
+def conversation_unsnooze(request: HttpRequest, agent: Agent, pk: int) -> HttpResponse:
+    conversation = selectors.conversation_for_agent(agent=agent, pk=pk)
+    triage.conversation_unsnooze(conversation=conversation, by=agent)
+    return _pane_header(request, agent, pk)
 
 
 class SavedReplyForm(forms.ModelForm):

@@ -14,6 +14,7 @@ from agents.selectors import conversations_for_agent
 from api.models import ApiToken
 from api.services import TOKEN_PREFIX, secret_hash
 from chat.models import Conversation, Inbox, Visitor
+from chat.payloads import with_labels
 
 TOKEN_FORMAT = re.compile(rf"{TOKEN_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{20,100}})")
 
@@ -40,7 +41,7 @@ def conversations_updated(agent: Agent) -> QuerySet[Conversation]:
     """The conversations `agent` may see, with `updated_at`: the newest message's time (every
     claim, transfer and ending adds a system line, so it moves with them), else the creation."""
     return (
-        conversations_for_agent(agent)
+        with_labels(conversations_for_agent(agent))  # `labels` (api.serializers)
         .select_related("inbox", "visitor", "assigned_agent")
         .annotate(updated_at=Coalesce(F("last_message_at"), F("created_at")))
     )

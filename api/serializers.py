@@ -8,6 +8,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
 
 from chat.models import Conversation
+from chat.payloads import labels_from_json
 from chat.services import (
     VISITOR_ATTRIBUTE_KEY_LENGTH,
     VISITOR_ATTRIBUTES_MAX_BYTES,
@@ -45,10 +46,20 @@ class ConversationSerializer(serializers.Serializer):
     agent_read_seq = serializers.IntegerField()
     rating = serializers.IntegerField(allow_null=True)
     rating_comment = serializers.CharField()
+    labels = serializers.SerializerMethodField(
+        help_text="The names of the labels agents put on the chat, by name."
+    )
 
     def get_assigned_agent_name(self, conversation: Conversation) -> str:
         agent = conversation.assigned_agent
         return agent.display_name if agent is not None else ""
+
+    def get_labels(self, conversation: Conversation) -> list[str]:
+        """Annotated by the API's selectors (`with_labels`), else read."""
+        labels = getattr(conversation, "labels_json", None)
+        if labels is None:
+            return list(conversation.labels.order_by("name").values_list("name", flat=True))
+        return [label["name"] for label in labels_from_json(labels)]
 
 
 class AttachmentSerializer(serializers.Serializer):

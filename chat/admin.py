@@ -32,7 +32,8 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from chat.models import Conversation, Inbox, Message, Visitor, new_identity_secret
+from chat.admin_install import install_urls
+from chat.models import Conversation, Inbox, Label, Message, Visitor, new_identity_secret
 from chat.privacy import (
     count_lines,
     describe_counts,
@@ -82,18 +83,30 @@ class InboxAdminForm(forms.ModelForm):
         return "".join(sorted(set(self.cleaned_data["open_days"])))
 
 
+class LabelInline(admin.TabularInline):
+    """The inbox's labels (agents put them on chats from the dashboard)."""
+
+    model = Label
+    extra = 1
+    fields = ["name", "color"]
+
+
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
     form = InboxAdminForm
+    inlines = [LabelInline]
     search_fields = ["name", "public_key"]
-    readonly_fields = ["public_key", "embed_snippet", "identity_secret", "created_at"]
+    readonly_fields = [
+        "public_key", "embed_snippet", "identity_secret_masked", "created_at",
+    ]  # fmt: skip
     actions = ["regenerate_identity_secret"]
     list_display = ["name", "assignment", "auto_end_minutes", "public_key", "created_at"]
     fields = [
-        "name", "widget_title", "greeting", "accent_color", "launcher_position",
+        "name", "widget_title", "greeting", "logo", "accent_color", "launcher_position",
         "allowed_origins", "assignment", "auto_end_minutes",
+        "wait_warn_minutes", "wait_alert_minutes",
         "time_zone", "open_days", "opens_at", "closes_at", "prechat_form",
-        "public_key", "embed_snippet", "identity_secret", "created_at",
+        "public_key", "embed_snippet", "identity_secret_masked", "created_at",
     ]  # fmt: skip
 
     @admin.action(description="Regenerate the identity verification secret")
@@ -117,6 +130,23 @@ class InboxAdmin(admin.ModelAdmin):
         finally:
             _admin_request.reset(token)
 
+    def get_urls(self) -> list[URLPattern]:
+        # The Install page (chat.admin_install), before the defaults' "<path:object_id>/".
+        return [*install_urls(self), *super().get_urls()]
+
+    @admin.display(description=_("identity verification secret"))
+    def identity_secret_masked(self, inbox: Inbox) -> str:
+        """Never shown in clear here: an admin reveals it on the Install page (logged)."""
+        if not inbox.pk:
+            return "—"
+        return format_html(
+            '<span class="secret-masked" aria-label="{}">••••••••••••••••</span> '
+            '<a href="{}#identity">{}</a>',
+            _("hidden"),
+            reverse("admin:chat_inbox_install", args=[inbox.pk]),
+            _("Reveal it on the Install page"),
+        )
+
     @admin.display(description="Embed snippet")
     def embed_snippet(self, inbox: Inbox) -> str:
         if not inbox.pk:
@@ -125,9 +155,12 @@ class InboxAdmin(admin.ModelAdmin):
         script = reverse("chat:widget_script")
         src = request.build_absolute_uri(script) if request else f"https://YOUR-DESK{script}"
         return format_html(
-            '<code>&lt;script src="{}" data-inbox="{}" async&gt;&lt;/script&gt;</code>',
+            '<code>&lt;script src="{}" data-inbox="{}" async&gt;&lt;/script&gt;</code>'
+            '<br><a href="{}">{}</a>',
             src,
             inbox.public_key,
+            reverse("admin:chat_inbox_install", args=[inbox.pk]),
+            _("Install page: copy it, preview the widget, check it is on your site"),
         )
 
 
@@ -317,7 +350,8 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["body"]
     list_select_related = ["conversation__visitor", "author_agent"]
     readonly_fields = [
-        "conversation", "seq", "sender_kind", "author_agent", "body", "client_id", "created_at",
+        "conversation", "seq", "sender_kind", "author_agent", "body", "audience", "visitor_body",
+        "client_id", "created_at",
     ]  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:

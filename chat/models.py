@@ -118,6 +118,15 @@ class Inbox(models.Model):
         default=LauncherPosition.RIGHT,
     )
 
+    logo = models.ImageField(
+        _("logo"),
+        upload_to="inbox-logos/",
+        blank=True,
+        help_text=_(
+            "Shown beside the widget's greeting instead of a letter; square, at least 96 px."
+        ),
+    )
+
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="UTC", help_text=_("e.g. Europe/Berlin")
     )
@@ -144,6 +153,19 @@ class Inbox(models.Model):
 
     assignment = models.CharField(
         _("assignment"), max_length=10, choices=Assignment.choices, default=Assignment.MANUAL
+    )
+    # Triage on the dashboard: a chat's wait shows amber past the first, red past the second.
+    wait_warn_minutes = models.PositiveIntegerField(
+        _("wait warning after (minutes)"),
+        default=2,
+        validators=[MinValueValidator(1)],
+        help_text=_("A waiting visitor's time turns amber on the dashboard after this long."),
+    )
+    wait_alert_minutes = models.PositiveIntegerField(
+        _("wait alert after (minutes)"),
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text=_("… and red after this long."),
     )
     auto_end_minutes = models.PositiveIntegerField(
         _("end chats after visitor inactivity (minutes)"),
@@ -241,8 +263,39 @@ class Visitor(models.Model):
 
 
 def visitor_display_name(pk: int | None, name: str, email: str) -> str:
-    """What agents call a visitor (also for rows read without a Visitor instance)."""
-    return name or email or f"Visitor #{pk}"
+    """What agents call a visitor (also for rows read without a Visitor instance): their name,
+    else their email, else their friendly name ("Blue Otter", `friendly_name`)."""
+    return name or email or friendly_name(pk)
+
+
+# Friendly names of anonymous visitors: an adjective and an animal, 48 x 48 pairs. Derived from
+# the visitor's id, so it is theirs from the moment they exist, the same on every page and
+# socket, and stored nowhere; it says nothing about how many widgets were loaded before.
+FRIENDLY_ADJECTIVES = (
+    "Amber", "Azure", "Blue", "Brave", "Bright", "Calm", "Clever", "Coral", "Cosy", "Crimson",
+    "Curious", "Daring", "Eager", "Gentle", "Golden", "Green", "Happy", "Honest", "Indigo",
+    "Jolly", "Kind", "Lively", "Lucky", "Mellow", "Merry", "Mint", "Misty", "Noble", "Olive",
+    "Patient", "Plum", "Polite", "Quick", "Quiet", "Rosy", "Ruby", "Sandy", "Silver", "Sky",
+    "Smart", "Snowy", "Sunny", "Swift", "Teal", "Tidy", "Violet", "Warm", "Witty",
+)  # fmt: skip
+FRIENDLY_ANIMALS = (
+    "Badger", "Bear", "Beaver", "Bison", "Crane", "Deer", "Dolphin", "Eagle", "Falcon", "Ferret",
+    "Finch", "Fox", "Gecko", "Heron", "Hedgehog", "Ibis", "Koala", "Lark", "Lemur", "Lynx",
+    "Marten", "Meerkat", "Moose", "Newt", "Ocelot", "Orca", "Osprey", "Otter", "Owl", "Panda",
+    "Parrot", "Pelican", "Penguin", "Puffin", "Quail", "Rabbit", "Raven", "Robin", "Salmon",
+    "Seal", "Sparrow", "Squirrel", "Swan", "Tapir", "Tiger", "Toucan", "Walrus", "Wren",
+)  # fmt: skip
+
+
+def friendly_name(pk: int | None) -> str:
+    """An anonymous visitor's stable friendly name. Neighbouring ids get unrelated names (a
+    multiplication modulo the number of names), and a name repeats only every 2,304 visitors."""
+    if pk is None:
+        return "Visitor"
+    # 1031 is prime to 48 * 48: ids 1 to 2,304 get 2,304 different names.
+    n = pk * 1031 % (len(FRIENDLY_ADJECTIVES) * len(FRIENDLY_ANIMALS))
+    adjective, animal = divmod(n, len(FRIENDLY_ANIMALS))
+    return f"{FRIENDLY_ADJECTIVES[adjective]} {FRIENDLY_ANIMALS[animal]}"
 
 
 class Conversation(models.Model):
@@ -291,6 +344,12 @@ class Conversation(models.Model):
     # first wrote to the visitor (a join line or an internal note is no answer).
     first_assigned_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
+    # Triage (agents.triage services in chat.services): the inbox's labels on the chat, and a
+    # snooze, which keeps an open chat out of the dashboard's lists until `snoozed_until` (None:
+    # until the visitor writes; their message always ends a snooze).
+    labels = models.ManyToManyField("chat.Label", blank=True, related_name="conversations")
+    snoozed_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -316,6 +375,12 @@ class Conversation(models.Model):
                 fields=["inbox", "ended_at", "id"],
                 condition=Q(status="ended"),
                 name="conversation_ended_by_inbox",
+            ),
+            # Waking snoozed chats whose time came (partial: only the snoozed ones).
+            models.Index(
+                fields=["snoozed_until"],
+                condition=Q(snoozed_at__isnull=False),
+                name="conversation_snoozed",
             ),
             # Analytics: the conversations started in a period, of every inbox or of some.
             models.Index(fields=["created_at"], name="conversation_created"),
@@ -351,6 +416,34 @@ class Conversation(models.Model):
         return f"#{self.pk} {self.visitor} ({self.status})"
 
 
+class Label(models.Model):
+    """A tag agents put on an inbox's chats ("Billing", "Bug"): coloured, per inbox; filtered
+    by in the dashboard's lists, found by search, counted in analytics."""
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(_("name"), max_length=40)
+    color = models.CharField(
+        _("colour"),
+        max_length=7,
+        default="#868e96",
+        validators=[
+            RegexValidator(r"^#[0-9a-fA-F]{6}$", _("A colour like #3b5bdb (# and six hex digits)."))
+        ],
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["inbox", "name"], name="label_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def colour(self) -> str:
+        """The colour, safe in a style attribute whatever the database holds."""
+        return self.color if ACCENT_RE.fullmatch(self.color or "") else "#868e96"
+
+
 class Message(models.Model):
     class SenderKind(models.TextChoices):
         VISITOR = "visitor", _("Visitor")
@@ -377,6 +470,20 @@ class Message(models.Model):
     # (chat.posting) inserts without naming them.
     author_label = models.CharField(max_length=100, blank=True, default="", db_default="")
     quick_replies = models.TextField(blank=True, default="", db_default="")
+
+    # Who sees a system line: everyone, or the agents alone (a transfer between agents names
+    # internal accounts). An agents' line may carry the visitor's own version of it
+    # (`visitor_body`, "You're now chatting with Alice."); without one the visitor's side gets
+    # an empty placeholder with its seq, as for a note (chat.payloads.visitor_copy). Database
+    # defaults: the message fast path (chat.posting) inserts without naming them.
+    class Audience(models.TextChoices):
+        EVERYONE = "everyone", _("Everyone")
+        AGENTS = "agents", _("Agents only")
+
+    audience = models.CharField(
+        max_length=10, choices=Audience.choices, default=Audience.EVERYONE, db_default="everyone"
+    )
+    visitor_body = models.CharField(max_length=500, blank=True, default="", db_default="")
     # Made by the client; a retried send carries the same one and gets the stored message back.
     client_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -405,7 +512,9 @@ class Message(models.Model):
 
     @property
     def visible_to_visitor(self) -> bool:
-        return self.sender_kind != self.SenderKind.NOTE
+        """Whether the visitor may see this message as it is (its text, its files): not a note,
+        not an agents-only line (whose `visitor_body`, if any, is all they get of it)."""
+        return self.sender_kind != self.SenderKind.NOTE and self.audience != self.Audience.AGENTS
 
 
 class UsedSignature(models.Model):

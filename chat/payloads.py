@@ -11,9 +11,12 @@ The agents' events (`agent.*`) are typed here too, so the publishing seam takes 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
+from django.db import connection
 from django.db.models import (
     Case,
     F,
@@ -25,10 +28,11 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
 from chat.hours import AvailabilityData
-from chat.models import Attachment, Conversation, Message, visitor_display_name
+from chat.models import Attachment, Conversation, Label, Message, visitor_display_name
 
 PREVIEW_LENGTH = 120
 
@@ -57,6 +61,11 @@ class MessageData(TypedDict):
     attachments: list[AttachmentData]
     # A bot's message only: the answers it suggests (buttons under it in the widget).
     quick_replies: NotRequired[list[str]]
+    # A line for the agents alone only (Message.Audience.AGENTS): what the visitor sees of it
+    # instead ("" nothing). Its presence is the mark: `visitor_copy` reads it.
+    visitor_body: NotRequired[str]
+    # An agent's reply only: who wrote it, for their face beside it in the widget.
+    author_id: NotRequired[int]
 
 
 class ConversationData(TypedDict):
@@ -75,6 +84,18 @@ class ConversationData(TypedDict):
     visitor_read_seq: int
     agent_read_seq: int
     rating: int | None
+    # Triage (the dashboard's rows): since when the visitor waits for the team (in the queue:
+    # since the chat started; open: since their unanswered message; else None), the chat's
+    # labels by name, and its snooze (None: not snoozed; "" until the visitor writes).
+    waiting_since: str | None
+    labels: list[LabelData]
+    snoozed_until: str | None
+
+
+class LabelData(TypedDict):
+    id: int
+    name: str
+    color: str
 
 
 class ChatMessageEvent(TypedDict):
@@ -157,6 +178,19 @@ class AgentReadEvent(TypedDict):
     seq: int
 
 
+class AgentViewingEvent(TypedDict):
+    """An agent's pane opened (`viewing`) or left (`left`) a chat: colleagues with it open show
+    "Alice is viewing". Relayed at once, never stored; `reply` marks an answer to a newcomer's
+    announcement (not answered again)."""
+
+    type: Literal["agent.viewing"]
+    conversation_id: int
+    agent_id: int
+    name: str
+    state: Literal["viewing", "left"]
+    reply: bool
+
+
 class AgentChangedEvent(TypedDict):
     """An agent's account, role or inboxes changed: their sockets check their rights again."""
 
@@ -181,6 +215,7 @@ Event = (
     | VisitorSignedOutEvent
     | PresenceEvent
     | AgentReadEvent
+    | AgentViewingEvent
     | AgentChangedEvent
     | AgentLoggedOutEvent
 )
@@ -222,7 +257,34 @@ def message_data(message: Message, attachments: Iterable[Attachment] | None = No
     }
     if message.sender_kind == Message.SenderKind.BOT:
         data["quick_replies"] = message.quick_replies.splitlines()
+    if message.audience == Message.Audience.AGENTS:
+        data["visitor_body"] = message.visitor_body
+    if message.author_agent_id is not None and message.sender_kind == Message.SenderKind.AGENT:
+        data["author_id"] = message.author_agent_id  # their face in the widget (chat.faces)
     return data
+
+
+def visitor_copy(message: MessageData) -> MessageData:
+    """A message as the visitor may receive it: the same dict for most; an internal note, or a
+    line for the agents alone without a version for the visitor, an empty placeholder that
+    keeps its seq (their cursor stays gap-free, and nothing of it leaves the agents' side); an
+    agents' line with one ("You're now chatting with Alice."), that version. Every path to a
+    visitor goes through here: the live event (`for_visitor`) and everything rendered for them
+    (chat.rendering.render_messages: history, catch-up, acks)."""
+    if "visitor_body" in message:
+        shown = message["visitor_body"]
+        copy: MessageData = {
+            **message,
+            "sender_kind": Message.SenderKind.SYSTEM if shown else Message.SenderKind.NOTE,
+            "body": shown,
+            "author_name": "",
+            "attachments": [],
+        }
+        del copy["visitor_body"]
+        return copy
+    if message["sender_kind"] == Message.SenderKind.NOTE:
+        return {**message, "body": "", "author_name": "", "attachments": []}
+    return message
 
 
 # A conversation's columns, as `.values()` names them: what `conversation_row` reads. The lists
@@ -232,7 +294,51 @@ CONVERSATION_VALUES = (
     "id", "inbox_id", "inbox__name", "visitor_id", "visitor__name", "visitor__email", "status",
     "assigned_agent_id", "assigned_agent__display_name", "created_at", "last_seq",
     "last_message_at", "preview", "visitor_read_seq", "agent_read_seq", "rating",
+    "last_visitor_message_at", "last_agent_message_at", "snoozed_at", "snoozed_until",
+    "labels_json",
 )  # fmt: skip
+
+
+def labels_sql(conversation: str) -> str:
+    """SQL of a conversation's labels as JSON text, `[[id, name, colour], ...]` (`labels_json`);
+    `conversation` names its table (or alias). A scalar subquery, for `.annotate(RawSQL)` and
+    the message fast path's RETURNING (chat.posting) alike."""
+    label, through = Label._meta.db_table, Conversation.labels.through._meta.db_table
+    rows = f"{label} JOIN {through} ON {through}.label_id = {label}.id"
+    where = f"{through}.conversation_id = {conversation}.id"
+    if connection.vendor == "postgresql":
+        pairs = f"json_build_array({label}.id, {label}.name, {label}.color)"
+        return f"(SELECT COALESCE(json_agg({pairs}), '[]')::text FROM {rows} WHERE {where})"  # noqa: S608
+    pairs = f"json_array({label}.id, {label}.name, {label}.color)"
+    return f"(SELECT json_group_array({pairs}) FROM {rows} WHERE {where})"  # noqa: S608
+
+
+def with_labels(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Annotate `labels_json` (`labels_sql`) for `conversation_row`."""
+    sql = labels_sql(Conversation._meta.db_table)  # names from the models' meta, no values
+    return queryset.annotate(labels_json=RawSQL(sql, (), output_field=TextField()))  # noqa: S611
+
+
+def labels_from_json(value: object) -> list[LabelData]:
+    """`labels_json` as ConversationData holds it, sorted by name (either database's JSON)."""
+    rows = json.loads(value) if isinstance(value, str) else (value or [])
+    labels: list[LabelData] = [{"id": i, "name": n, "color": c} for i, n, c in rows]
+    return sorted(labels, key=lambda label: (label["name"].casefold(), label["id"]))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def waiting_since(row: Mapping[str, Any]) -> datetime | None:
+    """Since when the visitor waits for the team: in the queue, since the chat started; in an
+    open chat, since their message nobody answered yet; else not (None)."""
+    if row["status"] == Conversation.Status.WAITING:
+        return row["created_at"]
+    if row["status"] == Conversation.Status.ENDED:
+        return None
+    visitor, agent = row.get("last_visitor_message_at"), row.get("last_agent_message_at")
+    return visitor if visitor and (agent is None or agent < visitor) else None
 
 
 def conversation_row(row: Mapping[str, Any]) -> ConversationData:
@@ -258,6 +364,11 @@ def conversation_row(row: Mapping[str, Any]) -> ConversationData:
         "visitor_read_seq": row["visitor_read_seq"],
         "agent_read_seq": row["agent_read_seq"],
         "rating": row["rating"],
+        "waiting_since": _iso(waiting_since(row)),
+        "labels": labels_from_json(row.get("labels_json")),
+        "snoozed_until": (
+            None if row.get("snoozed_at") is None else _iso(row.get("snoozed_until")) or ""
+        ),
     }
 
 
@@ -274,8 +385,16 @@ def _follow(instance: Model, path: str) -> Any:
 def conversation_data(conversation: Conversation, *, preview: str | None) -> ConversationData:
     """`conversation_row` of a loaded conversation; needs `inbox`, `visitor` and
     `assigned_agent` loaded."""
-    row = {name: _follow(conversation, name) for name in CONVERSATION_VALUES if name != "preview"}
-    return conversation_row({**row, "preview": preview})
+    row = {
+        name: _follow(conversation, name)
+        for name in CONVERSATION_VALUES
+        if name not in ("preview", "labels_json")
+    }
+    # Annotated by `with_labels` (chat.selectors.with_preview), else read (one query).
+    labels = getattr(conversation, "labels_json", None)
+    if labels is None:
+        labels = [list(r) for r in conversation.labels.values_list("id", "name", "color")]
+    return conversation_row({**row, "preview": preview, "labels_json": labels})
 
 
 # A list row's preview is what the visitor, an agent or the bot last wrote: a system line ("Alice
@@ -337,15 +456,13 @@ def chat_message_event(
 
 
 def for_visitor(event: ChatMessageEvent) -> ChatMessageEvent:
-    """The event as the visitor's sockets may see it: an internal note keeps its seq (their
-    cursor stays gap-free) but its text and author never leave the agents' side."""
-    if event["message"]["sender_kind"] != Message.SenderKind.NOTE:
+    """The event as the visitor's sockets may see it (`visitor_copy`): an internal note or a
+    line for the agents alone keeps its seq, but its text and author never leave the agents'
+    side."""
+    message = visitor_copy(event["message"])
+    if message is event["message"]:
         return event
-    return {
-        **event,
-        "message": {**event["message"], "body": "", "author_name": "", "attachments": []},
-        "conversation": {**event["conversation"], "preview": ""},
-    }
+    return {**event, "message": message, "conversation": {**event["conversation"], "preview": ""}}
 
 
 def visitor_signed_out_event(visitor_id: int) -> VisitorSignedOutEvent:

@@ -36,6 +36,7 @@ from chat.payloads import (
     ConversationData,
     MessageData,
     conversation_row,
+    labels_sql,
     message_data,
 )
 from chat.signals import bot_turn_on_commit, message_stored
@@ -62,22 +63,27 @@ FROM_VISITOR, WITH_BOT = Message.SenderKind.VISITOR.value, Conversation.Status.B
 RETURNED = (
     "id", "inbox_id", "visitor_id", "status", "assigned_agent_id", "created_at", "last_seq",
     "visitor_read_seq", "agent_read_seq", "rating",
+    "last_visitor_message_at", "last_agent_message_at", "snoozed_at", "snoozed_until",
     "inbox__name", "visitor__name", "visitor__email", "assigned_agent__display_name",
+    "labels_json",
 )  # fmt: skip
 RETURNING = f"""
     RETURNING id, inbox_id, visitor_id, status, assigned_agent_id, created_at, last_seq,
         visitor_read_seq, agent_read_seq, rating,
+        last_visitor_message_at, last_agent_message_at, snoozed_at, snoozed_until,
         (SELECT name FROM {INBOX} WHERE {INBOX}.id = {CONVERSATION}.inbox_id),
         (SELECT name FROM {VISITOR} WHERE {VISITOR}.id = {CONVERSATION}.visitor_id),
         (SELECT email FROM {VISITOR} WHERE {VISITOR}.id = {CONVERSATION}.visitor_id),
-        (SELECT display_name FROM {AGENT} WHERE {AGENT}.id = {CONVERSATION}.assigned_agent_id)
+        (SELECT display_name FROM {AGENT} WHERE {AGENT}.id = {CONVERSATION}.assigned_agent_id),
+        {labels_sql(CONVERSATION)}
 """  # noqa: S608 - table names from the models; values are parameters
 
 # A visitor's open conversation, if the token's inbox has the URL's key and the token's
 # generation is the visitor's (not signed out since: chat.tokens).
 VISITOR_BUMP = f"""
     UPDATE {CONVERSATION}
-    SET last_seq = last_seq + 1, last_message_at = %(now)s, last_visitor_message_at = %(now)s
+    SET last_seq = last_seq + 1, last_message_at = %(now)s, last_visitor_message_at = %(now)s,
+        snoozed_at = NULL, snoozed_until = NULL
     WHERE visitor_id = %(visitor)s AND inbox_id = %(inbox)s AND status <> '{ENDED}'
         AND EXISTS (SELECT 1 FROM {INBOX} WHERE id = %(inbox)s AND public_key = %(key)s)
         AND EXISTS (
@@ -196,6 +202,8 @@ def _post(
                 "created_at": params["now"].isoformat(),
                 "attachments": [],  # a message with files takes the full path
             }
+            if author is not None:
+                message["author_id"] = author.pk  # as chat.payloads.message_data says it
             values = {
                 **params,
                 "conversation": conversation["id"],
@@ -239,7 +247,10 @@ def _conversation(
 ) -> ConversationData:
     """The RETURNING row as `conversation_row` serializes every conversation."""
     values = dict(zip(RETURNED, row, strict=True))
-    values["created_at"] = _aware(values["created_at"])
+    for name in ("created_at", "last_visitor_message_at", "last_agent_message_at"):
+        values[name] = _aware(values[name]) if values[name] is not None else None
+    for name in ("snoozed_at", "snoozed_until"):  # the visitor's bump ends a snooze
+        values[name] = _aware(values[name]) if values[name] is not None else None
     return conversation_row({**values, "last_message_at": last_message_at, "preview": preview})
 
 

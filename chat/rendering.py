@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from chat.hours import AvailabilityData
-from chat.payloads import MessageData
+from chat.payloads import MessageData, visitor_copy
 from chat.queue import QueuePlace
 
 Viewer = Literal["visitor", "agent"]
@@ -80,7 +80,10 @@ def _dumps(value: Any) -> str:
 
 def render_messages(messages: list[MessageData], *, viewer: Viewer, file_pass: str = "") -> str:
     """Messages as `viewer` sees them; a visitor's file links carry their `file_pass`
-    (chat.attachments)."""
+    (chat.attachments). A visitor's are their copies (`visitor_copy`): nothing meant for the
+    agents alone is rendered into their HTML, whichever path it takes to them."""
+    if viewer == "visitor":
+        messages = [visitor_copy(m) for m in messages]
     return "".join(
         render_shared(
             "chat/_message.html#message", {"message": m, "viewer": viewer, "file_pass": file_pass}

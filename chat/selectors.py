@@ -15,6 +15,7 @@ from chat.payloads import (
     conversation_data,
     message_data,
     previewable,
+    with_labels,
 )
 
 HISTORY_LIMIT = 100
@@ -79,8 +80,10 @@ def with_preview(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """Annotate `preview`: the start of the newest visitor or agent message (PREVIEW_KINDS), via
     the (conversation, seq) index."""
     newest = previewable(OuterRef("pk")).values("preview_text")[:1]
-    return queryset.select_related("inbox", "visitor", "assigned_agent").annotate(
-        preview=Substr(Subquery(newest), 1, PREVIEW_LENGTH)
+    return (
+        with_labels(queryset)
+        .select_related("inbox", "visitor", "assigned_agent")
+        .annotate(preview=Substr(Subquery(newest), 1, PREVIEW_LENGTH))
     )
 
 

@@ -36,6 +36,7 @@ from chat.payloads import (
     VisitorContextEvent,
     chat_message_event,
     visitor_signed_out_event,
+    with_labels,
 )
 from chat.queue import queue_changed
 from chat.signals import (
@@ -298,7 +299,8 @@ def end_locked(
     was = locked.status
     locked.status = Conversation.Status.ENDED
     locked.ended_at = timezone.now()
-    locked.save(update_fields=["status", "ended_at"])
+    locked.snoozed_at = locked.snoozed_until = None  # an ended chat is no longer snoozed
+    locked.save(update_fields=["status", "ended_at", "snoozed_at", "snoozed_until"])
     log_on_commit(
         logger,
         "conversation ended",
@@ -625,10 +627,13 @@ def append_message(
     attachments: Sequence[str] = (),
     author_label: str = "",
     quick_replies: str = "",
+    audience: str = Message.Audience.EVERYONE,
+    visitor_body: str = "",
 ) -> Message:
     """Give the next `seq` to a new message, attach the sender's uploads `attachments` (a
     visitor's for a visitor message, else the author's), and publish it on commit. A bot's
-    message has its `author_label` and `quick_replies` (chat.models.Message).
+    message has its `author_label` and `quick_replies`; a system line for the agents alone its
+    `audience`, and the visitor's version of it `visitor_body` (chat.models.Message).
 
     Precondition: inside a transaction, holding `locked`'s row lock (see `conversation_lock`);
     that lock is what makes `seq` gap-free and strictly increasing per conversation.
@@ -643,6 +648,8 @@ def append_message(
         client_id=client_id,
         author_label=author_label,
         quick_replies=quick_replies,
+        audience=audience,
+        visitor_body=visitor_body,
     )
     # The conversation's times are the message's own (auto_now_add sets it on insert).
     now = message.created_at
@@ -651,6 +658,9 @@ def append_message(
     if sender_kind == Message.SenderKind.VISITOR:
         locked.last_visitor_message_at = now
         fields.append("last_visitor_message_at")
+        if locked.snoozed_at is not None:  # the visitor writing ends a snooze (agents.triage)
+            locked.snoozed_at = locked.snoozed_until = None
+            fields += ["snoozed_at", "snoozed_until"]
     elif sender_kind == Message.SenderKind.AGENT:
         locked.last_agent_message_at = now
         fields.append("last_agent_message_at")
@@ -687,8 +697,11 @@ def conversation_lock(conversation: Conversation) -> Conversation:
     not know who won). Read after the lock, in a statement of its own, everything is current.
     """
     Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").get()
-    return Conversation.objects.select_related("inbox", "visitor", "assigned_agent").get(
-        pk=conversation.pk
+    # With its labels (`labels_json`): every event of the conversation carries them.
+    return (
+        with_labels(Conversation.objects.select_related("inbox", "visitor", "assigned_agent"))
+        .filter(pk=conversation.pk)
+        .get()
     )
 
 

@@ -19,6 +19,8 @@ urlpatterns = [
     path("widget/<str:public_key>/context", views.widget_context, name="widget_context"),
     path("widget/<str:public_key>/attributes", views.widget_attributes, name="widget_attributes"),
     path("widget/<str:public_key>/email", views.widget_email, name="widget_email"),
+    path("widget/<str:public_key>/logo", views.inbox_logo, name="inbox_logo"),
+    path("widget/<str:public_key>/faces/<int:agent_id>", views.agent_face, name="agent_face"),
     path("widget/<str:public_key>/profile", views.widget_profile, name="widget_profile"),
     path(
         "widget/<str:public_key>/conversations/<int:pk>/rating",

@@ -34,11 +34,11 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import attachments, files, selectors, sending, services
+from chat import attachments, faces, files, install, selectors, sending, services
 from chat.availability import inbox_availability
 from chat.identity import IdentityRejected, identity_claimed, identity_verify, visitor_identify
 from chat.models import Attachment, Conversation, Inbox, Visitor
-from chat.payloads import attachment_data, conversation_data
+from chat.payloads import attachment_data, conversation_data, visitor_copy
 from chat.posting import Posted
 from chat.rendering import Viewer, render_availability, render_messages
 from chat.selectors import inbox_by_public_key
@@ -168,12 +168,18 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
         # Shown inside the customer's page, whichever it is: the error must be visible there.
         response[csp.HEADER] = csp.policy(frame_ancestors="*")
         return response
+    # For the inbox's Install page: seen on which site, when (no query; a cache write a minute).
+    install.widget_load_record(inbox_id=inbox.pk, request=request)
     status = inbox_availability(inbox)
     response = render(
         request,
         "chat/widget/page.html",
         {
             "inbox": inbox,
+            # Faces (chat.faces): a few of the team online now, and how fast they answer.
+            "team": faces.team_faces(inbox.pk, TEAM_FACES),
+            "reply_time": faces.reply_time_text(faces.typical_reply_seconds(inbox.pk)),
+            "logo_version": faces.version_of(inbox.logo),
             "urls": {
                 "session": reverse("chat:widget_session", args=[public_key]),
                 "conversation": reverse("chat:widget_conversation", args=[public_key]),
@@ -189,6 +195,28 @@ def widget_page(request: HttpRequest, public_key: str) -> HttpResponse:
     ancestors = " ".join(inbox.allowed_origin_list) or "*"
     response[csp.HEADER] = csp.policy(frame_ancestors=f"'self' {ancestors}")
     return response
+
+
+TEAM_FACES = 3  # how many of the team's faces the widget's header shows before anyone joins
+
+
+@require_GET
+def inbox_logo(request: HttpRequest, public_key: str) -> HttpResponse:
+    """The inbox's logo (beside the widget's greeting), from whichever storage holds it."""
+    inbox = inbox_by_public_key(public_key)
+    return faces.image_response(inbox.logo if inbox else None)
+
+
+@require_GET
+def agent_face(request: HttpRequest, public_key: str, agent_id: int) -> HttpResponse:
+    """An agent's face in this inbox's widget: their photo, or their initials on their colour
+    (an SVG). Only for an agent who may appear there (chat.faces.agent_face)."""
+    inbox = inbox_by_public_key(public_key)
+    found = faces.agent_face(inbox.pk, agent_id) if inbox else None
+    if found is None:
+        raise Http404("No such agent.")
+    name, photo = found
+    return faces.image_response(photo) if photo else faces.initials_response(name)
 
 
 @csrf_exempt
@@ -238,8 +266,14 @@ def widget_conversation(request: HttpRequest, visitor: Visitor) -> HttpResponse:
     else:
         # The same dict the socket renders the state line from: one template path.
         summary = conversation_data(conversation, preview=None)
-        messages = selectors.message_history(conversation_id=conversation.pk)
-        earlier = selectors.visitor_earlier_conversations(visitor, before=conversation)
+        # The visitor's copies (visitor_copy): nothing for the agents alone reaches this page.
+        messages = [
+            visitor_copy(m) for m in selectors.message_history(conversation_id=conversation.pk)
+        ]
+        earlier = [
+            {**e, "messages": [visitor_copy(m) for m in e["messages"]]}
+            for e in selectors.visitor_earlier_conversations(visitor, before=conversation)
+        ]
     return render(
         request,
         "chat/widget/page.html#conversation",

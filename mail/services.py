@@ -87,13 +87,24 @@ def is_unsubscribed(*, inbox_id: int, address: str) -> bool:
 
 
 def _visible(conversation: Conversation) -> QuerySet[Message]:
-    """The conversation's messages a visitor sees, oldest first (no internal notes)."""
+    """The conversation's messages a visitor sees, oldest first: no internal notes, and no
+    line for the agents alone unless it has the visitor's version (`as_visitor_sees`)."""
     return (
         Message.objects.filter(conversation=conversation)
         .exclude(sender_kind=Message.SenderKind.NOTE)
+        .exclude(audience=Message.Audience.AGENTS, visitor_body="")
         .select_related("author_agent")
         .order_by("seq")
     )
+
+
+def as_visitor_sees(messages: list[Message]) -> list[Message]:
+    """`_visible` messages with an agents' line's text replaced by the visitor's version
+    ("You're now chatting with Alice.", not who transferred to whom); in memory only."""
+    for message in messages:
+        if message.audience == Message.Audience.AGENTS:
+            message.body = message.visitor_body
+    return messages
 
 
 @transaction.atomic
@@ -108,7 +119,7 @@ def transcript_queue(*, conversation: Conversation) -> tuple[OutboundEmail, bool
         raise Refused(
             409, "unsubscribed", _("This address unsubscribed from our emails; nothing was sent.")
         )
-    messages = list(_visible(conversation))
+    messages = as_visitor_sees(list(_visible(conversation)))
     last_seq = messages[-1].seq if messages else 0
     return email_queue(
         kind=Kind.TRANSCRIPT,

@@ -27,6 +27,16 @@ JS_STRINGS = [
     gettext_noop("Not sent"),
     gettext_noop("Not sent:"),
     gettext_noop("Retry"),
+    # Failed sends and the length counter (static/supportdesk/composer.js); %s: a number.
+    gettext_noop("Edit"),
+    gettext_noop("Remove"),
+    gettext_noop("Not sent: this message is too long (%s characters; at most %s)."),
+    gettext_noop("Not sent: this message is too long."),
+    gettext_noop("Not sent: this chat has ended."),
+    gettext_noop("%s characters left"),
+    gettext_noop("1 character left"),
+    gettext_noop("%s characters too many: shorten the message to send it."),
+    gettext_noop("1 character too many: shorten the message to send it."),
     gettext_noop("Read"),
     # Files (static/supportdesk/uploads.js); %s: a file's name, or a number or size.
     gettext_noop("Attach files"),
@@ -40,14 +50,27 @@ JS_STRINGS = [
     gettext_noop("Wait until the files have uploaded."),
     gettext_noop("file"),
     gettext_noop("Close"),
+    # Wait times on the dashboard's rows (static/supportdesk/dashboard/lists.js); %s: numbers.
+    gettext_noop("< 1 min"),
+    gettext_noop("%s min"),
+    gettext_noop("%s h %s min"),
+    gettext_noop("%s h"),
+    gettext_noop("%s d"),
+    gettext_noop("waiting %s"),
+    gettext_noop("Waiting for %s"),
+    # In-page confirmations (static/supportdesk/confirm.js).
+    gettext_noop("Cancel"),
+    gettext_noop("Confirm"),
 ]
 
 
 def realtime(request: HttpRequest) -> dict[str, int]:
     """How often the pages' sockets send a heartbeat (static/supportdesk/realtime/socket.js), and
-    the limits the composers' file uploads check before sending (static/supportdesk/uploads.js)."""
+    the limits the composers check before sending: a message's length (composer.js) and file
+    uploads (uploads.js)."""
     return {
         "heartbeat_ms": int(settings.SUPPORTDESK_HEARTBEAT_SECONDS * 1000),
+        "message_max_length": settings.SUPPORTDESK_MAX_MESSAGE_LENGTH,
         "upload_max_bytes": settings.SUPPORTDESK_UPLOAD_MAX_BYTES,
         "upload_max_files": settings.SUPPORTDESK_UPLOAD_MAX_FILES,
     }

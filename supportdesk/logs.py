@@ -123,6 +123,20 @@ class Repeats(logging.Filter):
         return True
 
 
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """django.request logs a refused request (403 for PermissionDenied, 400, ...) as a warning
+    with the exception's traceback attached: many lines of stack for what is an ordinary answer
+    (an agent following an Analytics link without the permission). On that logger, a 4xx line
+    keeps its message, status and request id, without the traceback; a 5xx keeps everything."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500 and record.exc_info:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {
         key: value
@@ -197,6 +211,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
         "filters": {
             "context": {"()": "supportdesk.logs.ContextFilter"},
             "repeats": {"()": "supportdesk.logs.Repeats"},
+            "client_errors": {"()": "supportdesk.logs.ClientErrorsWithoutTraceback"},
         },
         "formatters": {
             "json": {"()": "supportdesk.logs.JsonFormatter"},
@@ -217,6 +232,8 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             # lines a second time, unformatted, in development.
             "django": {"handlers": [], "level": "INFO", "propagate": True},
             "django.channels.server": {"level": "WARNING"},
+            # A 403 or 404 is an answer, not a fault: its line without a traceback.
+            "django.request": {"filters": ["client_errors"]},
             # Every failed reconnect during a database outage: one line per 10 s is enough.
             "psycopg.pool": {"filters": ["repeats"]},
         },

@@ -19,9 +19,9 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext
-from django.views.defaults import server_error as django_server_error
 
 from supportdesk import metrics
+from supportdesk.errors import server_error_page
 
 RETRY_AFTER_SECONDS = 2
 CODE = "database_unavailable"
@@ -64,7 +64,7 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: Django calls it while handling the exception a request raised, so the
     exception is the one being handled. A database that cannot answer gets 503 with Retry-After;
-    anything else Django's own 500 page."""
+    anything else the desk's 500 page (supportdesk.errors)."""
     if is_unavailable(sys.exc_info()[1]):
         return unavailable_response(request)
-    return django_server_error(request)
+    return server_error_page()

@@ -14,6 +14,9 @@ admin.site.index_template = "admin/supportdesk_index.html"
 
 # A database that cannot answer: 503 with Retry-After, not 500 (supportdesk.unavailable).
 handler500 = "supportdesk.unavailable.server_error"
+# The desk's own 403 and 404 pages: what happened and what to do next (supportdesk.errors).
+handler403 = "supportdesk.errors.permission_denied"
+handler404 = "supportdesk.errors.page_not_found"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="agents:dashboard", permanent=False)),

@@ -63,7 +63,7 @@ from api.models import ApiToken
 from api.services import api_token_create, api_token_revoke
 from bots.models import Bot
 from chat.attachments import attachment_upload, attachments_claim
-from chat.models import Attachment, Conversation, Inbox, Visitor
+from chat.models import Attachment, Conversation, Inbox, Label, Visitor
 from chat.services import conversation_end, visitor_create, visitor_profile_set
 from chat.tokens import protocols_for, visitor_token
 from mail.models import AgentMailSettings, InboxMailSettings, OutboundEmail, Unsubscribe
@@ -201,6 +201,14 @@ EXPECTED: dict[str, dict[str, Row]] = {
         "GET": every(NOT_ALLOWED),
         "POST": (LOGIN, LOGIN, LOGIN, OK, NOT_FOUND, OK, FORBIDDEN),
     },
+    # Triage (agents.triage): reopen (A ended first: SETUP), labels (inbox 1's), snooze, wake.
+    **{
+        key: {
+            "GET": every(NOT_ALLOWED),
+            "POST": (LOGIN, LOGIN, LOGIN, OK, NOT_FOUND, OK, FORBIDDEN),
+        }
+        for key in ("agents:reopen", "agents:labels", "agents:snooze", "agents:unsnooze")
+    },
     # AI assist (agents.assist_views), off here (no endpoint configured): who may work on the
     # chat is told so, after the same checks as every dashboard route; nothing is sent anywhere.
     **{
@@ -212,6 +220,10 @@ EXPECTED: dict[str, dict[str, Row]] = {
     },
     "chat:widget_script": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
     "chat:widget_page": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
+    # Faces (chat.faces): public by design, what any visitor of the customer's site sees. The
+    # inbox has no logo (404 for all); the agent's face is their initials (an SVG) for all.
+    "chat:inbox_logo": {"GET": every(NOT_FOUND), "POST": every(NOT_ALLOWED)},
+    "chat:agent_face": {"GET": every(OK), "POST": every(NOT_ALLOWED)},
     "chat:widget_session": {"GET": every(NOT_ALLOWED), "POST": every(OK)},
     "chat:widget_conversation": {
         "GET": (TOKEN, SEES_A, BLIND, TOKEN, TOKEN, TOKEN, TOKEN),
@@ -370,6 +382,28 @@ EXPECTED.update(
         "admin:chat_visitor_sign_out": {
             "GET": staff_only(NOT_ALLOWED),
             "POST": staff_only(to("/admin/chat/visitor/{object_id}/change/")),
+        },
+    }
+)
+
+
+def inbox_changers_only(outcome: Outcome) -> Row:
+    """The inbox's Install page (chat.admin_install): staff who may change inboxes; anyone else
+    signed in gets the desk's 403 page (not the admin's login form), the signed-out its login."""
+    return (ADMIN_LOGIN,) * 3 + (FORBIDDEN,) * 3 + (outcome,)
+
+
+EXPECTED.update(
+    {
+        "admin:chat_inbox_install": {
+            "GET": inbox_changers_only(OK),
+            "POST": inbox_changers_only(to("/admin/chat/inbox/{object_id}/install/")),
+        },
+        "admin:chat_inbox_install_seen": {"GET": inbox_changers_only(OK)},
+        # Reveal: POST only (each reveal is in the admin log).
+        "admin:chat_inbox_install_secret": {
+            "GET": every(NOT_ALLOWED),
+            "POST": inbox_changers_only(OK),
         },
     }
 )
@@ -607,6 +641,7 @@ def kwargs_for(key: str, route: str, world: World) -> dict[str, Any]:
 
 KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "agents:reply_delete": lambda w: {"pk": w.saved_reply.pk},
+    "chat:agent_face": lambda w: {"agent_id": w.agent.pk},
     **{
         route: (lambda w: {"key": w.file_a.key, "name": w.file_a.name})
         for route in (
@@ -649,12 +684,19 @@ BODIES: dict[str, Callable[[World], dict[str, dict[str, Any]]]] = {
         "POST": {"username": "root", "password": PASSWORD, "next": "/admin/"}
     },
     "agents:search": lambda w: {"GET": {"q": "parcel"}},
+    "admin:chat_inbox_install": lambda w: {
+        "POST": {"greeting": "Hi!", "accent_color": "#e8590c", "launcher_position": "left"}
+    },
     "agents:history": lambda w: {"GET": {"before": "1000"}},
     "agents:availability": lambda w: {"POST": {"availability": "away"}},
     "agents:replies": lambda w: {"POST": {"shortcut": "thanks", "body": "Thank you!"}},
     "agents:reply": lambda w: {"POST": {"body": "On it.", "client_id": str(uuid.uuid4())}},
     "agents:note": lambda w: {"POST": {"body": "VIP.", "client_id": str(uuid.uuid4())}},
     "agents:transfer": lambda w: {"POST": {"to": w.colleague.pk, "note": "Yours, Bob."}},
+    "agents:labels": lambda w: {
+        "POST": {"label": Label.objects.get(inbox=w.inbox, name="Billing").pk, "on": "1"}
+    },
+    "agents:snooze": lambda w: {"POST": {"for": "reply"}},
     "chat:widget_send": lambda w: {"POST": {"body": "Hello?", "client_id": str(uuid.uuid4())}},
     "chat:widget_context": lambda w: {"POST": {"current_url": "https://shop.example/cart"}},
     "chat:widget_email": lambda w: {"POST": {"email": "ann@example.com"}},
@@ -677,6 +719,8 @@ BODIES: dict[str, Callable[[World], dict[str, dict[str, Any]]]] = {
 }
 
 SETUP: dict[str, Callable[[World], object]] = {
+    "agents:reopen": lambda w: conversation_end(conversation=w.conversation_a, by=w.agent),
+    "agents:labels": lambda w: Label.objects.create(inbox=w.inbox, name="Billing"),
     "chat:widget_rate": lambda w: conversation_end(conversation=w.conversation_a, by=w.agent),
     "mail:widget_transcript": lambda w: conversation_end(conversation=w.conversation_a, by=w.agent),
     "mail:agent_transcript": lambda w: visitor_profile_set(

@@ -151,7 +151,7 @@ def test_a_system_line_isolates_a_name_that_may_reorder_it() -> None:
 
 @pytest.mark.parametrize(
     ("name", "letter"),
-    [("alice", "A"), (f"{RLO}ecilA", "E"), ("\u0301ñu", "Ñ"), ("42 Wallaby", "4"), ("…", "?")],
+    [("alice", "A"), (f"{RLO}ecilA", "E"), ("\u0301ñu", "Ñ"), ("42 Wallaby", "4W"), ("…", "?")],
 )
 def test_an_avatar_shows_the_names_first_letter_past_marks_and_controls(
     name: str, letter: str
@@ -170,4 +170,8 @@ def test_an_avatar_shows_the_names_first_letter_past_marks_and_controls(
             },
         },
     )
-    assert f'<span class="msg__avatar" aria-hidden="true">{letter}</span>' in html
+    # Initials on the name's colour (chat.faces): up to two letters, the first and last word's.
+    assert re.search(
+        rf'<span class="msg__avatar face face--c\d" aria-hidden="true">{re.escape(letter)}</span>',
+        html,
+    )

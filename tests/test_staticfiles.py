@@ -174,3 +174,21 @@ def test_collected_modules_import_each_other_by_their_hashed_names(collected: Pa
         assert len(written) == len(IMPORT.findall(source)), name
         for target in imports(path):
             assert target in hashed_names, f"{name} imports {target}: not a hashed module"
+
+
+def test_no_page_asks_with_the_browsers_own_dialogs() -> None:
+    """confirm(), alert() and prompt() stop the page and look foreign to it: a question is
+    asked in the page (confirm.js answers every hx-confirm), so a template with hx-confirm must
+    load an entry that installs it."""
+    native = re.compile(r"\b(?:confirm|alert|prompt)\((?!\))")  # a call, not "confirm()" in prose
+    for module in our_modules():
+        assert not native.search(module.read_text()), f"{module}: the browser's own dialog"
+    confirm = (MODULES / "confirm.js").resolve()
+    entries = entry_modules()
+    asking = [t for t in (ROOT / "templates").rglob("*.html") if "hx-confirm" in t.read_text()]
+    assert asking, "no hx-confirm left: this test's second half checks nothing"
+    for template in asking:
+        name = str(template.relative_to(ROOT))
+        assert confirm in reached_from(entries.get(name, [])), (
+            f"{name}: hx-confirm without confirm.js"
+        )

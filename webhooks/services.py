@@ -113,7 +113,9 @@ def on_message_stored(sender: Any, event: ChatMessageEvent, **kwargs: Any) -> No
         conversation=conversation,
         seq=message["seq"],
         data={"message": dict(message), "conversation": webhook_conversation(conversation)},
-        internal=message["sender_kind"] == Message.SenderKind.NOTE,
+        # A note, or a line for the agents alone ("Alice transferred the chat to Bob."; it has
+        # a `visitor_body`): only for endpoints that asked for what visitors never see.
+        internal=message["sender_kind"] == Message.SenderKind.NOTE or "visitor_body" in message,
     )
 
 

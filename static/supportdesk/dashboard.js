@@ -12,11 +12,13 @@
  *   assist.js         AI assist: a suggested reply, a summary (when configured)
  *   shortcuts.js      keyboard shortcuts and their "?" overlay
  *   topbar.js         the account menu and the status select
+ * and, beside dashboard/, confirm.js: every hx-confirm asked in an in-page dialog.
  */
 
 // First: its htmx listeners must run before this page's (pane.js keeps a place after them).
 import "./realtime/page.js";
 
+import { installConfirmDialogs } from "./confirm.js";
 import { installImageViewer } from "./image-viewer.js";
 import { apply } from "./realtime/apply.js";
 import { onView } from "./realtime/log.js";
@@ -24,11 +26,11 @@ import { connect, socketUrl } from "./realtime/socket.js";
 import { goToLogin, store } from "./dashboard/agent.js";
 import { installAssist } from "./dashboard/assist.js";
 import { onHealthFrame, onSocketState } from "./dashboard/banner.js";
-import { installListTabs, showView } from "./dashboard/lists.js";
+import { installListTabs, paintLabels, refreshRows, showView } from "./dashboard/lists.js";
 import { installNotificationButtons, onListsChanged, renderSound } from "./dashboard/notifications.js";
 import {
-  follow, keepPlaceOnEarlierMessages, markOpenRow, openId, reportRead, reportReadSoon, resetRead,
-  tickLocalTimes,
+  follow, installPaneTools, keepPlaceOnEarlierMessages, markOpenRow, openId, reportRead,
+  reportReadSoon, resetRead, syncPane, tickLocalTimes,
 } from "./dashboard/pane.js";
 import { attachReplyBox, flushReplies } from "./dashboard/reply-box.js";
 import { installShortcuts } from "./dashboard/shortcuts.js";
@@ -36,6 +38,7 @@ import { installAccountMenu, syncMyStatus } from "./dashboard/topbar.js";
 import { installTransfer } from "./dashboard/transfer.js";
 
 installImageViewer();
+installConfirmDialogs(); // "End this chat?" in the page, not confirm()
 // The agent scrolled, or the log was resized: report it (once per frame at most).
 onView(() => reportRead(conn));
 installListTabs();
@@ -43,6 +46,7 @@ installNotificationButtons();
 setInterval(tickLocalTimes, 30000);
 installAccountMenu();
 installTransfer();
+installPaneTools(); // labels and snooze panels; before the shortcuts, whose Escape theirs stops
 installAssist();
 installShortcuts();
 
@@ -73,6 +77,13 @@ document.addEventListener("realtime:applied", () => {
   onListsChanged();
   syncMyStatus();
   tickLocalTimes(); // a visitor panel pushed by the socket shows its time at once
+  refreshRows(); // waits, label colours, filter, sort (lists.js)
+  syncPane(); // read-only after a transfer away, the label picker (pane.js)
+});
+// A header swapped in by a POST's answer (claim, labels, snooze, reopen).
+document.body.addEventListener("htmx:afterSettle", () => {
+  paintLabels(document);
+  syncPane();
 });
 document.addEventListener("visibilitychange", () => reportRead(conn));
 // On swap, not settle: the composer must be listening before the agent's first keystroke.
@@ -85,10 +96,12 @@ document.body.addEventListener("htmx:afterSwap", (event) => {
   }
 });
 keepPlaceOnEarlierMessages();
+refreshRows();
 
 showView(store("view") || "open");
 renderSound();
 attachReplyBox(() => conn);
+syncPane(); // after the reply box is wired: read-only wins over its own state
 markOpenRow();
 tickLocalTimes();
 onListsChanged();

@@ -568,10 +568,10 @@ def analytics_queries(agent: Agent) -> dict[str, int]:
 
 
 # Session, user with agent (one query: agents.auth), the viewer's inboxes and colleagues (the
-# filter's choices), then the report: 5 aggregates (summary, per day, per hour, per agent, per
-# inbox), and on SQLite one more each for the percentiles of four of them. An agent's permission check adds two (their user's
-# and their groups' permissions).
-REPORT = {"postgresql": 5, "sqlite": 9}
+# filter's choices), then the report: 6 aggregates (summary, per day, per hour, per agent, per
+# inbox, per label), and on SQLite one more each for the percentiles of five of them. An agent's
+# permission check adds two (their user's and their groups' permissions).
+REPORT = {"postgresql": 6, "sqlite": 11}
 
 
 @pytest.mark.parametrize("role", ["agent", "admin"])

@@ -101,3 +101,21 @@ def test_assignment_respects_capacity_across_inboxes(
     auto_assign(inbox_ids=[auto_inbox.pk, other_inbox.pk])
     assert agent.assigned_conversations.filter(status="active").count() == 2
     assert Conversation.objects.filter(status="waiting").count() == 2
+
+
+def test_a_snoozed_waiting_chat_is_assigned_only_once_it_wakes(
+    auto_inbox: Inbox, agent: Agent, django_capture_on_commit_callbacks
+) -> None:
+    """Snoozed until the visitor writes, a waiting chat is nobody's to answer yet: automatic
+    assignment leaves it, and takes it when it wakes."""
+    from agents.triage import conversation_snooze, conversation_unsnooze
+
+    conversation = chat(new_visitor(auto_inbox))  # nobody online: it waits
+    conversation_snooze(conversation=conversation, by=agent, until=None)
+    connect(agent)
+    assert auto_assign(inbox_ids=[auto_inbox.pk]) == []
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.WAITING
+
+    conversation_unsnooze(conversation=conversation, by=agent)
+    assert [c.pk for c in auto_assign(inbox_ids=[auto_inbox.pk])] == [conversation.pk]

@@ -205,6 +205,10 @@ async def test_typing_is_relayed_both_ways_and_never_to_oneself(
     alice = await following_agent(agent, conversation_id, 1)
     bob = await following_agent(second_agent, conversation_id, 1)
 
+    # Each agent learns the other has the chat open (tests/agents/test_triage.py).
+    await raw_frames_until(alice, lambda f: "<bdi>Bob</bdi> is viewing" in f.get("html", ""))
+    await raw_frames_until(bob, lambda f: "<bdi>Alice</bdi> is viewing" in f.get("html", ""))
+
     await widget.send_json_to({"type": "typing", "conversation": conversation_id})
     for socket in (alice, bob):
         frame = await socket.receive_json_from(timeout=5)
@@ -213,7 +217,8 @@ async def test_typing_is_relayed_both_ways_and_never_to_oneself(
 
     await alice.send_json_to({"type": "typing", "conversation": conversation_id})
     assert "<bdi>Alice</bdi> is typing…" in (await widget.receive_json_from(timeout=5))["html"]
-    assert "<bdi>Alice</bdi> is typing…" in (await bob.receive_json_from(timeout=5))["html"]
+    # A colleague sees it as a warning that Alice is answering (no two answers at once).
+    assert "<bdi>Alice</bdi> is typing a reply…" in (await bob.receive_json_from(timeout=5))["html"]
     assert await alice.receive_nothing(timeout=0.3)  # not shown to the typist
     # A second "typing" within a second is not relayed; "stopped" always is.
     await alice.send_json_to({"type": "typing", "conversation": conversation_id})

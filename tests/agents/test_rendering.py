@@ -45,7 +45,7 @@ def test_a_chat_opens_at_a_search_hit_with_everything_after_it(
 
     def pane(**params: str) -> tuple[list[int], str | None]:
         html = client.get(url, params, headers={"HX-Request": "true"}).content.decode()
-        seqs = [int(seq) for seq in re.findall(r'<li id="msg-\d+-(\d+)"', html)]
+        seqs = [int(seq) for seq in re.findall(r'<li role="none" id="msg-\d+-(\d+)"', html)]
         found = re.search(r'data-found-seq="(\d+)"', html)
         return seqs, found.group(1) if found else None
 

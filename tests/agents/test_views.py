@@ -244,6 +244,8 @@ def test_the_inbox_admin_sets_colour_time_zone_and_open_days_with_pickers(
         "accent_color": "#e8590c", "launcher_position": "left", "allowed_origins": "",
         "assignment": "manual", "auto_end_minutes": "", "time_zone": "Europe/Berlin",
         "open_days": ["6", "1", "3"], "opens_at": "09:00", "closes_at": "17:00",
+        "wait_warn_minutes": "2", "wait_alert_minutes": "5",
+        "labels-TOTAL_FORMS": "0", "labels-INITIAL_FORMS": "0",  # the labels inline, empty
     }  # fmt: skip
     response = admin_client.post(url, form)
     assert response.status_code == 302, response.content.decode()[:3000]

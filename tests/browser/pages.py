@@ -128,6 +128,20 @@ def reply_as_agent(dashboard: Page, text: str) -> None:
     dashboard.get_by_role("button", name="Send").click()
 
 
+def end_chat(dashboard: Page) -> None:
+    """End the open chat as an agent does: End chat, then End chat again in the in-page
+    confirmation (static/supportdesk/confirm.js)."""
+    dashboard.locator("#pane").get_by_role("button", name="End chat").click()
+    confirm_end(dashboard)
+
+
+def confirm_end(dashboard: Page) -> None:
+    """Answer the in-page "End this chat?" (asked by the End button or the `e` shortcut)."""
+    dialog = dashboard.get_by_role("alertdialog", name="End this chat?")
+    dialog.get_by_role("button", name="End chat").click()
+    expect(dialog).to_be_hidden()
+
+
 def bubbles(log: Any) -> list[str]:
     """The texts of the stored (not pending) messages in a log, in page order."""
     return log.locator(

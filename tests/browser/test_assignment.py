@@ -16,6 +16,7 @@ from chat.models import Conversation, Inbox, Message
 from tests.browser.conftest import Desk
 from tests.browser.pages import (
     agent_page,
+    confirm_end,
     member,
     new_page,
     open_widget,
@@ -98,7 +99,10 @@ def test_assignment_notes_saved_replies_transfer_and_end_live(
     alice.get_by_label("Note for them").fill("Please finish the refund")
     screenshot(alice, "workspace-transfer")
     alice.locator(".transfer__form").get_by_role("button", name="Transfer").click()
-    expect(chat.get_by_role("log")).to_contain_text("Alice transferred the chat to Bob.")
+    # The visitor hears who they talk to now; who handed over to whom stays among agents.
+    expect(chat.get_by_role("log")).to_contain_text("You're now chatting with Bob.")
+    expect(chat.get_by_role("log")).not_to_contain_text("transferred")
+    expect(alice.get_by_role("log")).to_contain_text("Alice transferred the chat to Bob.")
     expect(tab_count(bob, "mine")).to_have_text("1")
     expect(tab_count(alice, "mine")).to_have_text("0")
     bob.keyboard.press("2")
@@ -107,13 +111,11 @@ def test_assignment_notes_saved_replies_transfer_and_end_live(
         ["Customer is a VIP, approve at once", "Please finish the refund"]
     )
 
-    # Bob ends it with "e" (after confirming); both sides see it at once.
-    asked: list[str] = []
-    bob.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    # Bob ends it with "e" (after confirming, in the page); both sides see it at once.
     bob.keyboard.press("e")
+    confirm_end(bob)
     expect(chat.locator(".chat-state")).to_contain_text("This chat has ended")
     expect(alice.locator("#list-ended .row")).to_have_count(1)
-    assert asked == ["End this chat?"]
     screenshot(bob, "workspace-ended")
     screenshot(visitor, "workspace-visitor")
     assert alice.evaluate("window.__sameDocument") is True

@@ -88,7 +88,7 @@ def test_a_visitor_sends_a_screenshot_and_a_pdf_and_the_agent_one_back(
     visitor.reload()
     chat = open_widget(visitor, desk.url)
     expect(chat.get_by_role("link", name=re.compile("return-label.pdf"))).to_be_visible()
-    expect(chat.locator("li.msg img")).to_have_count(1)
+    expect(chat.locator("li.msg .file img")).to_have_count(1)  # avatars aside
     href = chat.get_by_role("link", name=re.compile("invoice.pdf")).get_attribute("href")
     assert href
     assert "pass=" in href

@@ -69,10 +69,14 @@ def test_a_new_chat_in_a_background_tab_notifies_beeps_and_opens_from_the_notifi
     context.grant_permissions(["notifications"], origin=desk.url)
     context.add_init_script(NOTIFICATION_SPY)
     alice = agent_page(browser, desk, "alice", context=context)
-    # Permission already given: nothing to ask for. Sound is off until the agent turns it on.
-    expect(alice.get_by_role("button", name="Enable notifications")).to_be_hidden()
-    alice.get_by_role("button", name="Sound off").click()
-    expect(alice.get_by_role("button", name="Sound on")).to_have_attribute("aria-pressed", "true")
+    # Permission already given: notifications are on. Sound is off until the agent turns it on.
+    expect(alice.get_by_role("button", name="Notifications")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    sound = alice.get_by_role("button", name="Sound", exact=True)
+    expect(sound).to_have_attribute("aria-pressed", "false")
+    sound.click()
+    expect(sound).to_have_attribute("aria-pressed", "true")
     beeps = alice.evaluate("window.__beeps")
     assert beeps == 1  # the toggle plays the sound once, so the agent knows what to listen for
 

@@ -18,6 +18,7 @@ from tests.browser.conftest import Desk
 from tests.browser.pages import (
     agent_page,
     bubbles,
+    end_chat,
     new_page,
     open_widget,
     screenshot,
@@ -97,8 +98,7 @@ def test_a_visitor_rates_the_ended_chat_and_the_agent_sees_it(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
     visitor, chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "Thanks for the help")
-    alice.once("dialog", lambda dialog: dialog.accept())
-    alice.get_by_role("button", name="End chat").click()
+    end_chat(alice)
     rating = chat.get_by_role("group", name="How was this chat?")
     expect(rating).to_be_visible()
     chat.locator(".rating__stars label").filter(has_text="4 out of 5").click()  # the 4th star
@@ -117,8 +117,7 @@ def test_a_returning_visitor_finds_earlier_conversations_folded_above(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
     visitor, chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "My first question")
-    alice.once("dialog", lambda dialog: dialog.accept())
-    alice.get_by_role("button", name="End chat").click()
+    end_chat(alice)
     expect(chat.locator(".chat-state[data-status]")).to_have_attribute("data-status", "ended")
     send_as_visitor(chat, "Back with another one")
     expect(chat.locator("#conversation > .log > li.msg[data-seq]")).to_have_count(1)  # the new chat

@@ -16,6 +16,7 @@ from chat.models import Conversation, Inbox
 from tests.browser.conftest import Desk
 from tests.browser.pages import (
     agent_page,
+    end_chat,
     new_page,
     open_widget,
     screenshot,
@@ -90,8 +91,7 @@ def test_replies_while_closed_show_when_opened_and_count_as_read_only_once_seen(
     expect(ticks(alice, "One more thing")).to_have_text("✓✓")
 
     # The rating panel grows under the log: the newest lines stay in sight above it.
-    alice.once("dialog", lambda dialog: dialog.accept())
-    alice.get_by_role("button", name="End chat").click()
+    end_chat(alice)
     expect(chat.get_by_role("group", name="How was this chat?")).to_be_visible()
     ended = chat.locator("li.msg", has_text="Alice ended the chat.")
     expect(ended).to_be_in_viewport(ratio=1)
@@ -240,8 +240,7 @@ def test_a_new_chat_after_an_ended_one_keeps_the_old_one_folded_above_without_ti
     reply_in_dashboard(alice, "First answer")
     mine = chat.locator(".msg--mine", has_text="My first question").locator(".msg__state")
     expect(mine).to_have_text("✓✓")  # read, in the current chat
-    alice.once("dialog", lambda dialog: dialog.accept())
-    alice.get_by_role("button", name="End chat").click()
+    end_chat(alice)
     expect(chat.locator(".chat-state[data-status]")).to_have_attribute("data-status", "ended")
     send_as_visitor(chat, "Back with another one")
     main_log = chat.locator("#conversation > .log")
@@ -266,8 +265,7 @@ def test_a_new_chat_whose_first_load_fails_is_loaded_by_its_next_message(
     """The desk answers 503 (a deploy) when the widget loads the new chat: it is not stuck on
     the ended one; the agent's reply in the new chat brings it in."""
     visitor, chat, alice = visitor_writes_and_alice_opens(browser, desk.url, "My first question")
-    alice.once("dialog", lambda dialog: dialog.accept())
-    alice.get_by_role("button", name="End chat").click()
+    end_chat(alice)
     expect(chat.locator(".chat-state[data-status]")).to_have_attribute("data-status", "ended")
     failed: list[str] = []
 

@@ -245,9 +245,11 @@ def test_a_visitor_rates_their_ended_chat_and_only_theirs(
 
 
 def test_the_embed_script_stays_small(client: Client) -> None:
-    """A budget, not a timing: every customer's page downloads this (docs/PERFORMANCE.md)."""
+    """A budget, not a timing: every customer's page downloads this (docs/PERFORMANCE.md).
+    10 KiB since the preview bubble of a reply that arrives while the chat is closed (its
+    markup and styles, ~1.8 KB; about 3.7 KB gzipped in all)."""
     body = client.get(reverse("chat:widget_script")).content
-    assert len(body) < 8 * 1024
+    assert len(body) < 10 * 1024
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from agents.models import Agent
 from agents.services import conversation_claim, conversation_transfer, note_create, reply_post
-from chat.models import Visitor
+from chat.models import Inbox, Visitor
 from chat.sending import Draft
 from chat.services import (
     conversation_end,
@@ -129,6 +129,29 @@ def test_internal_notes_go_only_to_an_endpoint_that_asked_for_them(
         if e["event"] == "message.created" and e["data"]["message"]["sender_kind"] == "note"
     ]
     assert notes == ["Noted"]
+
+
+def test_a_line_for_the_agents_alone_goes_only_to_an_endpoint_that_asked_for_internal_ones(
+    visitor: Visitor, agent: Agent, second_agent: Agent, endpoint: WebhookEndpoint, inbox: Inbox
+) -> None:
+    """A transfer's line names the agents ("Alice transferred the chat to Bob."): the visitor
+    sees another line, and an endpoint that takes no internal notes gets neither."""
+    private = WebhookEndpoint.objects.create(
+        inbox=inbox, url=endpoint.url + "&private=1", include_internal_notes=True
+    )
+    conversation = visitor.conversations.get(pk=send(visitor, "Hello"))
+    conversation_claim(conversation=conversation, agent=agent)
+    conversation_transfer(conversation=conversation, by=agent, to=second_agent, note="")
+
+    def lines(to: WebhookEndpoint) -> list[str]:
+        return [
+            d.payload["data"]["message"]["body"]
+            for d in WebhookDelivery.objects.filter(endpoint=to, event="message.created")
+            if d.payload["data"]["message"]["sender_kind"] == "system"
+        ]
+
+    assert lines(endpoint) == ["Alice joined the chat."]
+    assert lines(private) == ["Alice joined the chat.", "Alice transferred the chat to Bob."]
 
 
 def test_an_endpoint_gets_only_the_events_it_chose(

@@ -6,6 +6,7 @@ Running it again changes nothing that is already there.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -25,8 +26,35 @@ CANNED = [
 ]
 
 
+def base_url(host: str, port: str | int) -> str:
+    """The address a browser on this machine opens for a server bound to `host`:`port`. A
+    server on every interface (0.0.0.0, ::) is reached at 127.0.0.1 here."""
+    host = host.strip("[]") or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):  # noqa: S104 (read, not bound: the address to show)
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def banner(*, public_key: str, url: str) -> str:
+    """What to open, as full addresses (`make run` serves at `url` right after)."""
+    return (
+        f"Supportdesk is starting on {url}/\n"
+        f"  Visitor demo page:  {url}/demo/\n"
+        f"  Agent dashboard:    {url}/agents/   (log in as demo / demo)\n"
+        f"  Admin:              {url}/admin/    (log in as admin / admin)\n"
+        f"  Demo inbox key:     {public_key}"
+    )
+
+
 class Command(BaseCommand):
     help = "Create a demo inbox, the agent demo/demo and the admin admin/admin (DEBUG only)."
+
+    def add_arguments(self, parser: Any) -> None:
+        # `make run` passes its HOST and PORT: the banner's links are the ones it serves.
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -46,8 +74,5 @@ class Command(BaseCommand):
             CannedResponse.objects.get_or_create(
                 inbox=inbox, shortcut=shortcut, defaults={"body": body}
             )
-        self.stdout.write(
-            f"Demo inbox key {inbox.public_key}\n"
-            "Agent login: demo / demo   Admin login: admin / admin\n"
-            "Visitor demo page: /demo/   Dashboard: /agents/   Admin: /admin/"
-        )
+        url = base_url(options["host"], options["port"])
+        self.stdout.write(banner(public_key=inbox.public_key, url=url))

@@ -1,7 +1,8 @@
 /**
  * The outbox's entries, in localStorage: one key per entry (`<key>:<client_id>`), so adding and
  * removing are single writes and tabs never undo each other's changes. Memory only if storage
- * is blocked. An entry: {client_id, body, url, at, order, attachments?, files?}.
+ * is blocked. An entry: {client_id, body, url, at, order, attachments?, files?}; one the server
+ * refused (outbox.js keeps it apart, under `<key>.held`) also {refusal, after?, conversation?}.
  */
 
 /** A client_id: a random UUID, also where crypto.randomUUID is missing. */
@@ -15,7 +16,8 @@ export function uuid4() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** The entries of the outbox `key`: all() oldest first, add(entry), remove(clientId). */
+/** The entries of the outbox `key`: all() oldest first, add(entry), get(clientId), put(entry),
+ *  remove(clientId). */
 export function entryStore(key) {
   const memory = new Map();
   const prefix = `${key}:`;
@@ -62,6 +64,21 @@ export function entryStore(key) {
     add(entry) {
       entry.n = counter++;
       entry.order = nextOrder(this.all());
+      memory.set(entry.client_id, entry);
+      try {
+        storage().setItem(prefix + entry.client_id, JSON.stringify(entry));
+      } catch (_) { /* storage blocked or full: memory only */ }
+    },
+    /** The entry `clientId`, or null. */
+    get(clientId) {
+      let stored = null;
+      try {
+        stored = JSON.parse(storage().getItem(prefix + clientId));
+      } catch (_) { /* storage blocked, or a damaged entry */ }
+      return stored || memory.get(clientId) || null;
+    },
+    /** Write `entry` as it is (its order kept): an update of one already added. */
+    put(entry) {
       memory.set(entry.client_id, entry);
       try {
         storage().setItem(prefix + entry.client_id, JSON.stringify(entry));

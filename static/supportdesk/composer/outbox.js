@@ -18,20 +18,23 @@
  * 4. Offline, entries wait ("Waiting for network…") and go, in order, when the browser is back
  *    online or the socket reconnects; they survive a reload. After repeated failures while
  *    online the bubble says "Not sent — Retry"; Retry (or the next reconnect) sends it again with
- *    the same client_id. A refusal that a retry cannot fix (too long, chat ended) is shown on the
- *    bubble and the entry is dropped. A rate limit (429) or a desk that cannot store it now
- *    (503 with Retry-After: busy, or its database unreachable) is waited out as its Retry-After
- *    says, longer each time (at most SLOW_DOWN_MAX_MS between tries).
+ *    the same client_id. A refusal (too long, chat ended: a 4xx other than 401 and 429) leaves
+ *    the queue, so it holds up nothing behind it, but not the page: the entry moves to the held
+ *    store (`<key>.held`, localStorage too), and its bubble stays where it was written, saying
+ *    why, with Retry (the same entry, same client_id, back in the queue: resend), Edit (its text
+ *    back in the box) and Remove (drop); see composer.js. A rate limit (429) or a desk that
+ *    cannot store it now (503 with Retry-After: busy, or its database unreachable) is waited out
+ *    as its Retry-After says, longer each time (at most SLOW_DOWN_MAX_MS between tries).
  * 5. Whatever holds the oldest entry up is said on every queued bubble behind it too: "Sending
  *    delayed — retrying…" while the desk asks to wait or an answer takes over DELAYED_AFTER_MS,
  *    "Not sent — Retry" once given up on. (Later bubbles never claim "Sending…" while nothing
  *    is being sent.)
  *
- * Each entry's state goes out as a STATE_EVENT on the document: {clientId, state, message}.
+ * Each entry's state goes out as a STATE_EVENT on the document: {clientId, state, message, code}
+ * (message and code: the server's refusal, for "refused").
  */
 
 import { apply } from "../realtime/apply.js";
-import { t } from "../text.js";
 import { entryStore } from "./entries.js";
 import { overHttp, overSocket } from "./transport.js";
 
@@ -44,12 +47,13 @@ export const STATE_EVENT = "outbox:state";
 
 const senders = new Map();
 
-/** The page's sender for one outbox (one per key, however many forms use it): {store, flush,
- *  retry}. `hooks`: the composer's options (socket, socketFrame, headers, onStored,
- *  onUnauthorized). */
+/** The page's sender for one outbox (one per key, however many forms use it): {store, held,
+ *  flush, retry, resend, drop}. `hooks`: the composer's options (socket, socketFrame, headers,
+ *  onStored, onUnauthorized). */
 export function sender(key, hooks) {
   if (senders.has(key)) return senders.get(key);
   const store = entryStore(key);
+  const held = entryStore(`${key}.held`); // refused by the server: kept, out of the queue
   const channel = "BroadcastChannel" in window ? new BroadcastChannel(`${key}:channel`) : null;
   const failed = new Set(); // given up on until Retry, a reconnect, or coming back online
   const locks = navigator.locks && navigator.locks.request ? navigator.locks : null;
@@ -57,8 +61,8 @@ export function sender(key, hooks) {
   let flushing = false;
   let again = false;
 
-  function announce(clientId, state, message) {
-    const detail = { clientId, state, message };
+  function announce(clientId, state, message, code) {
+    const detail = { clientId, state, message, code };
     document.dispatchEvent(new CustomEvent(STATE_EVENT, { detail }));
     if (channel) channel.postMessage({ type: "state", ...detail });
   }
@@ -68,7 +72,8 @@ export function sender(key, hooks) {
     for (const queued of store.all()) announce(queued.client_id, state);
   }
 
-  /** Send one entry: "sent" | "refused" | "offline" | "failed". */
+  /** Send one entry: "sent" | "refused" (then entry.refusal: {status, code, message}) |
+   *  "offline" | "failed". */
   async function deliver(entry) {
     let slowDowns = 0;
     let socketFirst = true; // once the socket gave no answer (or said "signed out"): HTTP
@@ -113,8 +118,8 @@ export function sender(key, hooks) {
         if (!hooks.onUnauthorized) return "failed";
         await hooks.onUnauthorized(); // new credentials; the entry stays queued meanwhile
       } else if (answer && answer.status < 500 && answer.status !== 429) {
-        const message = answer.message ? `${t("Not sent:")} ${answer.message}` : t("Not sent");
-        announce(entry.client_id, "refused", message);
+        const { status, code, message } = answer;
+        entry.refusal = { status, code: code || "", message: message || "" };
         return "refused";
       }
       if (attempt < ATTEMPTS) {
@@ -148,7 +153,15 @@ export function sender(key, hooks) {
           }
           announce(entry.client_id, "sending");
           const result = await deliver(entry);
-          if (result === "sent" || result === "refused") {
+          if (result === "refused") {
+            // Kept first, then out of the queue: never in neither store.
+            held.put(entry);
+            store.remove(entry.client_id);
+            const { message, code } = entry.refusal;
+            announce(entry.client_id, "refused", message, code);
+            continue;
+          }
+          if (result === "sent") {
             store.remove(entry.client_id);
             continue;
           }
@@ -169,6 +182,23 @@ export function sender(key, hooks) {
     }
     failed.clear();
     flush();
+  }
+
+  /** A refused entry sent again, as it is (same client_id: stored once however often it goes),
+   *  from the back of the queue. Any tab may: the sender reads the queue from localStorage. */
+  function resend(clientId) {
+    const entry = held.get(clientId);
+    if (!entry) return;
+    delete entry.refusal;
+    store.add(entry); // queued first, then no longer held: never in neither store
+    held.remove(clientId);
+    announce(clientId, "sending");
+    flush();
+  }
+
+  /** A refused entry given up on (removed, or its text taken back into the box). */
+  function drop(clientId) {
+    held.remove(clientId);
   }
 
   if (channel) {
@@ -202,7 +232,7 @@ export function sender(key, hooks) {
       });
   }
 
-  const api = { store, flush, retry };
+  const api = { store, held, flush, retry, resend, drop };
   senders.set(key, api);
   return api;
 }

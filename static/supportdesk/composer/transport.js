@@ -1,7 +1,7 @@
 /**
  * One try at sending an outbox entry: over the page's open socket as a `send` frame, or as a
  * POST to its url (docs/PROTOCOL.md). Either way the server's answer comes back in one shape:
- *   { ok, status, retryAfter, message, stored: {conversation, seq} | null, html: async () => "" }
+ *   { ok, status, retryAfter, code, message, stored: {conversation, seq} | null, html: async () => "" }
  * or null when none came (not open, closed, too slow, the network failed).
  */
 
@@ -45,6 +45,7 @@ export async function overSocket(entry, hooks) {
     ok: stored,
     status: stored ? (answer.created ? 201 : 200) : answer.status,
     retryAfter: answer.retry_after,
+    code: answer.code,
     message: answer.message,
     stored: stored ? { conversation: String(answer.conversation), seq: answer.seq } : null,
     html: async () => answer.html || "",
@@ -69,15 +70,17 @@ export async function overHttp(entry, hooks) {
   const signedOut = response.status === 401 || response.status === 403 || response.redirected;
   const stored = response.ok && !signedOut;
   let message = null;
+  let code = null;
   if (!stored && response.status < 500) {
     try {
-      message = (await response.json()).message;
+      ({ message, error: code } = await response.json());
     } catch (_) { /* not JSON */ }
   }
   return {
     ok: stored,
     status: signedOut ? 401 : response.status,
     retryAfter: slowDown(response) ? Number(response.headers.get("Retry-After")) || 1 : undefined,
+    code,
     message,
     stored: stored
       ? { conversation: response.headers.get("X-Conversation-Id"), seq: response.headers.get("X-Seq") }

@@ -12,6 +12,7 @@ import { openId } from "./pane.js";
 
 const baseTitle = document.title;
 let soundOn = store("sound") === "on";
+let notifyOn = store("notify") !== "off"; // given the browser's permission
 let known = null; // conversation id -> unread count, as last seen; null until the first list
 let knownWaiting = new Set();
 
@@ -23,7 +24,26 @@ const NOTIFY_GATHER_MS = 400;
 const pendingNews = new Map(); // conversation id -> "New chat" | "New message"
 let newsTimer = null;
 
-/** The Sound and "Enable notifications" buttons of the top bar. */
+/** A top-bar toggle's state: aria-pressed, the word after its name ("Sound: on"), its title. */
+function renderToggle(button, state) {
+  button.setAttribute("aria-pressed", String(state === "on"));
+  const word = button.querySelector(".topbar__state");
+  word.textContent = `: ${word.dataset[state]}`;
+  button.title = button.dataset[`${state}Title`];
+  button.dataset.state = state;
+  if (state === "blocked") button.setAttribute("aria-disabled", "true");
+  else button.removeAttribute("aria-disabled");
+}
+
+function notifyState() {
+  if (Notification.permission === "denied") return "blocked";
+  return Notification.permission === "granted" && notifyOn ? "on" : "off";
+}
+
+/** The Notifications and Sound toggles of the top bar. Notifications: the first press asks the
+ *  browser's permission; later presses turn them off and on for this agent in this browser (a
+ *  permission, once given, cannot be taken back by the page). Blocked in the browser: the
+ *  button says so, and its title says where to allow them. */
 export function installNotificationButtons() {
   const soundButton = document.getElementById("sound-toggle");
   const notifyButton = document.getElementById("notify-toggle");
@@ -33,20 +53,28 @@ export function installNotificationButtons() {
     renderSound();
     if (soundOn) beep();
   });
-  if ("Notification" in window && Notification.permission === "default") {
-    notifyButton.hidden = false;
-    notifyButton.addEventListener("click", () => {
+  if (!("Notification" in window)) return; // this browser has none: no button
+  notifyButton.hidden = false;
+  renderToggle(notifyButton, notifyState());
+  // Allowed or blocked in the browser's settings meanwhile: the button says so on return.
+  document.addEventListener("visibilitychange", () => renderToggle(notifyButton, notifyState()));
+  notifyButton.addEventListener("click", () => {
+    if (Notification.permission === "granted") {
+      notifyOn = !notifyOn;
+      store("notify", notifyOn ? "on" : "off");
+      renderToggle(notifyButton, notifyState());
+    } else if (Notification.permission === "default") {
       Notification.requestPermission().finally(() => {
-        notifyButton.hidden = Notification.permission !== "default";
+        notifyOn = true;
+        store("notify", "on");
+        renderToggle(notifyButton, notifyState());
       });
-    });
-  }
+    }
+  });
 }
 
 export function renderSound() {
-  const soundButton = document.getElementById("sound-toggle");
-  soundButton.textContent = soundOn ? "Sound on" : "Sound off";
-  soundButton.setAttribute("aria-pressed", String(soundOn));
+  renderToggle(document.getElementById("sound-toggle"), soundOn ? "on" : "off");
 }
 
 let audio = null;
@@ -79,6 +107,7 @@ function needsAttention(row) {
 
 function desktopNotification(title, options, onclick) {
   if (!("Notification" in window) || Notification.permission !== "granted" || !document.hidden) return;
+  if (!notifyOn) return; // turned off in the top bar
   const n = new Notification(title, options);
   n.onclick = () => {
     window.focus();

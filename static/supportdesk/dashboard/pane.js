@@ -96,3 +96,101 @@ export function tickLocalTimes() {
     }
   }
 }
+
+// ---- Triage in the pane: read-only for someone else's chat, labels, snooze -----------------
+
+/** The pane's header (pushed live by the socket) says whose the chat is. Someone else's
+ *  active chat (transferred away, or a colleague's) is read-only here: the reply box is
+ *  disabled with the header's reason (internal notes stay possible), at once when a transfer
+ *  away arrives. */
+export function syncPane() {
+  const pane = document.getElementById("pane");
+  const header = pane && pane.querySelector(".pane__header");
+  const form = pane && pane.querySelector(".composer");
+  if (!header || !form) return;
+  if (pane.dataset.renderedStatus === "ended" && header.dataset.status !== "ended") {
+    // Reopened (here or by a colleague): the pane of an open chat has more in it (the transfer
+    // form, labels, snooze); it is loaded again, once.
+    pane.dataset.renderedStatus = header.dataset.status;
+    const link = document.querySelector(`#conv-row-${pane.dataset.conversation} .row__link`);
+    const url = link ? link.getAttribute("href") : `${location.pathname}`;
+    window.htmx.ajax("GET", url, { target: "#workspace" });
+    return;
+  }
+  const reason = header.querySelector("[data-readonly-reason]");
+  const readOnly = Boolean(reason) && form.dataset.mode !== "note";
+  const input = form.querySelector("textarea");
+  const send = form.querySelector(".composer__send");
+  const replyMode = form.querySelector("input[name=mode][value=reply]");
+  let note = form.querySelector(".composer__readonly");
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "composer__readonly";
+    note.id = `composer-readonly-${pane.dataset.conversation}`;
+    note.hidden = true;
+    form.prepend(note);
+  }
+  note.hidden = !reason;
+  note.textContent = reason ? reason.textContent : "";
+  // Not switched to notes by itself: a reply being typed must not go out as a note unawares.
+  if (replyMode) replyMode.disabled = Boolean(reason) && form.dataset.mode === "note";
+  input.disabled = readOnly;
+  if (send) send.disabled = readOnly;
+  form.dataset.readonly = readOnly ? "true" : "false";
+  if (readOnly) input.setAttribute("aria-describedby", note.id);
+  else input.removeAttribute("aria-describedby");
+  // The label picker's boxes follow the header's labels (another agent may change them).
+  const labels = header.dataset.labels || " ";
+  for (const box of pane.querySelectorAll(".labels-picker input[data-label]")) {
+    const on = labels.includes(` ${box.dataset.label} `);
+    if (box.checked !== on && document.activeElement !== box) box.checked = on;
+  }
+  // A snoozed chat's menu has nothing left to offer.
+  const menu = pane.querySelector(".snooze-menu");
+  if (menu && header.hasAttribute("data-snoozed")) menu.hidden = true;
+}
+
+function togglePanel(button, open) {
+  const panel = document.getElementById(button.getAttribute("aria-controls"));
+  if (!panel) return;
+  const show = open === undefined ? panel.hidden : open;
+  panel.hidden = !show;
+  button.setAttribute("aria-expanded", String(show));
+  if (show) {
+    const first = panel.querySelector("input, button");
+    if (first) first.focus();
+  }
+}
+
+/** The header's Labels and Snooze buttons open their panels below it; Escape closes them. */
+export function installPaneTools() {
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("#pane [data-action=labels], #pane [data-action=snooze]");
+    if (button) togglePanel(button);
+    // A snooze chosen: the menu closes (the header, swapped in, shows the snooze).
+    if (event.target.closest(".snooze-menu button")) {
+      event.target.closest(".snooze-menu").hidden = true;
+    }
+  });
+  document.addEventListener("keydown", (event) => {
+    const panel = event.target.closest && event.target.closest(".labels-picker, .snooze-menu");
+    if (panel && event.key === "Escape") {
+      event.stopImmediatePropagation(); // not also the shortcuts' Escape
+      panel.hidden = true;
+      const opener = document.querySelector(`[aria-controls="${panel.id}"]`);
+      if (opener) {
+        opener.setAttribute("aria-expanded", "false");
+        opener.focus();
+      }
+    }
+  });
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("#pane .composer input[name=mode]")) syncPane();
+  });
+}
+
+/** `l` and `z` (shortcuts.js): open the labels or the snooze menu of the open chat. */
+export function openPanel(action) {
+  const button = document.querySelector(`#pane [data-action=${action}]`);
+  if (button) togglePanel(button, true);
+}

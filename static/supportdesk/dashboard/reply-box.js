@@ -55,6 +55,11 @@ export function attachReplyBox(socket) {
     async onUnauthorized() {
       goToLogin(); // the queued reply stays in the outbox and goes after logging in again
     },
+    onEdit(entry) {
+      // A refused note comes back as a note, a reply as a reply.
+      const url = (path) => new URL(path, location.href).href;
+      setMode(form, url(form.dataset.noteUrl) === url(entry.url) ? "note" : "reply");
+    },
   });
   for (const radio of form.querySelectorAll("input[name=mode]")) {
     radio.addEventListener("change", () => setMode(form, radio.value));

@@ -1,8 +1,9 @@
 /** Keyboard shortcuts (the "?" overlay lists them): j/k move in the list, r/n write a reply or
- *  a note, c/t/e claim, transfer, end, "/" searches, 1-4 switch lists. */
+ *  a note, c/t/e claim, transfer, end, l/z labels and snooze, o reopens, "/" searches, 1-5
+ *  switch lists. */
 
 import { showView } from "./lists.js";
-import { openId } from "./pane.js";
+import { openId, openPanel } from "./pane.js";
 import { setMode } from "./reply-box.js";
 
 function visibleRows() {
@@ -56,12 +57,16 @@ export function installShortcuts() {
       c: () => clickAction("claim"),
       t: () => clickAction("transfer"),
       e: () => clickAction("end"),
+      l: () => openPanel("labels"),
+      z: () => openPanel("snooze"),
+      o: () => clickAction("reopen"),
       "/": () => document.getElementById("search-input").focus(),
       "?": () => help.showModal(),
       1: () => showView("waiting"),
       2: () => showView("mine"),
       3: () => showView("open"),
       4: () => showView("ended"),
+      5: () => showView("snoozed"),
     };
     const action = actions[event.key];
     if (!action) return;

@@ -6,8 +6,9 @@
  * (docs/API.md, "JavaScript SDK"). The iframe loads after the host page has. */
 {% load i18n %}(function () {
   "use strict";
-  {% translate "Open chat" as open_chat %}{% translate "Close chat" as close_chat %}{% translate "Chat" as chat %}{% translate "unread message" as unread_one %}{% translate "unread messages" as unread_many %}
+  {% translate "Open chat" as open_chat %}{% translate "Close chat" as close_chat %}{% translate "Chat" as chat %}{% translate "unread message" as unread_one %}{% translate "unread messages" as unread_many %}{% translate "Dismiss" as dismiss %}
   var T = {
+    dismiss: "{{ dismiss|escapejs }}",
     open: "{{ open_chat|escapejs }}",
     close: "{{ close_chat|escapejs }}",
     chat: "{{ chat|escapejs }}",
@@ -86,7 +87,15 @@
     ".badge[hidden]{display:none}" +
     {# A phone: the whole screen, whichever side the launcher is on (as specific as .left .frame). #}
     "@media (max-width:480px){.frame,.left .frame{inset:0;width:100%;height:100%;max-height:none;border-radius:0}" +
-    ".open .launcher{display:none}}";
+    ".open .launcher{display:none}}" +
+    {# A new reply while the chat is closed: a bubble beside the launcher, above it, in its corner only. #}
+    ".preview{position:fixed;right:20px;bottom:88px;width:max-content;max-width:min(280px,calc(100vw - 40px));display:flex;align-items:flex-start;" +
+    "background:#fff;color:#1f2330;border-radius:12px;box-shadow:0 6px 24px rgba(0,0,0,.22);font:14px/1.4 system-ui,sans-serif;z-index:2147483646}" +
+    ".left .preview{right:auto;left:20px}.preview[hidden],.open .preview{display:none}" +
+    ".pv-open,.pv-x{all:unset;cursor:pointer;color:inherit}.pv-open{padding:9px 2px 10px 12px;min-width:0}" +
+    ".pv-open b{display:block;font-size:12px;color:#5c6370}.pv-text{display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;overflow:hidden;overflow-wrap:anywhere}" +
+    ".pv-x{padding:5px 9px;font-size:20px;line-height:1;color:#5c6370}.pv-open:focus-visible,.pv-x:focus-visible{outline:3px solid #91a7ff;border-radius:8px}" +
+    "@media (max-width:480px){.preview{max-width:200px}.pv-text{-webkit-line-clamp:2}}";
 
   var chatIcon = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
   var closeIcon = '<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18" stroke="currentColor" stroke-width="2.4" stroke-linecap="round"/></svg>';
@@ -115,11 +124,22 @@
     frame.src = origin + "/widget/" + encodeURIComponent(key) + "/" +
       (user.user_id ? "#" + encodeURIComponent(JSON.stringify(user)) : "");
     var look = null; // the inbox's accent and launcher side, from the widget page when it is ready
+    var preview = document.createElement("div"), who = document.createElement("b"), text = document.createElement("span");
+    preview.className = "preview";
+    preview.hidden = true;
+    preview.setAttribute("aria-live", "polite");
+    preview.innerHTML = '<button type="button" class="pv-open"></button><button type="button" class="pv-x">&times;</button>';
+    text.className = "pv-text";
+    preview.firstChild.append(who, text);
+    preview.lastChild.setAttribute("aria-label", T.dismiss);
+    preview.firstChild.addEventListener("click", function () { toggle(true); });
+    preview.lastChild.addEventListener("click", function () { preview.hidden = true; button.focus(); });
 
     function render() {
       shell.className = (open ? "open" : "") + (look ? "" : " loading") +
         (look && look.position === "left" ? " left" : "");
       frame.hidden = !open;
+      if (open) preview.hidden = true;
       var label = open ? T.close : T.open;
       if (!open && unread) label += ", " + unread + " " + (unread > 1 ? T.unreadMany : T.unreadOne);
       button.setAttribute("aria-label", label);
@@ -196,10 +216,18 @@
           render();
         }
       }
-      if (data.type === "supportdesk:message" && data.message) emit("message", data.message);
+      if (data.type === "supportdesk:message" && data.message) {
+        if (!open) {
+          who.textContent = String(data.message.author || "");
+          text.textContent = String(data.message.body || "").slice(0, 300) || "📎";
+          preview.hidden = false;
+        }
+        emit("message", data.message);
+      }
     });
     render();
     shell.appendChild(frame);
+    shell.appendChild(preview);
     shell.appendChild(button);
     root.appendChild(style);
     root.appendChild(shell);
