@@ -409,12 +409,7 @@ class BotMessageCreate(BotAction):
         data = _valid(BotMessageCreateSerializer, request.data)
         bot = request_bot(request)
         client_id = data.get("client_id")
-        before = None
-        if client_id is not None:  # a retry answers 200 with the stored message
-            before = Conversation.objects.filter(
-                pk=pk, inbox_id=bot.inbox_id, messages__client_id=client_id
-            ).exists()
-        stored = self.act(
+        stored, created = self.act(
             lambda: bot_services.bot_reply(
                 bot=bot,
                 conversation_id=pk,
@@ -423,7 +418,8 @@ class BotMessageCreate(BotAction):
                 client_id=client_id,
             )
         )
-        return Response(MessageSerializer(message_data(stored)).data, status=200 if before else 201)
+        data = MessageSerializer(message_data(stored)).data
+        return Response(data, status=201 if created else 200)
 
 
 class BotHandover(BotAction):

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_noop
 from bots.models import Bot, keyword_list, matches_any
 from bots.selectors import active_bot
 from chat.models import Conversation, Message
-from chat.payloads import MessageData, conversation_data
+from chat.payloads import MessageData, conversation_data, message_data
 from chat.services import (
     bot_message_create,
     conversation_hand_over,
@@ -112,7 +112,7 @@ def _ask_webhook_bot(
     endpoint nobody could answer: the team takes the chat at once."""
     if message is None:  # only the text is known (a caller outside the signal): read it back
         stored = conversation.messages.filter(sender_kind=Message.SenderKind.VISITOR).last()
-        message = _message_data(stored) if stored is not None else None
+        message = message_data(stored) if stored is not None else None
     loaded = conversation_data(conversation, preview=None)
     visitor = conversation.visitor
     queued = deliveries_queue(
@@ -145,20 +145,6 @@ def _ask_webhook_bot(
         handover(conversation, reason="bot", bot=bot)
 
 
-def _message_data(message: Message) -> MessageData:
-    return {
-        "id": message.pk,
-        "conversation_id": message.conversation_id,
-        "seq": message.seq,
-        "sender_kind": message.sender_kind,
-        "author_name": "",
-        "body": message.body,
-        "client_id": str(message.client_id) if message.client_id else None,
-        "created_at": message.created_at.isoformat(),
-        "attachments": [],
-    }
-
-
 def _say(conversation: Conversation, bot: Bot, body: str, quick_replies: list[str]) -> None:
     if body.strip():
         bot_message_create(
@@ -174,17 +160,18 @@ def bot_reply(
     body: str,
     quick_replies: Sequence[str] = (),
     client_id: uuid.UUID | None = None,
-) -> Message:
+) -> tuple[Message, bool]:
     """A webhook bot's answer, through the API (api.views.BotMessageCreate): stored and
     delivered like the rule bot's, with the "Talk to a person" button after the bot's own
-    suggestions. Idempotent on `client_id` (a bot answering a redelivered turn again stores
-    it once). Conversation.DoesNotExist for one outside the bot's inbox; NotWithBot once the
-    chat has left the bot; ValidationError for an empty or oversized body."""
+    suggestions; with whether it was stored now. Idempotent on `client_id` (a bot answering a
+    redelivered turn again stores it once: False). Conversation.DoesNotExist for one outside
+    the bot's inbox; NotWithBot once the chat has left the bot; ValidationError for an empty or
+    oversized body."""
     conversation = conversation_lock(_bots_conversation(bot, conversation_id))
     if client_id is not None:
         existing = conversation.messages.filter(client_id=client_id).first()
         if existing is not None:
-            return existing
+            return existing, False
     if conversation.status != Conversation.Status.BOT:
         raise NotWithBot
     replies = [*quick_replies, person_button()]
@@ -197,7 +184,7 @@ def bot_reply(
     )
     if stored is None:  # not reached: the status was checked under the same lock
         raise NotWithBot
-    return stored
+    return stored, True
 
 
 @transaction.atomic
