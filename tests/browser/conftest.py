@@ -149,6 +149,33 @@ def desk(
         wait_until_server_sessions_end()
 
 
+DESK_LOG_LINES_ON_FAILURE = 80
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test's report carries what the shared desk logged while it ran (its
+    requests, with status codes, and any traceback): CI keeps no artifacts, so without this a
+    failure there says what the page showed but not what the server did."""
+    outcome = yield
+    report = outcome.get_result()
+    server = getattr(item, "funcargs", {}).get("desk")
+    if not isinstance(server, Desk):
+        return
+    if report.when == "setup":
+        item.stash[_desk_log_start] = server.log_path.stat().st_size
+    elif report.when == "call" and report.failed:
+        with server.log_path.open("rb") as log:
+            log.seek(item.stash.get(_desk_log_start, 0))
+            lines = log.read().decode(errors="replace").splitlines()
+        report.sections.append(
+            ("desk log (daphne) during the test", "\n".join(lines[-DESK_LOG_LINES_ON_FAILURE:]))
+        )
+
+
+_desk_log_start = pytest.StashKey[int]()
+
+
 @pytest.fixture
 def desk_factory(
     desk: Desk,

@@ -120,6 +120,7 @@ def visitor_writes_and_alice_opens(
     send_as_visitor(chat, text)
     alice = agent_page(browser, agent_url or visitor_url, "alice")
     alice.get_by_role("link", name=re.compile(re.escape(text))).click()
+    expect(alice.locator("#pane .log")).to_be_attached()  # the chat opened beside the lists
     return visitor, chat, alice
 
 

@@ -21,6 +21,9 @@ def test_an_agent_tries_an_operation_in_the_docs(
     desk: Desk, browser: Browser, inbox: Inbox, agent: Agent
 ) -> None:
     page = logged_in_page(browser, desk, "alice", "/api/v1/tokens/", None)
+    # Everything of that first page loaded (its favicon too), so leaving it for the docs aborts
+    # nothing that the listeners below would count as a failed request.
+    page.wait_for_load_state("networkidle")
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("requestfailed", lambda request: errors.append(request.url))
