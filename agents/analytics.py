@@ -42,13 +42,14 @@ from django.db.models import (
     F,
     Q,
     QuerySet,
+    Sum,
 )
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
 from agents.models import Agent
 from agents.selectors import team_members
-from chat.models import Conversation, Inbox
+from chat.models import Call, Conversation, Inbox
 
 PERMISSION = "chat.view_analytics"
 PERIODS = (7, 30, 90)
@@ -172,6 +173,18 @@ class LabelRow(Figures):
     inbox_name: str
 
 
+class CallFigures(TypedDict):
+    """The calls (chat.calls) rung in the period, in the scope's inboxes, by its agent if one:
+    how many, how they ended, and how long the answered ones lasted (seconds)."""
+
+    calls: int
+    answered: int
+    declined: int
+    missed: int  # not answered in time, or cancelled by the agent before the answer
+    duration_total: float | None
+    duration_avg: float | None
+
+
 @dataclass
 class Report:
     scope: Scope
@@ -181,6 +194,7 @@ class Report:
     agents: list[AgentRow]
     inboxes: list[InboxRow]
     labels: list[LabelRow]
+    calls: CallFigures
 
 
 class PercentileCont(Aggregate):
@@ -364,4 +378,37 @@ def analytics_report(*, scope: Scope) -> Report:
         agents=agents,
         inboxes=inboxes,
         labels=labels,
+        calls=call_figures(scope),
     )
+
+
+def call_figures(scope: Scope) -> CallFigures:
+    """The calls of the scope, in one aggregate query (docs/ANALYTICS.md, "Calls"). A call
+    counts in the period it rang in, whenever its conversation started."""
+    calls = Call.objects.filter(created_at__gte=scope.start, created_at__lt=scope.end)
+    if scope.inbox_ids is not None:
+        calls = calls.filter(conversation__inbox_id__in=scope.inbox_ids)
+    if scope.agent_id is not None:
+        calls = calls.filter(agent_id=scope.agent_id)
+    talked = ExpressionWrapper(F("ended_at") - F("answered_at"), output_field=DurationField())
+    answered = Q(answered_at__isnull=False)
+    row = calls.order_by().aggregate(
+        calls=Count("pk"),
+        answered=Count("pk", filter=answered),
+        declined=Count("pk", filter=Q(status=Call.Status.DECLINED)),
+        missed=Count(
+            "pk",
+            filter=Q(status=Call.Status.MISSED)
+            | Q(status=Call.Status.ENDED, answered_at__isnull=True),
+        ),
+        duration_total=Sum(talked, filter=answered & Q(ended_at__isnull=False)),
+        duration_avg=Avg(talked, filter=answered & Q(ended_at__isnull=False)),
+    )
+    return {
+        "calls": row["calls"],
+        "answered": row["answered"],
+        "declined": row["declined"],
+        "missed": row["missed"],
+        "duration_total": _seconds(row["duration_total"]),
+        "duration_avg": _seconds(row["duration_avg"]),
+    }

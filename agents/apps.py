@@ -19,13 +19,14 @@ class AgentsConfig(AppConfig):
         from agents.presence import inbox_has_agent_online
         from chat.availability import agent_online_check_set
         from chat.faces import face_lookups_set
-        from chat.signals import assignment_needed, conversation_ended
+        from chat.signals import assignment_needed, call_finished, conversation_ended
 
         agent_online_check_set(inbox_has_agent_online)  # what the widget shows (chat.availability)
         face_lookups_set(team=inbox_team_faces, agent=inbox_agent_face)  # its faces (chat.faces)
 
         assignment_needed.connect(_assign, dispatch_uid="agents.auto_assign")
         conversation_ended.connect(_record_end, dispatch_uid="agents.record_end")
+        call_finished.connect(_record_call, dispatch_uid="agents.record_call")
         user_logged_in.connect(_logged_in, dispatch_uid="agents.logged_in")
         user_logged_out.connect(_logged_out, dispatch_uid="agents.logged_out")
         # What a dashboard socket may hear changes: its sockets check again at once (the
@@ -53,6 +54,22 @@ def _record_end(sender: Any, conversation: Any, by: Any, reason: str, **kwargs: 
         Activity.objects.create(
             actor=by, verb=Activity.Verb.END, conversation=conversation, detail=reason
         )
+
+
+def _record_call(sender: Any, call: Any, conversation: Any, **kwargs: Any) -> None:
+    """A call ended (chat.calls): the activity log keeps it under its agent, with how it ended
+    and how long it lasted ("video, 192 s, ended by visitor"; "voice, missed")."""
+    from agents.models import Activity
+
+    if call.status == "ended" and call.answered_at is not None:
+        detail = f"{call.kind}, {call.duration_seconds} s, ended by {call.ended_by}"
+    elif call.status == "ended":
+        detail = f"{call.kind}, cancelled before the answer"
+    else:
+        detail = f"{call.kind}, {call.status}"
+    Activity.objects.create(
+        actor_id=call.agent_id, verb=Activity.Verb.CALL, conversation=conversation, detail=detail
+    )
 
 
 def _record_login(user: Any, verb: str) -> int | None:

@@ -45,7 +45,7 @@ from agents.selectors import (
     unread_count,
 )
 from agents.services import read_mark, reply_post
-from chat import sending
+from chat import calls, sending
 from chat.consumers import CLOSE_RECHECK, CursorConsumer, is_count
 from chat.events import publish_now
 from chat.groups import agent_group, inbox_group, visitor_group
@@ -120,11 +120,52 @@ class AgentConsumer(CursorConsumer):
 
     async def connect(self) -> None:
         self.registered = False
+        self.ring_timers: list[asyncio.TimerHandle] = []  # calls this socket rings (call.start)
         await super().connect()
         if self.agent is not None:
             await self.register()
             await self.send_lists()  # whatever the lists missed while the socket was down
             await self.send_health()
+            # A tab reloaded or reconnected mid-call (or while it rings) finds the call again.
+            live = await database(calls.live_calls)(agent_id=self.agent.pk)
+            if live:
+                await self.send_calls(live)
+
+    # ---- Calls (chat.calls): this side starts them and may hang up -------------------------
+
+    def party_key(self) -> dict[str, int]:
+        assert self.agent is not None
+        return {"agent_id": self.agent.pk}
+
+    def ice_user(self) -> str:
+        assert self.agent is not None
+        return f"agent-{self.agent.pk}"
+
+    async def call_start_frame(self, content: dict[str, Any]) -> None:
+        """`{"type": "call.start", "conversation": id, "kind": "voice" | "video"}`: ring the
+        visitor of a chat of this agent's (refused with the same `not_found` as every frame
+        for a conversation they may not see). The ring is timed here, in the caller's socket;
+        housekeeping misses a call whose caller went away (chat.calls)."""
+        conversation_id = content.get("conversation")
+        if not is_count(conversation_id):
+            raise calls.CallRefused("bad_frame", "call.start needs an integer conversation.")
+        call = await database(_call_start)(
+            agent=self.agent, conversation_id=conversation_id, kind=content.get("kind")
+        )
+        self.ring_timers.append(
+            asyncio.get_running_loop().call_later(
+                calls.ring_seconds(), self.nudge, {"type": "call.ring_over", "call_id": call.pk}
+            )
+        )
+
+    async def call_ring_over(self, event: dict[str, Any]) -> None:
+        await database(calls.call_ring_over)(call_id=event["call_id"])
+
+    async def call_hang_up(self, content: dict[str, Any]) -> None:
+        call_id = content.get("call")
+        if not is_count(call_id):
+            raise calls.CallRefused("bad_frame", "call.hangup needs an integer call.")
+        await database(calls.call_hang_up)(agent=self.agent, call_id=call_id)
 
     def who(self) -> dict[str, int]:
         agent = getattr(self, "agent", None)
@@ -161,6 +202,8 @@ class AgentConsumer(CursorConsumer):
 
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
+        for timer in getattr(self, "ring_timers", ()):
+            timer.cancel()  # housekeeping misses the call instead (chat.calls)
         if getattr(self, "agent", None) is not None and getattr(self, "cursors", None):
             self.announce_viewing("left")
         if not getattr(self, "registered", False):
@@ -434,6 +477,14 @@ async def _settle_later(channel_name: str) -> None:
         await database(presence.presence_settle)(channel_name=channel_name)
     except Exception:
         logger.exception("presence of %s could not settle", channel_name)
+
+
+def _call_start(*, agent: Agent, conversation_id: int, kind: Any) -> Any:
+    try:
+        conversation = conversation_for_agent(agent=agent, pk=conversation_id)
+    except Http404:
+        raise calls.CallRefused("not_found", "No such conversation.") from None
+    return calls.call_start(agent=agent, conversation=conversation, kind=kind)
 
 
 def _groups_of(agent: Agent) -> list[str]:

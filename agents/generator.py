@@ -38,6 +38,8 @@ from django.utils import timezone
 from agents.models import Agent, ReadMark
 from agents.services import agent_create
 from chat.models import Conversation, Inbox, Message, Visitor
+from supportdesk import crypto
+from supportdesk.cryptofields import BlindIndexField, EncryptedTextField
 
 INBOX_PREFIX = "Generated inbox"
 USERNAME_PREFIX = "gen-agent-"
@@ -117,6 +119,18 @@ class Table:
         self.fields = [concrete[name] for name in self.attnames] + rest
         self.extra = tuple(f.get_default() for f in rest)
 
+    def _derived(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The row with its blind indexes computed from their sources (supportdesk.crypto):
+        the generated messages are found by search with a key set, as typed ones are."""
+        indexes = [(i, f) for i, f in enumerate(self.fields) if isinstance(f, BlindIndexField)]
+        if not indexes:
+            return row
+        values = list(row)
+        names = [f.name for f in self.fields]
+        for i, f in indexes:
+            values[i] = crypto.search_tokens(values[names.index(f.source)] or "")
+        return tuple(values)
+
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
@@ -126,19 +140,30 @@ class Table:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 # The defaults as the fields store them (a JSONField's {} as JSON, not a dict
-                # psycopg cannot put in a COPY row).
+                # psycopg cannot put in a COPY row); encrypted columns encrypted (a key set).
                 rest = self.fields[len(self.attnames) :]
                 extra = tuple(
                     f.get_db_prep_save(v, connection) for f, v in zip(rest, self.extra, strict=True)
                 )
+                encrypted = [
+                    (i, f) for i, f in enumerate(self.fields) if isinstance(f, EncryptedTextField)
+                ]
+                prepared_rows = []
+                # Before the COPY: the first encryption may read the key table, which the
+                # connection cannot do in the middle of a COPY.
+                for row in rows:
+                    values = list(self._derived(row + extra))
+                    for i, f in encrypted:
+                        values[i] = f.get_db_prep_save(values[i], connection)
+                    prepared_rows.append(values)
                 with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row + extra)
+                    for values in prepared_rows:
+                        copy.write_row(values)
                 return
+            rows = [self._derived(row + self.extra) for row in rows]
             prepared = [
                 tuple(
-                    f.get_db_prep_save(v, connection)
-                    for f, v in zip(self.fields, row + self.extra, strict=True)
+                    f.get_db_prep_save(v, connection) for f, v in zip(self.fields, row, strict=True)
                 )
                 for row in rows
             ]

@@ -25,6 +25,7 @@ from agents.assignment import auto_assign
 from agents.presence import presence_sweep, publish_opening_changes
 from agents.triage import conversations_wake
 from chat.attachments import orphans_purge
+from chat.calls import calls_miss_overdue
 from chat.models import Conversation, Inbox, UsedSignature
 from chat.privacy import conversations_purge
 from chat.services import conversations_auto_end
@@ -58,6 +59,7 @@ def housekeeping() -> dict[str, int]:
     # Used identity signatures past the time they could be accepted anyway (chat.identity).
     swept, _ = UsedSignature.objects.filter(expires_at__lt=timezone.now()).delete()
     orphans = orphans_purge()  # uploads never sent, after a day (chat.attachments)
+    missed = calls_miss_overdue()  # calls rung past their time, their caller gone (chat.calls)
     if ended or assigned:
         logger.info("housekeeping: %s chats auto-ended, %s assigned", ended, len(assigned))
     counts = {
@@ -66,6 +68,7 @@ def housekeeping() -> dict[str, int]:
         "assigned": len(assigned),
         "signatures_swept": swept,
         "orphan_files": orphans,
+        "calls_missed": missed,
     }
     for task in periodic_tasks:
         try:

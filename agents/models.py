@@ -161,6 +161,7 @@ class Activity(models.Model):
         TRANSFER = "transfer", _("transferred")
         END = "end", _("ended")
         NOTE = "note", _("wrote a note")
+        CALL = "call", _("called")
 
     actor = models.ForeignKey(
         Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities"

@@ -69,6 +69,7 @@ def pane_context(
         "transfer_targets": selectors.transfer_targets(conversation),
         "canned": selectors.canned_responses(agent=agent, inbox_id=conversation.inbox_id),
         "inbox_labels": selectors.inbox_labels([conversation.inbox_id]),
+        "calls_enabled": conversation.inbox.calls_enabled,
         **context_context(conversation.visitor, conversation),
     }
 

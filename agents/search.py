@@ -4,6 +4,11 @@ PostgreSQL: full-text search (`websearch_to_tsquery`: words, "quoted phrases", -
 ranked by `ts_rank` and highlighted by `ts_headline`, over the GIN index of migration
 chat.0005 (the expression here must stay identical to the index's for the planner to use it).
 SQLite: every word as a case-insensitive substring, newest first, highlighted in Python.
+With encryption at rest (supportdesk.crypto) SQL cannot read the bodies: every word's keyed
+token must be in the message's blind index (`Message.body_tokens`; on PostgreSQL through the
+GIN index of migration chat.0026), newest first, highlighted in Python after decryption. Whole
+words match, case and Unicode forms aside; substrings, stems, phrases and -exclusions do not
+(a quoted phrase is its words; an excluded word is ignored): docs/SECURITY.md, "Search".
 Both: a message whose file names hold every word is found too ("📎 invoice.pdf"), after the
 text hits (names are short and not language: substrings, not the text search).
 
@@ -26,6 +31,7 @@ from agents.models import Agent
 from agents.selectors import conversations_for_agent
 from chat.models import Attachment, Conversation, Message
 from chat.payloads import FILE_MARK, previewable
+from supportdesk import crypto
 
 RESULT_LIMIT = 30
 MAX_QUERY_LENGTH = 200
@@ -33,6 +39,7 @@ MAX_QUERY_LENGTH = 200
 # these become <mark>, so a message's own HTML can never reach the page as markup.
 START, STOP = "\ue000", "\ue001"
 VECTOR = "to_tsvector('english'::regconfig, chat_message.body)"
+TOKENS = "to_tsvector('simple'::regconfig, chat_message.body_tokens)"  # as chat.0026 indexes it
 QUERY = "websearch_to_tsquery('english'::regconfig, %s)"
 SNIPPET_CHARS = 160
 
@@ -68,6 +75,8 @@ def message_search(*, agent: Agent, query: str) -> list[SearchHit]:
     )
     if not query:
         rows = _labelled(conversations)
+    elif crypto.enabled():
+        rows = _blind(messages, query)
     elif connection.vendor == "postgresql":
         rows = _postgres(messages, query)
     else:
@@ -125,6 +134,26 @@ def _fallback(messages: QuerySet[Message], query: str) -> list[tuple[Message, st
     for word in words:
         messages = messages.filter(body__icontains=word)
     pattern = _pattern(words)
+    found = messages.order_by("-created_at")[:RESULT_LIMIT]
+    return [(m, _highlight(m.body, pattern)) for m in found]
+
+
+def _blind(messages: QuerySet[Message], query: str) -> list[tuple[Message, str]]:
+    """Messages whose blind index holds every word's token (encryption on)."""
+    # An excluded word ("-refund") is no word to find: without it, it would be one to require.
+    plain = re.sub(r'(?:^|\s)-"[^"]*"|(?:^|\s)-\S+', " ", query)
+    tokens = crypto.query_tokens(plain)
+    if not tokens:
+        return []
+    if connection.vendor == "postgresql":
+        found_in = f"{TOKENS} @@ to_tsquery('simple'::regconfig, %s)"
+        messages = messages.extra(where=[found_in], params=[" & ".join(tokens)])  # noqa: S610
+    else:
+        for token in tokens:  # padded with spaces: a whole token, never part of another
+            messages = messages.filter(body_tokens__contains=f" {token} ")
+    pattern = re.compile(
+        r"\b(?:" + "|".join(re.escape(w) for w in crypto.words(plain)[:8]) + r")\b", re.IGNORECASE
+    )
     found = messages.order_by("-created_at")[:RESULT_LIMIT]
     return [(m, _highlight(m.body, pattern)) for m in found]
 

@@ -5,6 +5,7 @@
     .venv/bin/python bench/load.py --processes 2 --idle 10000 --conversations 100 --rate 10
     .venv/bin/python bench/load.py --server uvicorn          # the same, served by uvicorn
     .venv/bin/python bench/load.py --find-ceiling --rate 50  # ramp: 50, 62, 78, ... msg/s
+    .venv/bin/python bench/load.py --encryption ...          # encryption at rest on, a new key
 
 What it does, on this machine, load generator included:
 
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gc
 import itertools
 import json
@@ -150,6 +152,10 @@ def server_env(args: argparse.Namespace, secret: str) -> dict[str, str]:
         env[f"SUPPORTDESK_RATE_{name}"] = UNLIMITED
     env["SUPPORTDESK_RATE_SOCKET_FRAMES"] = "1000000000/10"
     env["SUPPORTDESK_METRICS_TOKEN"] = args.metrics_token  # SQL statements, from /metrics
+    # Encryption at rest (docs/SECURITY.md): on with --encryption (a key made for the run), off
+    # otherwise, whatever the calling shell has.
+    env["SUPPORTDESK_ENCRYPTION_KEY"] = args.encryption_key
+    env.pop("SUPPORTDESK_ENCRYPTION_OLD_KEYS", None)
     return env
 
 
@@ -166,8 +172,13 @@ def prepare_desk(args: argparse.Namespace, secret: str) -> list[tuple[str, list[
     """Inboxes (public key) with their logged-in agents, in a database of the benchmark's own."""
     ensure_postgres_database(args.database_url)
     os.environ.update(
-        DATABASE_URL=args.database_url, REDIS_URL=args.redis_url, SECRET_KEY=secret, DEBUG="0"
+        DATABASE_URL=args.database_url,
+        REDIS_URL=args.redis_url,
+        SECRET_KEY=secret,
+        DEBUG="0",
+        SUPPORTDESK_ENCRYPTION_KEY=args.encryption_key,
     )
+    os.environ.pop("SUPPORTDESK_ENCRYPTION_OLD_KEYS", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
     sys.path.insert(0, str(ROOT))
     import django
@@ -179,12 +190,17 @@ def prepare_desk(args: argparse.Namespace, secret: str) -> list[tuple[str, list[
 
     from agents.models import Agent
     from agents.services import agent_create
-    from chat.models import Inbox, Visitor
+    from chat.models import DataKey, Inbox, Visitor
+    from supportdesk import crypto
 
     call_command("migrate", verbosity=0)
-    # A clean slate each run: earlier runs' inboxes (and with them their chats) go.
+    # A clean slate each run: earlier runs' inboxes (and with them their chats) go, and with
+    # nothing encrypted left, the data keys of an earlier run's key (each --encryption run
+    # makes its own key; a run without one must find no keys).
     Visitor.objects.all().delete()
     Inbox.objects.all().delete()
+    DataKey.objects.all().delete()
+    crypto.startup_check()  # this run's keys, made before the servers start
     get_user_model().objects.filter(username__startswith="bench-").delete()
     inboxes = []
     for i in range(args.inboxes):
@@ -786,6 +802,12 @@ def main() -> None:
         help="the relay also rings the message's inbox, whose dashboards each get a frame the "
         "size of a list row (the desk's fan-out); an extra baseline, not the issue's",
     )
+    parser.add_argument(
+        "--encryption",
+        action="store_true",
+        help="encryption at rest on: the servers get a SUPPORTDESK_ENCRYPTION_KEY made for the "
+        "run (off without it, whatever the shell's environment says)",
+    )
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--baseline-only", action="store_true", help="measure the relay alone")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -794,6 +816,10 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one descriptor per socket
     secret = secrets.token_urlsafe(32)
     args.metrics_token = secrets.token_urlsafe(16)
+    # A fresh key, as `manage.py generate_encryption_key` prints it (32 random bytes).
+    args.encryption_key = (
+        base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() if args.encryption else ""
+    )
     inboxes = prepare_desk(args, secret)
     ours = (
         None if args.baseline_only else measure(args, relay=False, inboxes=inboxes, secret=secret)

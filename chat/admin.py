@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.admin.utils import unquote
@@ -33,7 +34,16 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from chat.admin_install import install_urls
-from chat.models import Conversation, Inbox, Label, Message, Visitor, new_identity_secret
+from chat.calls import duration_text, turn_configured
+from chat.models import (
+    Call,
+    Conversation,
+    Inbox,
+    Label,
+    Message,
+    Visitor,
+    new_identity_secret,
+)
 from chat.privacy import (
     count_lines,
     describe_counts,
@@ -42,11 +52,48 @@ from chat.privacy import (
     visitor_export_archive,
 )
 from chat.services import visitor_sessions_revoke
+from supportdesk import crypto
 
 WEEKDAYS = [
     ("1", _("Monday")), ("2", _("Tuesday")), ("3", _("Wednesday")), ("4", _("Thursday")),
     ("5", _("Friday")), ("6", _("Saturday")), ("7", _("Sunday")),
 ]  # fmt: skip
+
+
+class EncryptedSearch(admin.ModelAdmin):
+    """With encryption at rest (supportdesk.crypto) SQL cannot search an encrypted column: the
+    `encrypted` search fields are left out, and with `blind_index` set, a row whose messages
+    hold every word of the search (whole words: the blind index) is found as well."""
+
+    encrypted: tuple[str, ...] = ()
+    blind_index = ""  # the path to a Message.body_tokens, e.g. "messages__body_tokens"
+
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        fields = super().get_search_fields(request)
+        if not crypto.enabled():
+            return fields
+        return [f for f in fields if f not in self.encrypted]
+
+    def get_sortable_by(self, request: HttpRequest) -> Any:
+        # Ordered by ciphertext is no order: the encrypted columns are not sortable then.
+        fields = super().get_sortable_by(request)
+        if not crypto.enabled():
+            return fields
+        return [f for f in fields if f not in self.encrypted]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> Any:
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        if not crypto.enabled() or not search_term.strip():
+            return found, duplicates
+        if not self.get_search_fields(request):  # Django would not filter at all
+            found = queryset.none()
+        tokens = crypto.query_tokens(search_term) if self.blind_index else []
+        if tokens:
+            hits = queryset
+            for token in tokens:
+                hits = hits.filter(**{f"{self.blind_index}__contains": f" {token} "})
+            found, duplicates = found | hits, True
+        return found, duplicates
 
 
 class InboxAdminForm(forms.ModelForm):
@@ -97,7 +144,7 @@ class InboxAdmin(admin.ModelAdmin):
     inlines = [LabelInline]
     search_fields = ["name", "public_key"]
     readonly_fields = [
-        "public_key", "embed_snippet", "identity_secret_masked", "created_at",
+        "public_key", "embed_snippet", "identity_secret_masked", "call_servers", "created_at",
     ]  # fmt: skip
     actions = ["regenerate_identity_secret"]
     list_display = ["name", "assignment", "auto_end_minutes", "public_key", "created_at"]
@@ -106,6 +153,7 @@ class InboxAdmin(admin.ModelAdmin):
         "allowed_origins", "assignment", "auto_end_minutes",
         "wait_warn_minutes", "wait_alert_minutes",
         "time_zone", "open_days", "opens_at", "closes_at", "prechat_form",
+        "calls_enabled", "call_servers",
         "public_key", "embed_snippet", "identity_secret_masked", "created_at",
     ]  # fmt: skip
 
@@ -147,6 +195,27 @@ class InboxAdmin(admin.ModelAdmin):
             _("Reveal it on the Install page"),
         )
 
+    @admin.display(description=_("how calls connect"))
+    def call_servers(self, inbox: Inbox) -> str:
+        """What the desk's settings give calls to connect through (docs/CALLS.md): said here,
+        where an admin switches calls on, so "it does not connect from the office" has an
+        answer before anyone asks."""
+        if turn_configured():
+            return _(
+                "Through a TURN server when no direct path exists (SUPPORTDESK_TURN_URLS; "
+                "browsers get credentials valid for %(minutes)d minutes)."
+            ) % {"minutes": settings.SUPPORTDESK_TURN_TTL_SECONDS // 60}
+        if settings.SUPPORTDESK_STUN_URLS:
+            return _(
+                "No TURN server is configured: calls connect directly, or through STUN "
+                "(SUPPORTDESK_STUN_URLS). Visitors behind strict firewalls may not connect; "
+                "see docs/CALLS.md to add coturn."
+            )
+        return _(
+            "No STUN or TURN server is configured: calls connect only directly, on networks "
+            "that reach each other (SUPPORTDESK_STUN_URLS, SUPPORTDESK_TURN_URLS; docs/CALLS.md)."
+        )
+
     @admin.display(description="Embed snippet")
     def embed_snippet(self, inbox: Inbox) -> str:
         if not inbox.pk:
@@ -169,7 +238,7 @@ _admin_request: ContextVar[HttpRequest | None] = ContextVar("admin_request", def
 
 
 @admin.register(Visitor)
-class VisitorAdmin(admin.ModelAdmin):
+class VisitorAdmin(EncryptedSearch):
     """Visitors, with their personal data: export as JSON, and erasure with everything keyed to
     them (`chat.privacy`). Django's own delete (the link, and the bulk action) is routed to the
     erasure, so every deletion tells the dashboards and leaves no name in the admin log."""
@@ -177,6 +246,7 @@ class VisitorAdmin(admin.ModelAdmin):
     list_display = ["__str__", "inbox", "email", "external_id", "current_url", "created_at"]
     list_filter = ["inbox"]
     search_fields = ["name", "email", "external_id"]
+    encrypted = ("name", "email")  # with a key set, the user id alone is searched
     readonly_fields = [
         "created_at", "current_url", "page_title", "referrer", "user_agent", "timezone",
         "language", "context_updated_at", "external_id", "identity_verified_at",
@@ -297,7 +367,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(EncryptedSearch):
     list_display = [
         "pk",
         "visitor",
@@ -310,6 +380,8 @@ class ConversationAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "inbox", "assigned_agent", "rating"]
     search_fields = ["visitor__name", "visitor__email", "messages__body"]
+    encrypted = ("visitor__name", "visitor__email", "messages__body")
+    blind_index = "messages__body_tokens"
     list_select_related = ["visitor", "inbox", "assigned_agent"]
     date_hierarchy = "created_at"
     # Every field: state, read marks and the analytics' times change only through the services
@@ -337,7 +409,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(EncryptedSearch):
     list_display = [
         "conversation",
         "seq",
@@ -348,6 +420,8 @@ class MessageAdmin(admin.ModelAdmin):
     ]
     list_filter = ["sender_kind", "conversation__inbox"]
     search_fields = ["body"]
+    encrypted = ("body",)
+    blind_index = "body_tokens"
     list_select_related = ["conversation__visitor", "author_agent"]
     readonly_fields = [
         "conversation", "seq", "sender_kind", "author_agent", "body", "audience", "visitor_body",
@@ -360,3 +434,30 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="Body")
     def short_body(self, message: Message) -> str:
         return message.body[:80]
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    """The record of calls (chat.calls): read-only, as the calls happened. The desk holds no
+    audio or video of them."""
+
+    list_display = ["__str__", "kind", "status", "agent", "created_at", "duration", "ended_by"]
+    list_filter = ["kind", "status", "ended_by"]
+    list_select_related = ["agent"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "conversation", "agent", "kind", "status", "created_at", "answered_at", "ended_at",
+        "ended_by", "duration",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
+        return False
+
+    @admin.display(description=_("duration"))
+    def duration(self, call: Call) -> str:
+        seconds = call.duration_seconds
+        return "—" if seconds is None else duration_text(seconds)

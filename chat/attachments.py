@@ -15,9 +15,11 @@ and void once they are signed out everywhere (chat.tokens) or erased.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -34,8 +36,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from chat import files
+from chat.encryption import file_aad
 from chat.models import AgentRef, Attachment, Inbox, Message, Visitor
 from chat.payloads import AttachmentData
+from supportdesk import crypto
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +76,15 @@ def attachment_upload(
         height=checked.height,
     )
     try:
-        attachment.file.save(checked.name, ContentFile(checked.content), save=False)
+        # Encrypted with a key set (supportdesk.crypto), bound to this attachment's key.
+        content = crypto.encrypt_bytes(checked.content, aad=file_aad(attachment.key))
+        attachment.file.save(checked.name, ContentFile(content), save=False)
         if checked.thumbnail is not None:
             # An object store can fail between the two (a timeout): the file goes again.
-            attachment.thumbnail.save(checked.name, ContentFile(checked.thumbnail), save=False)
+            thumbnail = crypto.encrypt_bytes(
+                checked.thumbnail, aad=file_aad(attachment.key, thumbnail=True)
+            )
+            attachment.thumbnail.save(checked.name, ContentFile(thumbnail), save=False)
         attachment.save()
     except BaseException:
         _delete_files(attachment.file.name, attachment.thumbnail.name)
@@ -234,9 +243,14 @@ def file_response(attachment: Attachment, *, thumbnail: bool = False) -> FileRes
     if thumbnail and not field:
         raise Http404
     try:
-        handle = field.open("rb")
+        handle: Any = field.open("rb")
     except FileNotFoundError:
         raise Http404 from None
+    head = handle.read(len(crypto.BYTES_PREFIX))
+    handle.seek(0)
+    if crypto.is_encrypted(head):  # decrypted whole: files are bounded by the upload limit
+        with handle:
+            handle = io.BytesIO(attachment_content(attachment, handle.read(), thumbnail=thumbnail))
     inline = attachment.is_image
     content_type = attachment.content_type
     if content_type.startswith("text/") or content_type == "application/json":
@@ -249,6 +263,12 @@ def file_response(attachment: Attachment, *, thumbnail: bool = False) -> FileRes
     response["Cache-Control"] = "private, max-age=3600"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
+
+
+def attachment_content(attachment: Attachment, stored: bytes, *, thumbnail: bool = False) -> bytes:
+    """A stored file's content as uploaded: decrypted if it was stored encrypted; `Tampered`
+    (supportdesk.crypto) if it does not authenticate for this attachment."""
+    return crypto.decrypt_bytes(stored, aad=file_aad(attachment.key, thumbnail=thumbnail))
 
 
 def human_size(size: int) -> str:

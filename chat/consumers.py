@@ -36,11 +36,11 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from chat import sending
+from chat import calls, sending
 from chat.attachments import file_pass
 from chat.availability import inbox_availability_event
 from chat.events import publish_now
-from chat.groups import inbox_group, inbox_widgets_group, visitor_group
+from chat.groups import agent_group, inbox_group, inbox_widgets_group, visitor_group
 from chat.models import Conversation, Visitor
 from chat.payloads import (
     AvailabilityEvent,
@@ -192,6 +192,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
         # (`state_changed`).
         self.sent_state: dict[int, dict[str, object]] = {}
         self.frames = ratelimit.ConnectionWindow("socket_frames")
+        self.calls: dict[int, calls.CallParty] = {}  # live calls this socket's person is in
         # Accept, then close with our code: a socket refused during the handshake reaches the
         # browser as a bare 1006, and the client could not tell "log in again" or "slow down"
         # from "the server is down, retry".
@@ -338,7 +339,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.heartbeat()
             return
         size = len(text_data.encode()) if text_data is not None else 0
-        if text_data is None or size > send_frame_bytes():  # too big even for a message
+        if text_data is None or size > max(send_frame_bytes(), calls.SIGNAL_FRAME_BYTES):
             await self.refuse_frame_size()
             return
         try:
@@ -350,6 +351,7 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("bad_frame", "Frames must be JSON objects.")
             return
         sends = content.get("type") == "send"
+        signals = content.get("type") == "call.signal"
         if wait:
             # A message is refused with its client_id, so its sender knows to wait and send it
             # again. Other frames are dropped: they only ask (resume, read, typing), and asking
@@ -364,7 +366,11 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
                     "rate_limited", f"Too many frames; wait {wait} s.", retry_after=wait
                 )
             return
-        if size > MAX_FRAME_BYTES and not sends:
+        if (
+            size > MAX_FRAME_BYTES
+            and not (sends and size <= send_frame_bytes())
+            and not (signals and size <= calls.SIGNAL_FRAME_BYTES)
+        ):
             await self.refuse_frame_size()
             return
         await self.receive_json(content)
@@ -393,6 +399,8 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             await self.typing(content.get("conversation"), content.get("state", "typing"))
         elif kind == "send":
             await self.send_message(content)
+        elif isinstance(kind, str) and kind.startswith("call."):
+            await self.call_frame(kind, content)
         else:
             await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
 
@@ -587,6 +595,106 @@ class CursorConsumer(AsyncJsonWebsocketConsumer):
             )
         )
 
+    # ---- Calls (chat.calls, docs/CALLS.md) ----------------------------------------------------
+    # The state of a call reaches its two parties' groups from the services; the signalling
+    # (offer, answer, ICE candidates) goes socket to socket through the layer, never stored,
+    # and only between the call's visitor and its agent: each frame is checked against the call
+    # (`call_party`, kept per socket while the call lives) and relayed to the other party's
+    # group alone, whatever the frame claims.
+
+    async def call_frame(self, kind: str, content: dict[str, Any]) -> None:
+        if kind == "call.signal":
+            await self.call_signal_frame(content)
+            return
+        method = CALL_ACTIONS.get(kind, {}).get(self.viewer)
+        if method is None:
+            await self.send_error("unknown_type", f"Unknown frame type {kind!r}.")
+            return
+        try:
+            await getattr(self, method)(content)
+        except calls.CallRefused as refused:
+            await self.send_error(refused.code, refused.message, call=content.get("call"))
+
+    async def call_signal_frame(self, content: dict[str, Any]) -> None:
+        call_id = content.get("call")
+        signal = calls.clean_signal(content.get("signal"))
+        if not is_count(call_id) or signal is None:
+            await self.send_error("bad_frame", "call.signal needs an integer call and a signal.")
+            return
+        party = await self.call_party(call_id)
+        if party is None:
+            await self.send_error("call_over", "No such call is going on.", call=call_id)
+            return
+        other = (
+            agent_group(party["agent_id"])
+            if self.viewer == "visitor"
+            else visitor_group(party["visitor_id"])
+        )
+        event = {"type": "call.signal", "call_id": call_id, "sender": self.viewer, "signal": signal}
+        publish_now([other], event)  # ephemeral, like typing: the socket does not wait for Redis
+
+    async def call_party(self, call_id: int) -> calls.CallParty | None:
+        """The live call `call_id` if this socket's person is in it (remembered while it lives:
+        a call's candidates come by the dozen)."""
+        party = self.calls.get(call_id)
+        if party is None:
+            party = await database(calls.call_party)(call_id=call_id, **self.party_key())
+            if party is not None:
+                self.calls[call_id] = party
+        return party
+
+    def party_key(self) -> dict[str, int]:
+        """Hook: who this socket is, as `chat.calls.call_party` asks (visitor_id or agent_id)."""
+        raise NotImplementedError
+
+    def ice_user(self) -> str:
+        """Hook: the name in this person's TURN credentials (chat.calls.ice_servers)."""
+        raise NotImplementedError
+
+    async def call_state(self, event: dict[str, Any]) -> None:
+        """A call of this socket's person started, was answered or ended: the page shows it; a
+        live one comes with the ICE servers (and short-lived TURN credentials) for this side."""
+        call = event["call"]
+        if call["status"] in calls.LIVE and event["agent_id"] is not None:
+            self.calls[call["id"]] = {
+                "call_id": call["id"],
+                "conversation_id": call["conversation"],
+                "visitor_id": event["visitor_id"],
+                "agent_id": event["agent_id"],
+            }
+        else:
+            self.calls.pop(call["id"], None)
+        await self.send_call(call)
+
+    async def send_call(self, call: calls.CallData) -> None:
+        frame: dict[str, Any] = {"type": "call", "call": call}
+        if call["status"] in calls.LIVE:
+            frame["ice_servers"] = calls.ice_servers(user=self.ice_user())
+        await self.send_json(frame)
+
+    async def call_sync(self, content: dict[str, Any]) -> None:
+        """`{"type": "call.sync"}`: a page that holds a call asks, after its socket came back,
+        which calls are still on (the end may have rung while it was away)."""
+        await self.send_calls(await database(calls.live_calls)(**self.party_key()))
+
+    async def send_calls(self, live: list[calls.CallData]) -> None:
+        """Every live call of this socket's person: `{"type": "calls", "calls": [...]}`. Sent at
+        connect when there are any, and to `call.sync`. A page that holds a call not among
+        them learns it ended while its socket was away."""
+        for call in live:
+            self.calls.pop(call["id"], None)  # checked again on its first signal
+        frame: dict[str, Any] = {"type": "calls", "calls": live}
+        if live:
+            frame["ice_servers"] = calls.ice_servers(user=self.ice_user())
+        await self.send_json(frame)
+
+    async def call_signal(self, event: dict[str, Any]) -> None:
+        """The other party's signalling: handed to this page as it came (cleaned, checked)."""
+        if event["sender"] != self.viewer:
+            await self.send_json(
+                {"type": "call.signal", "call": event["call_id"], "signal": event["signal"]}
+            )
+
     async def on_conversation_event(self, event: ChatMessageEvent) -> None:
         """Hook for what a socket shows about conversations it does not follow (dashboard rows)."""
 
@@ -685,6 +793,26 @@ class VisitorConsumer(CursorConsumer):
                 await self.send_json({"type": "token", "token": self.token})
             event = await database(inbox_availability_event)(self.visitor.inbox_id)
             await self.inbox_availability(event)
+            if self.visitor.inbox.calls_enabled:
+                # A page reloaded or reconnected mid-call (or while it rings) finds it again.
+                live = await database(calls.live_calls)(visitor_id=self.visitor.pk)
+                if live:
+                    await self.send_calls(live)
+
+    def party_key(self) -> dict[str, int]:
+        return {"visitor_id": self.visitor.pk}
+
+    def ice_user(self) -> str:
+        return f"visitor-{self.visitor.pk}"
+
+    async def call_accept(self, content: dict[str, Any]) -> None:
+        await database(calls.call_answer)(visitor=self.visitor, call_id=_call_id(content))
+
+    async def call_decline(self, content: dict[str, Any]) -> None:
+        await database(calls.call_decline)(visitor=self.visitor, call_id=_call_id(content))
+
+    async def call_hang_up(self, content: dict[str, Any]) -> None:
+        await database(calls.call_hang_up)(visitor=self.visitor, call_id=_call_id(content))
 
     async def inbox_queue(self, event: QueueEvent) -> None:
         """The line moved: show this visitor their place in each chat of theirs still waiting."""
@@ -793,6 +921,24 @@ def send_frame_bytes() -> int:
 
 def is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# A call frame's type -> the consumer's method for it, per side that may send it (call.signal,
+# both sides', is handled apart: `CursorConsumer.call_signal_frame`).
+CALL_ACTIONS = {
+    "call.start": {"agent": "call_start_frame"},
+    "call.accept": {"visitor": "call_accept"},
+    "call.decline": {"visitor": "call_decline"},
+    "call.hangup": {"visitor": "call_hang_up", "agent": "call_hang_up"},
+    "call.sync": {"visitor": "call_sync", "agent": "call_sync"},
+}
+
+
+def _call_id(content: dict[str, Any]) -> int:
+    call_id = content.get("call")
+    if not is_count(call_id):
+        raise calls.CallRefused("bad_frame", "This call frame needs an integer call.")
+    return call_id
 
 
 @every("cursors", lambda: settings.SUPPORTDESK_RESYNC_SECONDS)

@@ -10,12 +10,14 @@ import secrets
 from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator, validate_email
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from chat.contrast import accent_on_white, ink_on
+from chat.keymodels import DataKey, EncryptionProgress  # noqa: F401 - the models of encryption
+from supportdesk.cryptofields import BlindIndexed, BlindIndexField, EncryptedTextField
 
 DEFAULT_ACCENT = "#3b5bdb"
 ACCENT_RE = re.compile(r"#[0-9a-fA-F]{6}")
@@ -177,6 +179,17 @@ class Inbox(models.Model):
             "written for this long. Empty: chats stay open until an agent ends them."
         ),
     )
+    # Voice and video calls (chat.calls): an agent may call the visitor from an active chat.
+    # Off by default: a call asks for the visitor's camera and microphone.
+    calls_enabled = models.BooleanField(
+        _("voice and video calls"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "Agents can call the visitor from an active chat; the visitor accepts or declines "
+            "in the widget. Media goes between the two browsers, never through the desk."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -218,12 +231,17 @@ class Inbox(models.Model):
         return [line for line in lines if ORIGIN.fullmatch(line)]
 
 
-class Visitor(models.Model):
+class Visitor(BlindIndexed, models.Model):
     """Someone on a customer's site. Anonymous unless they give a name or email."""
 
     inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="visitors")
-    name = models.CharField(max_length=100, blank=True)
-    email = models.EmailField(blank=True)
+    # Encrypted at rest when a key is set (supportdesk.crypto): `text` columns, as a ciphertext
+    # is longer than its plaintext; the lengths bound the plaintext. SQL cannot search them then.
+    name = EncryptedTextField(max_length=100, blank=True)
+    email = EncryptedTextField(max_length=254, blank=True, validators=[validate_email])
+    # With a key set, a keyed token of the address (case folded), for the API's look-up by
+    # email (api.views.VisitorList); "" without a key.
+    email_token = BlindIndexField(source="email", whole=True, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     # What the widget reports as the visitor moves around the host site (agents see it live).
     current_url = models.CharField(max_length=2000, blank=True)
@@ -245,7 +263,12 @@ class Visitor(models.Model):
     attributes = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["inbox", "created_at"])]
+        indexes = [
+            models.Index(fields=["inbox", "created_at"]),
+            models.Index(
+                fields=["email_token"], condition=~Q(email_token=""), name="visitor_email_token"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["inbox", "external_id"],
@@ -444,7 +467,7 @@ class Label(models.Model):
         return self.color if ACCENT_RE.fullmatch(self.color or "") else "#868e96"
 
 
-class Message(models.Model):
+class Message(BlindIndexed, models.Model):
     class SenderKind(models.TextChoices):
         VISITOR = "visitor", _("Visitor")
         AGENT = "agent", _("Agent")
@@ -463,7 +486,10 @@ class Message(models.Model):
     author_agent = models.ForeignKey(
         "agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
     )
-    body = models.TextField()
+    body = EncryptedTextField()  # encrypted at rest when a key is set (supportdesk.crypto)
+    # The body's blind index with a key set: keyed tokens of its words, what search matches
+    # (agents.search); "" without a key. The fast path (chat.posting) writes it too.
+    body_tokens = BlindIndexField(source="body", blank=True, default="", db_default="")
     # A bot's message: the bot's name, stored with it (a bot is no agent, and renaming or
     # deleting it later changes no history), and the answers it suggests to the visitor, one a
     # line (buttons under it in the widget). Database defaults: the message fast path
@@ -597,3 +623,72 @@ class Attachment(models.Model):
     @property
     def is_image(self) -> bool:
         return bool(self.thumbnail)
+
+
+class Call(models.Model):
+    """A voice or video call in a conversation (chat.calls): an agent rings the visitor, who
+    accepts or declines; media flows between the two browsers (WebRTC), never through the desk,
+    which only relays the signalling and keeps this record: who, when, how long, how it ended.
+
+    ringing -> active (accepted) -> ended; ringing -> declined | missed (not answered in time)
+    | ended (the agent hung up first: cancelled)."""
+
+    class Kind(models.TextChoices):
+        VOICE = "voice", _("Voice")
+        VIDEO = "video", _("Video")
+
+    class Status(models.TextChoices):
+        RINGING = "ringing", _("Ringing")
+        ACTIVE = "active", _("Active")
+        ENDED = "ended", _("Ended")
+        DECLINED = "declined", _("Declined")
+        MISSED = "missed", _("Missed")
+
+    class Party(models.TextChoices):
+        AGENT = "agent", _("Agent")
+        VISITOR = "visitor", _("Visitor")
+        DESK = "desk", _("Desk")  # the desk ended it: the chat ended, a party vanished
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="calls")
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    )
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RINGING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=7, choices=Party.choices, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One call at a time per conversation: a second Call button press is refused.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status__in=["ringing", "active"]),
+                name="call_one_live_per_conversation",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["ringing", "active", "ended", "declined", "missed"]),
+                name="call_status_valid",
+            ),
+        ]
+        indexes = [
+            # Housekeeping's sweep of calls rung too long; analytics by period.
+            models.Index(fields=["status", "created_at"], name="call_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} call in {self.conversation_id} ({self.status})"
+
+    @property
+    def live(self) -> bool:
+        return self.status in (self.Status.RINGING, self.Status.ACTIVE)
+
+    @property
+    def duration_seconds(self) -> int | None:
+        """How long the two talked: from the answer to the end; None if never answered."""
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return max(0, round((self.ended_at - self.answered_at).total_seconds()))

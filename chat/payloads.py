@@ -431,7 +431,8 @@ def previewable(conversation: Conversation | OuterRef) -> QuerySet[Message]:
                     ),
                 ),
                 default=F("body"),
-                output_field=TextField(),
+                # The body's own field: it decrypts what it reads (supportdesk.cryptofields).
+                output_field=Message._meta.get_field("body"),
             )
         )
         .order_by("-seq")

@@ -40,6 +40,7 @@ from chat.payloads import (
     message_data,
 )
 from chat.signals import bot_turn_on_commit, message_stored
+from supportdesk import crypto
 
 if TYPE_CHECKING:
     from chat.services import MessageResult
@@ -52,6 +53,10 @@ VISITOR = Visitor._meta.db_table
 # The agents' tables, through chat's own relations to them (chat does not import agents).
 AGENT = Conversation._meta.get_field("assigned_agent").related_model._meta.db_table
 AGENT_INBOXES = Inbox._meta.get_field("agents").through._meta.db_table
+# Encrypted columns (supportdesk.cryptofields) this SQL writes or reads: done here by hand.
+BODY = Message._meta.get_field("body")
+VISITOR_NAME = Visitor._meta.get_field("name")
+VISITOR_EMAIL = Visitor._meta.get_field("email")
 ENDED, ACTIVE = Conversation.Status.ENDED.value, Conversation.Status.ACTIVE.value
 FROM_VISITOR, WITH_BOT = Message.SenderKind.VISITOR.value, Conversation.Status.BOT.value
 
@@ -105,8 +110,10 @@ AGENT_BUMP = f"""
 
 INSERT = f"""
     INSERT INTO {MESSAGE}
-        (conversation_id, seq, sender_kind, author_agent_id, body, client_id, created_at)
-    SELECT %(conversation)s, %(seq)s, %(kind)s, %(author)s, %(body)s, %(client_id)s, %(now)s
+        (conversation_id, seq, sender_kind, author_agent_id, body, body_tokens, client_id,
+         created_at)
+    SELECT %(conversation)s, %(seq)s, %(kind)s, %(author)s, %(body)s, %(tokens)s, %(client_id)s,
+        %(now)s
     WHERE NOT EXISTS (
         SELECT 1 FROM {MESSAGE} JOIN {CONVERSATION} ON {CONVERSATION}.id = {MESSAGE}.conversation_id
         WHERE {MESSAGE}.client_id = %(client_id)s AND {{owner}})
@@ -210,7 +217,10 @@ def _post(
                 "seq": conversation["last_seq"],
                 "kind": kind,
                 "author": author.pk if author is not None else None,
-                "body": body,
+                # Stored as the ORM stores it: encrypted, with its blind index, when a key is
+                # set (supportdesk.crypto); as it is, with no tokens, without one.
+                "body": crypto.encrypt_text(body, aad=BODY.aad),
+                "tokens": crypto.search_tokens(body),
                 "client_id": field.get_db_prep_value(client_id, connection),
             }
             cursor.execute(insert, _prepared(values))
@@ -247,6 +257,8 @@ def _conversation(
 ) -> ConversationData:
     """The RETURNING row as `conversation_row` serializes every conversation."""
     values = dict(zip(RETURNED, row, strict=True))
+    for name, column in (("visitor__name", VISITOR_NAME), ("visitor__email", VISITOR_EMAIL)):
+        values[name] = column.from_db_value(values[name], None, connection)
     for name in ("created_at", "last_visitor_message_at", "last_agent_message_at"):
         values[name] = _aware(values[name]) if values[name] is not None else None
     for name in ("snoozed_at", "snoozed_until"):  # the visitor's bump ends a snooze

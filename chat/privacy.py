@@ -31,6 +31,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from chat.attachments import attachment_content
 from chat.events import publish_on_commit
 from chat.groups import inbox_group, visitor_group
 from chat.models import Attachment, Conversation, Message, Visitor
@@ -110,7 +111,7 @@ def visitor_export(*, visitor: Visitor) -> dict[str, Any]:
     conversations = (
         Conversation.objects.filter(visitor=visitor)
         .select_related("inbox", "assigned_agent")
-        .prefetch_related(Prefetch("messages", queryset=messages))
+        .prefetch_related(Prefetch("messages", queryset=messages), "calls")
         .order_by("created_at", "pk")
     )
     profile: dict[str, Any] = {"id": visitor.pk, "inbox": visitor.inbox.name}
@@ -159,7 +160,8 @@ def visitor_export_archive(*, visitor: Visitor) -> IO[bytes]:
         for attachment in theirs.order_by("created_at", "pk"):
             try:
                 with attachment.file.open("rb") as stored:
-                    zipped.writestr(_archive_path(attachment), stored.read())
+                    content = attachment_content(attachment, stored.read())  # decrypted
+                zipped.writestr(_archive_path(attachment), content)
             except FileNotFoundError:
                 logger.warning("export: stored file of attachment %s is missing", attachment.pk)
     archive.seek(0)
@@ -192,6 +194,18 @@ def _conversation_export(conversation: Conversation) -> dict[str, Any]:
                 "files": [_file_export(a) for a in message.attachments.all()],
             }
             for message in conversation.messages.all()
+        ],
+        # The record of each call (chat.calls): the desk never holds a call's audio or video.
+        "calls": [
+            {
+                "kind": call.kind,
+                "status": call.status,
+                "started_at": _iso(call.created_at),
+                "answered_at": _iso(call.answered_at),
+                "ended_at": _iso(call.ended_at),
+                "ended_by": call.ended_by,
+            }
+            for call in conversation.calls.all()
         ],
     }
 

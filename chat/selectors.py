@@ -17,8 +17,12 @@ from chat.payloads import (
     previewable,
     with_labels,
 )
+from supportdesk import crypto
+from supportdesk.cryptofields import EncryptedTextField
 
 HISTORY_LIMIT = 100
+# A list row's preview as read: the body decrypted (when a key is set), then cut.
+PREVIEW = EncryptedTextField(aad="chat.Message.body", preview_chars=PREVIEW_LENGTH)
 RESUME_BATCH = 200
 
 
@@ -80,10 +84,13 @@ def with_preview(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """Annotate `preview`: the start of the newest visitor or agent message (PREVIEW_KINDS), via
     the (conversation, seq) index."""
     newest = previewable(OuterRef("pk")).values("preview_text")[:1]
+    preview: Subquery | Substr = Subquery(newest, output_field=PREVIEW)
+    if not crypto.enabled():  # cut in SQL; a ciphertext is cut once decrypted, by PREVIEW
+        preview = Substr(preview, 1, PREVIEW_LENGTH)
     return (
         with_labels(queryset)
         .select_related("inbox", "visitor", "assigned_agent")
-        .annotate(preview=Substr(Subquery(newest), 1, PREVIEW_LENGTH))
+        .annotate(preview=preview)
     )
 
 

@@ -66,3 +66,10 @@ def bot_turn_on_commit(event: ChatMessageEvent) -> None:
     transaction.on_commit(
         partial(visitor_wrote_to_bot.send, sender=Message, event=event), robust=True
     )
+
+
+# A call (chat.calls) ended: hung up, declined, missed, or ended with its chat. Sent inside the
+# transaction that ends it, with the conversation's lock held. Arguments: call (ended, with its
+# `status`, `ended_by` and times) and conversation. The agents' activity log (agents.apps)
+# records it.
+call_finished = Signal()

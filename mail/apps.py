@@ -11,8 +11,12 @@ class MailConfig(AppConfig):
         from django.core import checks
 
         from agents.housekeeping import periodic_tasks
+        from chat.encryption import columns_register
         from mail.checks import mail_settings_check
         from mail.outbox import mail_housekeeping
+
+        # Queued emails copy messages: the key rotation's sweep encrypts them too.
+        columns_register("mail.OutboundEmail", ["text", "html"])
 
         # Notices are queued and the queue is sent on housekeeping's heartbeat (and by
         # `manage.py send_queued_mail` from cron): agents may not import mail, so mail hooks in.

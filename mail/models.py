@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from chat.models import Conversation, Inbox
+from supportdesk.cryptofields import EncryptedTextField
 
 DEFAULT_NOTICE_MINUTES = 5
 
@@ -104,8 +105,10 @@ class OutboundEmail(models.Model):
     )
     to = models.EmailField()
     subject = models.CharField(max_length=300)
-    text = models.TextField()
-    html = models.TextField()
+    # Copies of the messages it shows: encrypted at rest like the messages themselves when a
+    # key is set (supportdesk.cryptofields, docs/SECURITY.md "Encryption at rest").
+    text = EncryptedTextField()
+    html = EncryptedTextField()
     headers = models.JSONField(default=dict, blank=True)
     # Ours, unique: a reply's In-Reply-To / References name it (mail.services.inbound_receive).
     message_id = models.CharField(max_length=255, unique=True)

@@ -6,7 +6,10 @@
 - redis: PING to the cache's Redis (the rate limits' and the status page's store), on a
   connection of its own with short timeouts; "not configured" without Redis;
 - channel_layer: a real round trip through this process's channel layer, the path every
-  doorbell takes: a group_send to a group this process listens to, received back.
+  doorbell takes: a group_send to a group this process listens to, received back;
+- encryption: the configured keys fit the key table (supportdesk.crypto.check): fails (error
+  "KeyProblem") when the database holds keys and SUPPORTDESK_ENCRYPTION_KEY is unset, or the key
+  cannot unwrap them; "not configured" when neither has any.
 
 The checks run at once, each within SUPPORTDESK_HEALTH_TIMEOUT_SECONDS, so a dead or silent
 dependency answers 503 in about that time rather than hanging a load balancer's probe. Results
@@ -29,9 +32,9 @@ from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
 from django.db import connections
 
-from supportdesk import ratelimit, stats
+from supportdesk import crypto, ratelimit, stats
 
-CheckName = Literal["database", "redis", "channel_layer"]
+CheckName = Literal["database", "redis", "channel_layer", "encryption"]
 
 
 class CheckResult(TypedDict):
@@ -56,6 +59,7 @@ async def readiness() -> Readiness:
         "database": check_database,
         "redis": check_redis,
         "channel_layer": check_channel_layer,
+        "encryption": check_encryption,
     }
     results = await asyncio.gather(*(timed(check) for check in checks.values()))
     by_name = dict(zip(checks, results, strict=True))
@@ -124,6 +128,17 @@ def _select_one() -> None:
             cursor.execute("SELECT 1")
     finally:
         connection.close()
+
+
+async def check_encryption() -> str:
+    return await sync_to_async(_check_keys, thread_sensitive=False)()
+
+
+def _check_keys() -> str:
+    try:
+        return crypto.check()
+    finally:
+        connections["default"].close()  # this worker thread's own connection: back to the pool
 
 
 async def check_redis() -> str:

@@ -295,6 +295,21 @@ SUPPORTDESK_PRESENCE_TIMEOUT_SECONDS = float(
 # Housekeeping (stale presence, auto-end, assignment catch-up) runs at most this often per
 # server process, driven by dashboard heartbeats; `manage.py housekeeping` runs it from cron.
 SUPPORTDESK_HOUSEKEEPING_SECONDS = float(os.environ.get("SUPPORTDESK_HOUSEKEEPING_SECONDS", "15"))
+# Voice and video calls (chat.calls, docs/CALLS.md), for the inboxes whose admin switched them on.
+# Media goes browser to browser; these servers help the two find a path. STUN: comma-separated
+# stun: URLs (none: direct connections only, enough on one network). TURN: turn:/turns: URLs and
+# coturn's static-auth-secret; browsers get credentials that expire after the TTL, never the
+# secret. How long a call rings before it is missed: at most 45 s.
+SUPPORTDESK_STUN_URLS = env_list("SUPPORTDESK_STUN_URLS", [])
+SUPPORTDESK_TURN_URLS = env_list("SUPPORTDESK_TURN_URLS", [])
+SUPPORTDESK_TURN_SECRET = os.environ.get("SUPPORTDESK_TURN_SECRET", "")
+SUPPORTDESK_TURN_TTL_SECONDS = int(os.environ.get("SUPPORTDESK_TURN_TTL_SECONDS", "3600"))
+SUPPORTDESK_CALL_RING_SECONDS = int(os.environ.get("SUPPORTDESK_CALL_RING_SECONDS", "45"))
+if SUPPORTDESK_TURN_URLS and not SUPPORTDESK_TURN_SECRET:
+    raise ImproperlyConfigured(
+        "SUPPORTDESK_TURN_URLS is set but SUPPORTDESK_TURN_SECRET is not: browsers could not "
+        "authenticate to the TURN server (docs/CALLS.md)."
+    )
 # Rate limits, "N/SECONDS", each overridable by SUPPORTDESK_RATE_<NAME> (README "Configuration").
 SUPPORTDESK_RATE_LIMITS = {
     name: os.environ.get(f"SUPPORTDESK_RATE_{name.upper()}", default)
@@ -315,6 +330,11 @@ SUPPORTDESK_RATE_LIMITS = {
 # Behind N proxies that append to X-Forwarded-For (nginx: $proxy_add_x_forwarded_for), N; the
 # per-IP limits then count the address the outermost proxy saw. 0: the socket's peer address.
 SUPPORTDESK_TRUSTED_PROXIES = int(os.environ.get("SUPPORTDESK_TRUSTED_PROXIES", "0"))
+# Encryption at rest (supportdesk.crypto, docs/SECURITY.md): the master key that wraps the data
+# keys (`manage.py generate_encryption_key`); unset, nothing is encrypted. The old keys, comma-
+# separated, only during a rotation (`manage.py rotate_encryption_key`).
+SUPPORTDESK_ENCRYPTION_KEY = os.environ.get("SUPPORTDESK_ENCRYPTION_KEY", "").strip()
+SUPPORTDESK_ENCRYPTION_OLD_KEYS = env_list("SUPPORTDESK_ENCRYPTION_OLD_KEYS", [])
 # How long a site's signature of its logged-in user is accepted (chat.identity).
 SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS = int(
     os.environ.get("SUPPORTDESK_IDENTITY_MAX_AGE_SECONDS", "600")

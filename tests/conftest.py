@@ -20,6 +20,7 @@ from chat.events import publish_now
 from chat.groups import inbox_group
 from chat.models import Inbox, Visitor
 from chat.services import visitor_create
+from supportdesk import crypto
 from supportdesk.asyncdb import drain
 
 PASSWORD = "correct horse battery staple"
@@ -88,6 +89,14 @@ def database_threads_idle() -> Iterator[None]:
     running into the flush's TRUNCATE was a deadlock."""
     yield
     drain()
+
+
+@pytest.fixture(autouse=True)
+def encryption_keys_forgotten() -> Iterator[None]:
+    """Each test unwraps the data keys afresh (supportdesk.crypto caches them per process): the
+    rows a test made are rolled back or flushed after it."""
+    yield
+    crypto.keyring_reset()
 
 
 @pytest.fixture(scope="session", autouse=True)

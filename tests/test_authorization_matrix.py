@@ -63,7 +63,7 @@ from api.models import ApiToken
 from api.services import api_token_create, api_token_revoke
 from bots.models import Bot
 from chat.attachments import attachment_upload, attachments_claim
-from chat.models import Attachment, Conversation, Inbox, Label, Visitor
+from chat.models import Attachment, Call, Conversation, Inbox, Label, Visitor
 from chat.services import conversation_end, visitor_create, visitor_profile_set
 from chat.tokens import protocols_for, visitor_token
 from mail.models import AgentMailSettings, InboxMailSettings, OutboundEmail, Unsubscribe
@@ -333,9 +333,14 @@ EXPECTED: dict[str, dict[str, Row]] = {
 # Model admins that refuse adding or deleting to everyone (the audit log, conversation history).
 ADMIN_NO_ADD = {"chat.conversation", "chat.message", "agents.activity"}
 ADMIN_NO_DELETE = {"agents.activity"}
-# Model admins that only show and delete (mail's queue and unsubscribe list): no adding, and with
+# Model admins that only show and delete (mail's queue and unsubscribe list, calls): no adding, and with
 # no change permission Django goes back to the admin's index after a deletion.
-ADMIN_READ_ONLY = {"mail.outboundemail", "mail.unsubscribe", "webhooks.webhookdelivery"}
+ADMIN_READ_ONLY = {
+    "mail.outboundemail",
+    "mail.unsubscribe",
+    "webhooks.webhookdelivery",
+    "chat.call",  # the record of calls, as they happened
+}
 
 
 def admin_rule() -> dict[str, dict[str, Row]]:
@@ -528,6 +533,10 @@ class World:
             "api.apitoken": api_token_of(self.agent),
             "webhooks.webhookendpoint": webhook_endpoint(self.inbox),
             "webhooks.webhookdelivery": webhook_delivery(self.inbox, self.conversation_a),
+            "chat.call": Call.objects.get_or_create(
+                conversation=self.conversation_a,
+                defaults={"kind": "voice", "status": "declined", "agent": self.agent},
+            )[0],
         }
         if label not in objects:
             pytest.fail(f"the admin shows {label}: give World.admin_object one of them")

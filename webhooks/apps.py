@@ -15,12 +15,15 @@ class WebhooksConfig(AppConfig):
 
         from agents.housekeeping import periodic_tasks
         from chat import signals
+        from chat.encryption import columns_register
         from webhooks import services
         from webhooks.models import WebhookEndpoint
         from webhooks.outbox import webhooks_housekeeping
 
         # The domain's changes, inside their transactions (chat.signals): the outbox rows are
         # written with them. Each receiver returns at once for an inbox without endpoints.
+        # Payloads copy messages: the key rotation's sweep encrypts them too.
+        columns_register("webhooks.WebhookDelivery", ["payload"])
         hooks = {
             signals.message_stored: services.on_message_stored,
             signals.conversation_started: services.on_conversation_started,

@@ -13,6 +13,8 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from supportdesk.cryptofields import EncryptedJSONField
+
 
 class Event(models.TextChoices):
     CONVERSATION_CREATED = "conversation.created", _("A conversation was created")
@@ -101,7 +103,9 @@ class WebhookDelivery(models.Model):
         "chat.Conversation", on_delete=models.CASCADE, related_name="+"
     )
     seq = models.PositiveIntegerField(help_text=_("The conversation's last seq at the event."))
-    payload = models.JSONField()
+    # A copy of what was written (a message's text): encrypted at rest like the message itself
+    # when a key is set (supportdesk.cryptofields, docs/SECURITY.md "Encryption at rest").
+    payload = EncryptedJSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     next_attempt_at = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=0)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.translation import gettext as _
+
+from supportdesk.durations import spoken_duration
 
 register = template.Library()
 NONE = "\u2013"  # an en dash: no value
@@ -12,21 +13,7 @@ NONE = "\u2013"  # an en dash: no value
 @register.filter
 def duration(seconds: float | None) -> str:
     """45 s, 3 min 20 s, 10 min, 2 h 5 min, 3 d 4 h; an en dash for no value."""
-    if seconds is None:
-        return NONE
-    total = round(seconds)
-    if total < 60:
-        return _("%(s)d s") % {"s": total}
-    minutes, secs = divmod(total, 60)
-    if minutes < 60 and secs:
-        return _("%(m)d min %(s)d s") % {"m": minutes, "s": secs}
-    if minutes < 60:
-        return _("%(m)d min") % {"m": minutes}
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return _("%(h)d h %(m)d min") % {"h": hours, "m": minutes}
-    days, hours = divmod(hours, 24)
-    return _("%(d)d d %(h)d h") % {"d": days, "h": hours}
+    return NONE if seconds is None else spoken_duration(seconds)
 
 
 @register.filter

@@ -12,6 +12,7 @@
  *   assist.js         AI assist: a suggested reply, a summary (when configured)
  *   shortcuts.js      keyboard shortcuts and their "?" overlay
  *   topbar.js         the account menu and the status select
+ *   calls.js          voice and video calls: the buttons, the call dock (call/session.js)
  * and, beside dashboard/, confirm.js: every hx-confirm asked in an in-page dialog.
  */
 
@@ -25,6 +26,7 @@ import { onView } from "./realtime/log.js";
 import { connect, socketUrl } from "./realtime/socket.js";
 import { goToLogin, store } from "./dashboard/agent.js";
 import { installAssist } from "./dashboard/assist.js";
+import { installCallDock, syncCallButtons } from "./dashboard/calls.js";
 import { onHealthFrame, onSocketState } from "./dashboard/banner.js";
 import { installListTabs, paintLabels, refreshRows, showView } from "./dashboard/lists.js";
 import { installNotificationButtons, onListsChanged, renderSound } from "./dashboard/notifications.js";
@@ -50,15 +52,18 @@ installPaneTools(); // labels and snooze panels; before the shortcuts, whose Esc
 installAssist();
 installShortcuts();
 
+const calls = installCallDock(() => conn); // voice and video calls (call/session.js)
 const conn = connect({
   url: () => socketUrl(document.body.dataset.socketPath),
   onOpen(c) {
     resetRead();
     follow(c);
     flushReplies();
+    if (calls) calls.onOpen();
   },
   onResync: follow,
   onFrame(frame) {
+    if (calls && calls.onFrame(frame)) return;
     if (frame.type === "html") {
       apply(frame.html);
       markOpenRow();
@@ -79,11 +84,13 @@ document.addEventListener("realtime:applied", () => {
   tickLocalTimes(); // a visitor panel pushed by the socket shows its time at once
   refreshRows(); // waits, label colours, filter, sort (lists.js)
   syncPane(); // read-only after a transfer away, the label picker (pane.js)
+  syncCallButtons(); // the call buttons follow the chat's state (calls.js)
 });
 // A header swapped in by a POST's answer (claim, labels, snooze, reopen).
 document.body.addEventListener("htmx:afterSettle", () => {
   paintLabels(document);
   syncPane();
+  syncCallButtons();
 });
 document.addEventListener("visibilitychange", () => reportRead(conn));
 // On swap, not settle: the composer must be listening before the agent's first keystroke.

@@ -23,9 +23,10 @@ import { showStatus } from "./realtime/status.js";
 import { watchTyping } from "./realtime/typing.js";
 import { conversationView, log, resume } from "./widget/conversation.js";
 import {
-  announceReady, dropAttributes, installHost, relayMessages, sendAttributes, sendContext,
-  setAttributes,
+  announceReady, dropAttributes, installHost, openWidget, relayMessages, sendAttributes,
+  sendContext, setAttributes,
 } from "./widget/host.js";
+import { installCalls } from "./call/session.js";
 import { installPrechat } from "./widget/prechat.js";
 import { installQuickReplies } from "./widget/quick-replies.js";
 import { installReadReports, postUnread, reportRead, setOpen } from "./widget/reading.js";
@@ -48,6 +49,12 @@ for (const [name, value] of [
 }
 
 let conn = null;
+// An agent's call (docs/CALLS.md): it rings in the chat, which opens for it.
+const calls = installCalls({
+  role: "visitor",
+  send: (frame) => (conn ? conn.send(frame) : false),
+  onRing: openWidget,
+});
 startSession((changed) => {
   if (changed && conn) {
     conn.close(); // the socket spoke for the visitor this browser was until now
@@ -73,9 +80,11 @@ function follow() {
       chat.catchUp();
       resume(c);
       composer.flush(); // whatever waited for the connection goes now, in order
+      if (calls) calls.onOpen();
     },
     onResync: resume,
     onFrame(frame) {
+      if (calls && calls.onFrame(frame)) return;
       if (frame.type === "token") saveToken(frame.token); // the old one was due for rotation
       if (frame.type === "synced") reportRead(conn);
       if (frame.type !== "html") return;

@@ -568,10 +568,10 @@ def analytics_queries(agent: Agent) -> dict[str, int]:
 
 
 # Session, user with agent (one query: agents.auth), the viewer's inboxes and colleagues (the
-# filter's choices), then the report: 6 aggregates (summary, per day, per hour, per agent, per
-# inbox, per label), and on SQLite one more each for the percentiles of five of them. An agent's
-# permission check adds two (their user's and their groups' permissions).
-REPORT = {"postgresql": 6, "sqlite": 11}
+# filter's choices), then the report: 7 aggregates (summary, per day, per hour, per agent, per
+# inbox, per label, the calls), and on SQLite one more each for the percentiles of five of them.
+# An agent's permission check adds two (their user's and their groups' permissions).
+REPORT = {"postgresql": 7, "sqlite": 12}
 
 
 @pytest.mark.parametrize("role", ["agent", "admin"])
@@ -588,3 +588,49 @@ def test_the_page_and_csv_cost_the_same_queries_with_ten_times_the_data(role: st
     assert large == small
     expected = 4 + REPORT[connection.vendor] + (2 if role == "agent" else 0)
     assert large == {"page": expected, "csv": expected}
+
+
+def test_calls_are_counted_by_how_they_ended_with_their_talk_time(
+    client: Client, inbox: Inbox, agent: Agent, visitor: Any
+) -> None:
+    from chat.calls import call_answer, call_decline, call_hang_up, call_start
+    from chat.models import Call
+
+    Inbox.objects.filter(pk=inbox.pk).update(calls_enabled=True)
+    sent = visitor_message_send(visitor=visitor, body="hello", client_id=uuid.uuid4())
+    conversation = conversation_claim(
+        agent=agent, conversation=Conversation.objects.get(pk=sent.message.conversation_id)
+    )
+    conversation = Conversation.objects.select_related("inbox").get(pk=conversation.pk)
+    for talked in (60, 180):
+        call = call_start(agent=agent, conversation=conversation, kind="video")
+        call_answer(visitor=visitor, call_id=call.pk)
+        started = datetime.now(UTC) - timedelta(seconds=talked)
+        Call.objects.filter(pk=call.pk).update(answered_at=started)
+        call_hang_up(agent=agent, call_id=call.pk)
+    call_decline(
+        visitor=visitor, call_id=call_start(agent=agent, conversation=conversation, kind="voice").pk
+    )
+    call_hang_up(
+        agent=agent, call_id=call_start(agent=agent, conversation=conversation, kind="voice").pk
+    )
+    today = datetime.now(UTC).date()
+    figures = analytics_report(scope=Scope(first_day=today, last_day=today, zone=UTC_ZONE)).calls
+    assert {k: figures[k] for k in ("calls", "answered", "declined", "missed")} == {
+        "calls": 4,
+        "answered": 2,
+        "declined": 1,
+        "missed": 1,
+    }
+    assert 239 <= (figures["duration_total"] or 0) <= 242
+    assert 119 <= (figures["duration_avg"] or 0) <= 121
+    # Another agent's calls are not theirs: the scope's agent filters calls too.
+    other = Scope(first_day=today, last_day=today, zone=UTC_ZONE, agent_id=agent.pk + 1000)
+    assert analytics_report(scope=other).calls["calls"] == 0
+    admin = make_agent(username="boss", display_name="Boss", inbox=inbox)
+    admin.role = Agent.Role.ADMIN
+    admin.save(update_fields=["role"])
+    client.force_login(admin.user)
+    page = client.get(reverse("agents:analytics"), {"days": 7}).content.decode()
+    assert 'id="figure-calls"' in page
+    assert "2 answered" in page

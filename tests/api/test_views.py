@@ -274,7 +274,7 @@ def test_a_retry_with_the_same_client_id_returns_the_same_message(
     second = api.post(url(f"conversations/{conversation.pk}/messages/"), body)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json() == second.json()
-    assert conversation.messages.filter(body="Once only").count() == 1
+    assert [m.body for m in conversation.messages.all()].count("Once only") == 1
 
 
 def test_without_a_client_id_each_post_is_a_new_message(
@@ -286,7 +286,7 @@ def test_without_a_client_id_each_post_is_a_new_message(
             api.post(url(f"conversations/{conversation.pk}/messages/"), {"body": "hi"}).status_code
             == 201
         )
-    assert conversation.messages.filter(body="hi").count() == 2
+    assert [m.body for m in conversation.messages.all()].count("hi") == 2
 
 
 def test_an_internal_note_goes_through_note_create(
@@ -401,7 +401,8 @@ def test_visitors_of_another_inbox_are_a_404(api: Api, other_inbox: Inbox) -> No
 
 def test_find_a_visitor_by_email_or_user_id(api: Api, inbox: Inbox) -> None:
     ann, bob = visitor_create(inbox=inbox), visitor_create(inbox=inbox)
-    Visitor.objects.filter(pk=ann.pk).update(email="ann@example.com")
+    ann.email = "ann@example.com"  # a save: with encryption on, its look-up token too
+    ann.save(update_fields=["email"])
     Visitor.objects.filter(pk=bob.pk).update(external_id="user-7")
     assert [
         v["id"] for v in api.get(url("visitors/"), {"email": "ann@example.com"}).json()["results"]

@@ -262,8 +262,13 @@ def no_content_security_policy_violations() -> Iterator[None]:
     assert not CSP_VIOLATIONS, CSP_VIOLATIONS
 
 
+# A test marked `fake_media` (calls) gets a camera and microphone that play a test pattern and
+# a tone, granted without asking: Chromium's own fakes, the media path itself is real WebRTC.
+FAKE_MEDIA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
 @pytest.fixture
-def browser() -> Iterator[Browser]:
+def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     """A fresh Chromium per test. Playwright's sync API runs an event loop in this thread while
     it is open, so Django must be told that ORM calls from the test body are fine."""
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -274,7 +279,8 @@ def browser() -> Iterator[Browser]:
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(
                 executable_path=CHROMIUM,
-                args=CHROMIUM_ARGS,
+                args=CHROMIUM_ARGS
+                + (FAKE_MEDIA_ARGS if request.node.get_closest_marker("fake_media") else []),
                 env={**os.environ, "HOME": str(scratch), "TMPDIR": str(scratch)},
             )
             yield chromium

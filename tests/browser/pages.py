@@ -85,7 +85,11 @@ def screenshot(page: Page, name: str) -> Path:
 def open_widget(page: Page, url: str) -> FrameLocator:
     """Open `url`/demo/ (the customer's page) and the chat on it."""
     page.goto(f"{url}/demo/")
-    page.get_by_role("button", name="Open chat").click()
+    launcher = page.get_by_role("button", name="Open chat")
+    launcher.click()
+    # The launcher says the chat is open (its name becomes "Close chat"): a failure here is the
+    # launcher's, not the chat's inside the frame.
+    expect(page.get_by_role("button", name="Close chat")).to_have_attribute("aria-expanded", "true")
     return page.frame_locator('iframe[title="Chat"]')
 
 

@@ -36,6 +36,7 @@ from storages.backends.s3 import S3Storage
 
 from agents.models import Agent
 from chat import attachments
+from chat.attachments import attachment_content
 from chat.models import Attachment, Conversation, Visitor
 from chat.privacy import conversations_purge, visitor_delete, visitor_export_archive
 from supportdesk.env import s3_storage
@@ -158,7 +159,8 @@ def test_a_visitors_files_are_private_objects_under_the_prefix(
     objects = {on_s3.key(shot), on_s3.key(shot, thumbnail=True), on_s3.key(invoice)}
     assert on_s3.keys() == objects
     assert on_s3.key(invoice) == f"{on_s3.prefix}/attachments/{invoice.key}/invoice.pdf"
-    assert on_s3.body(on_s3.key(invoice)) == PDF
+    # As uploaded (decrypted, when encryption at rest is on: docs/SECURITY.md).
+    assert attachment_content(invoice, on_s3.body(on_s3.key(invoice))) == PDF
     # Nothing went to the file system, and no page links to the store.
     assert not (Path(django_settings.MEDIA_ROOT) / "attachments" / invoice.key).exists()
     assert on_s3.endpoint not in html
@@ -245,9 +247,11 @@ def test_downloads_stream_the_stored_bytes_with_the_same_headers_as_on_the_file_
         assert headers["Content-Length"] == str(len(body)), name
         assert body == on_disk[name][1], name  # the same upload re-encoded the same way
     shot, invoice = Attachment.objects.filter(visitor=visitor_b).order_by("position")
-    assert on_store["agent pdf"][1] == PDF == bucket.body(bucket.key(invoice))
-    assert on_store["agent image"][1] == bucket.body(bucket.key(shot))
-    assert on_store["agent thumbnail"][1] == bucket.body(bucket.key(shot, thumbnail=True))
+    stored = attachment_content(invoice, bucket.body(bucket.key(invoice)))  # decrypted if need be
+    assert on_store["agent pdf"][1] == PDF == stored
+    assert on_store["agent image"][1] == attachment_content(shot, bucket.body(bucket.key(shot)))
+    thumbnail = bucket.body(bucket.key(shot, thumbnail=True))
+    assert on_store["agent thumbnail"][1] == attachment_content(shot, thumbnail, thumbnail=True)
     pdf_headers = on_store["agent pdf"][0]
     assert pdf_headers["Content-Disposition"].startswith('attachment; filename="invoice.pdf"')
     assert pdf_headers["X-Content-Type-Options"] == "nosniff"
@@ -354,7 +358,8 @@ def test_a_visitors_export_zip_holds_the_files_bytes_from_the_bucket(
     shot, invoice, _ = visitor_uploads(visitor)
     with zipfile.ZipFile(visitor_export_archive(visitor=visitor)) as zipped:
         assert zipped.read(f"files/{invoice.key}/invoice.pdf") == PDF
-        assert zipped.read(f"files/{shot.key}/screenshot.png") == on_s3.body(on_s3.key(shot))
+        stored = attachment_content(shot, on_s3.body(on_s3.key(shot)))  # decrypted if need be
+        assert zipped.read(f"files/{shot.key}/screenshot.png") == stored
         assert len(zipped.namelist()) == 3  # the JSON and the two files
 
 

@@ -200,6 +200,7 @@ def test_seed_demo_with_debug_creates_the_demo_and_is_repeatable(settings) -> No
     call_command("seed_demo")
     call_command("seed_demo")
     assert Inbox.objects.count() == 1
+    assert Inbox.objects.get().calls_enabled  # a newcomer can try a call (docs/CALLS.md)
     client = Client()
     assert client.login(username="demo", password="demo")
     assert client.get("/agents/").status_code == 200

@@ -54,7 +54,8 @@ def test_readyz_passes_with_every_check_and_its_latency(settings: Any) -> None:
     status, body, _ = readyz()
     assert status == 200, body
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "redis", "channel_layer"}
+    assert set(body["checks"]) == {"database", "redis", "channel_layer", "encryption"}
+    assert body["checks"]["encryption"]["ok"] is True  # "ok", or "not configured" without a key
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["database"]["latency_ms"] >= 0
     assert body["checks"]["channel_layer"]["status"] == "ok"

@@ -61,6 +61,11 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("seed_demo creates known passwords; it runs only with DEBUG on.")
         inbox, _ = Inbox.objects.get_or_create(name=DEMO_INBOX)
+        if not inbox.calls_enabled:
+            # Calls are off by default (a call asks for camera and microphone); the demo shows
+            # them: call the demo page's visitor from the dashboard (docs/CALLS.md).
+            inbox.calls_enabled = True
+            inbox.save(update_fields=["calls_enabled"])
         users = get_user_model().objects
         if not users.filter(username="demo").exists():
             demo = users.create_user(username="demo", password="demo")  # noqa: S106

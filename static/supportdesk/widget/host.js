@@ -48,6 +48,11 @@ function closeWidget() {
   window.parent.postMessage({ type: "supportdesk:close" }, "*");
 }
 
+/** Ask the host page to open the chat (a call rings: the visitor must see it). */
+export function openWidget() {
+  window.parent.postMessage({ type: "supportdesk:open" }, "*");
+}
+
 /** The host page's `Supportdesk.setAttributes()`: stored on the visitor, shown to agents beside
  *  the chat. A page view alone stores nothing: without a session they wait for one (sendAttributes
  *  when it is made), merged, and the promise with them. Resolves when stored; rejects with the

@@ -113,6 +113,9 @@
     frame = document.createElement("iframe");
     frame.className = "frame";
     frame.title = T.chat;
+    {# Calls (docs/CALLS.md): the frame may ask for the microphone, the camera and a screen to #}
+    {# share; the browser still asks the visitor, and only when an agent's call is accepted. #}
+    frame.allow = "microphone; camera; display-capture";
     frame.hidden = true;
     {# A signed-in user of this site, vouched for by its server (README, "Identity #}
     {# verification"): handed to the frame in the fragment, which never leaves the browser. #}
@@ -184,6 +187,8 @@
       if (event.origin !== origin || event.source !== frame.contentWindow) return;
       var data = event.data || {};
       if (data.type === "supportdesk:close") toggle(false);
+      {# A call rings (docs/CALLS.md): the chat opens, so the visitor sees Accept and Decline. #}
+      if (data.type === "supportdesk:open") toggle(true);
       if (data.type === "supportdesk:ready") {
         ready = true;
         if (reloaded) reloaded();
