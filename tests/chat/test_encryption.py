@@ -327,8 +327,8 @@ def test_every_face_shows_plaintext_with_encryption_on(
     for delivery in WebhookDelivery.objects.all():
         stored = raw(WebhookDelivery, "payload", delivery.pk)
         assert stored.startswith("enc1:"), stored
-        assert "Parcel" not in stored
-        assert "Zoe" not in stored
+        assert "Parcel ZX-81" not in stored
+        assert "Zoe Quill" not in stored
 
 
 @pytest.mark.django_db
@@ -354,7 +354,7 @@ def test_a_queued_emails_copies_of_messages_are_encrypted_and_swept(
     for column in ("text", "html"):
         stored = raw(OutboundEmail, column, email.pk)
         assert stored.startswith("enc1:")
-        assert "Parcel" not in stored
+        assert "Parcel ZX-81" not in stored
     email.refresh_from_db()
     assert email.text == "Parcel ZX-81 never arrived"
     # A copy written before the key (plaintext) is encrypted by the rotation's sweep.

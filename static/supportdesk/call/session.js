@@ -11,6 +11,10 @@
  * back loses nothing: signals sent meanwhile wait here and go when it is open again, and the
  * agent's side looks for a new network path if the old one broke meanwhile. The media itself
  * does not pass through the socket, so a call goes on while the socket reconnects.
+ *
+ * Over 300 lines because it is one state machine: the call shown, its connection, the devices,
+ * the signals waiting for the socket and the panel's buttons all read and change the same few
+ * variables; split into modules, each part would take and hand back all of them.
  */
 
 import { CallPeer } from "./peer.js";
