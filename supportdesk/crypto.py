@@ -38,6 +38,7 @@ import os
 import re
 import secrets
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -415,11 +416,25 @@ def decrypt_bytes(content: bytes, *, aad: str) -> bytes:
         ) from None
 
 
-def _refuse_without_key() -> None:
-    global _keys_exist
-    if _keys_exist is None:
+# Without a key, whether the key table has rows is asked again at most this often: a process
+# with a key may create the first keys while this one runs (a deployment half switched over),
+# and this one must then stop serving; but not on every probe or write (a readiness probe
+# during a database outage would wait on it beside the database check itself).
+KEYS_RECHECK_SECONDS = 30.0
+_keys_checked_at = 0.0
+
+
+def _keys_exist_now() -> bool:
+    global _keys_exist, _keys_checked_at
+    now = time.monotonic()
+    if _keys_exist is None or now - _keys_checked_at > KEYS_RECHECK_SECONDS:
         _keys_exist = _the_store().any_exist()
-    if _keys_exist:
+        _keys_checked_at = now
+    return _keys_exist
+
+
+def _refuse_without_key() -> None:
+    if _keys_exist_now():
         raise KeyProblem(
             "the database holds encryption keys but SUPPORTDESK_ENCRYPTION_KEY is not set: "
             "refusing to show ciphertext or store plaintext"
@@ -475,10 +490,11 @@ def query_tokens(query: str, *, limit: int = 8) -> list[str]:
 def check() -> str:
     """Whether the configured keys fit the database: "ok", or "not configured" when no key is
     set and the database holds none. KeyProblem otherwise. Without a key it asks the key table
-    each time (a process with the key may have made keys since: this one must not serve then);
-    with one, the keys this process unwrapped answer, else it loads them (one query)."""
+    at most every KEYS_RECHECK_SECONDS (a process with the key may have made keys since: this
+    one must not serve then); with one, the keys this process unwrapped answer, else it loads
+    them (one query)."""
     if not enabled():
-        if _the_store().any_exist():
+        if _keys_exist_now():
             raise KeyProblem(
                 "the database holds encryption keys but SUPPORTDESK_ENCRYPTION_KEY is not set"
             )

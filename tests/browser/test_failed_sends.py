@@ -148,6 +148,9 @@ def test_a_refused_message_keeps_its_text_and_place_and_says_why_once(
     visitor.reload()
     visitor.get_by_role("button", name="Open chat").click()
     expect(not_sent(log).locator(".msg__state")).to_contain_text(reason)
+    # The held entry shows at once (from localStorage); the stored messages when the history
+    # has loaded: the order is checked once they are all there.
+    expect(log.locator("li.msg[data-seq]", has_text="Visitor after")).to_have_count(1)
     assert log_order(log)[-4:] == order
 
     # Edit: the text is back in the box, the counter says by how much it is too long.
