@@ -209,6 +209,13 @@ def test_a_visitor_who_reloads_the_page_mid_call_is_back_in_it(
     agent_panel = alice.locator("#call-panel")
     receiving(agent_panel, video=True)
 
+    hellos: list[str] = []  # the rejoin's "let us connect afresh", over the visitor's socket
+    visitor.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framesent", lambda frame: '"hello":true' in str(frame) and hellos.append(frame)
+        ),
+    )
     visitor.reload()  # or a link to another page of the site: the chat's frame loads anew
     chat = visitor.frame_locator('iframe[title="Chat"]')
     visitor_panel = chat.locator("#call-panel")
@@ -217,5 +224,8 @@ def test_a_visitor_who_reloads_the_page_mid_call_is_back_in_it(
     expect(agent_panel).to_have_attribute("data-ice-state", CONNECTED)
     grows(agent_panel, "data-frames-received")
     assert Call.objects.get().status == "active"  # one call, never ended by the reload
+    # It rejoined once, although two frames told it of the call (the connect's `calls` and the
+    # answer to its `call.sync`): two rejoins made two connections, one of them without sound.
+    assert len(hellos) == 1, hellos
     visitor_panel.get_by_role("button", name="Hang up").click()
     expect(agent_panel.get_by_role("status")).to_have_text("Call ended")

@@ -46,6 +46,7 @@ export function installCalls({ role, send, onRing = () => {}, onChange = () => {
   let tick = null;
   let statsTimer = null;
   let unshare = null;
+  let joining = null; // a rejoin under way (after a reload)
 
   const held = () => Number(sessionStorage.getItem(HELD)) || null;
   const hold = (id) => (id ? sessionStorage.setItem(HELD, String(id)) : sessionStorage.removeItem(HELD));
@@ -237,7 +238,10 @@ export function installCalls({ role, send, onRing = () => {}, onChange = () => {
       startTimer(c.answered_at);
       if (!first) return;
       if (!stream) {
-        await rejoin();
+        // Once, however many frames say so meanwhile: the connect's `calls` and the answer to
+        // `call.sync` both arrive after a reload; two rejoins made two connections, and the
+        // media went to the one the page no longer showed.
+        if (!joining) joining = rejoin().finally(() => { joining = null; });
         return;
       }
       if (role === "agent") makePeer();
