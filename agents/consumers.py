@@ -46,7 +46,7 @@ from agents.selectors import (
 )
 from agents.services import read_mark, reply_post
 from chat import calls, sending
-from chat.consumers import CLOSE_RECHECK, CursorConsumer, is_count
+from chat.consumers import CLOSE_RECHECK, CursorConsumer, call_id_of, is_count
 from chat.events import publish_now
 from chat.groups import agent_group, inbox_group, visitor_group
 from chat.models import Conversation, Message
@@ -162,10 +162,7 @@ class AgentConsumer(CursorConsumer):
         await database(calls.call_ring_over)(call_id=event["call_id"])
 
     async def call_hang_up(self, content: dict[str, Any]) -> None:
-        call_id = content.get("call")
-        if not is_count(call_id):
-            raise calls.CallRefused("bad_frame", "call.hangup needs an integer call.")
-        await database(calls.call_hang_up)(agent=self.agent, call_id=call_id)
+        await database(calls.call_hang_up)(agent=self.agent, call_id=call_id_of(content))
 
     def who(self) -> dict[str, int]:
         agent = getattr(self, "agent", None)

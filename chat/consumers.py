@@ -806,13 +806,13 @@ class VisitorConsumer(CursorConsumer):
         return f"visitor-{self.visitor.pk}"
 
     async def call_accept(self, content: dict[str, Any]) -> None:
-        await database(calls.call_answer)(visitor=self.visitor, call_id=_call_id(content))
+        await database(calls.call_answer)(visitor=self.visitor, call_id=call_id_of(content))
 
     async def call_decline(self, content: dict[str, Any]) -> None:
-        await database(calls.call_decline)(visitor=self.visitor, call_id=_call_id(content))
+        await database(calls.call_decline)(visitor=self.visitor, call_id=call_id_of(content))
 
     async def call_hang_up(self, content: dict[str, Any]) -> None:
-        await database(calls.call_hang_up)(visitor=self.visitor, call_id=_call_id(content))
+        await database(calls.call_hang_up)(visitor=self.visitor, call_id=call_id_of(content))
 
     async def inbox_queue(self, event: QueueEvent) -> None:
         """The line moved: show this visitor their place in each chat of theirs still waiting."""
@@ -934,7 +934,8 @@ CALL_ACTIONS = {
 }
 
 
-def _call_id(content: dict[str, Any]) -> int:
+def call_id_of(content: dict[str, Any]) -> int:
+    """A call frame's `call`: an id, else CallRefused bad_frame (both sides' sockets)."""
     call_id = content.get("call")
     if not is_count(call_id):
         raise calls.CallRefused("bad_frame", "This call frame needs an integer call.")
